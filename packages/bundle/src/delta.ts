@@ -1,0 +1,197 @@
+import { createReadStream } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
+import { Transform, type TransformCallback } from 'node:stream';
+import { promisify } from 'node:util';
+import { constants, createZstdDecompress, zstdCompress } from 'node:zlib';
+import { BundleError, ioError } from './error.js';
+import { digestBuffer, DigestStream, sameDigest, type Digest } from './hash.js';
+import { listTar } from './list.js';
+import { writeFileAtomic, type TarEntry } from './tar.js';
+
+const zstdCompressAsync = promisify(zstdCompress);
+
+/** First bytes of every tufup patch file. */
+export const PATCH_MAGIC = Buffer.from('TUFUPDLT', 'ascii');
+/** Version of the container format (magic, header); engines are versioned by name inside it. */
+export const PATCH_FORMAT_VERSION = 1;
+/** The one engine so far: zstd with the old tar as a raw-content dictionary ("patch-from"). */
+export const ZSTD_ENGINE = 'zstd-patch-from';
+const FIXED_HEADER = 16;
+/** zstd's largest window (64-bit builds): old + new tar must fit in 2 GiB. */
+const MAX_WINDOW_LOG = 31;
+
+/** The JSON header of a patch file, after the fixed 16 bytes. */
+export interface PatchHeader {
+  engine: string;
+  /** The tar this patch applies to. */
+  base: Digest;
+  /** The tar this patch produces. */
+  target: Digest;
+  /** The base tar's entries, so a client can rebuild the base from an install folder. */
+  baseEntries: TarEntry[];
+}
+
+/** Tuning of {@link createPatch}. */
+export interface PatchOptions {
+  /** zstd compression level. @default 19 */
+  level?: number;
+}
+
+/** zstd parameters for a patch from `baseSize` to `targetSize`: the window must cover both. */
+export function zstdPatchParams(baseSize: number, targetSize: number, level: number): Record<number, number> {
+  const windowLog = Math.max(10, Math.ceil(Math.log2(baseSize + targetSize + 1)));
+  if (windowLog > MAX_WINDOW_LOG) {
+    throw new BundleError('TOO_LARGE', `a patch needs old + new tar under 2 GiB; these are ${baseSize + targetSize} bytes`);
+  }
+  // Larger hash and chain tables find the long matches against the dictionary; past ~2^27 they cost
+  // memory and time for no gain (measured, see docs/delta.md).
+  const tableLog = Math.min(27, windowLog);
+  return {
+    [constants.ZSTD_c_compressionLevel]: level,
+    [constants.ZSTD_c_windowLog]: windowLog,
+    [constants.ZSTD_c_hashLog]: tableLog,
+    [constants.ZSTD_c_chainLog]: tableLog,
+    [constants.ZSTD_c_enableLongDistanceMatching]: 1,
+    [constants.ZSTD_c_checksumFlag]: 1,
+  };
+}
+
+/** Makes the bytes of a patch from tar `base` to tar `target`. Both tars are held in memory. */
+export async function createPatch(base: Buffer, target: Buffer, options: PatchOptions = {}): Promise<Buffer> {
+  const header: PatchHeader = {
+    engine: ZSTD_ENGINE,
+    base: digestBuffer(base),
+    target: digestBuffer(target),
+    baseEntries: await listTar(base),
+  };
+  const payload = await zstdCompressAsync(target, {
+    dictionary: base,
+    pledgedSrcSize: target.length,
+    params: zstdPatchParams(base.length, target.length, options.level ?? 19),
+  });
+  const json = Buffer.from(JSON.stringify(header));
+  const fixed = Buffer.alloc(FIXED_HEADER);
+  PATCH_MAGIC.copy(fixed, 0);
+  fixed.writeUInt16LE(PATCH_FORMAT_VERSION, 8);
+  fixed.writeUInt32LE(json.length, 12);
+  return Buffer.concat([fixed, json, payload]);
+}
+
+/** Writes a patch between two tar files to `outPath` (atomically); returns the patch's digest. */
+export async function createPatchFile(baseTar: string, targetTar: string, outPath: string, options: PatchOptions = {}): Promise<Digest> {
+  const patch = await createPatch(await readFile(baseTar), await readFile(targetTar), options);
+  await writeFileAtomic(outPath, [patch]);
+  return digestBuffer(patch);
+}
+
+/** Reads and checks the header of a patch file; PATCH_FORMAT when it is not one this code reads. */
+export async function readPatchHeader(patchPath: string): Promise<{ header: PatchHeader; payloadOffset: number }> {
+  const handle = await open(patchPath, 'r').catch((e: unknown) => {
+    throw ioError(`could not open the patch ${patchPath}`, e);
+  });
+  try {
+    const fixed = Buffer.alloc(FIXED_HEADER);
+    const { bytesRead } = await handle.read(fixed, 0, FIXED_HEADER, 0);
+    if (bytesRead < FIXED_HEADER || !fixed.subarray(0, 8).equals(PATCH_MAGIC)) {
+      throw new BundleError('PATCH_FORMAT', `${patchPath} is not a tufup patch`);
+    }
+    const version = fixed.readUInt16LE(8);
+    if (version !== PATCH_FORMAT_VERSION) {
+      throw new BundleError('PATCH_FORMAT', `${patchPath} has patch format ${version}; this client reads ${PATCH_FORMAT_VERSION}`);
+    }
+    const length = fixed.readUInt32LE(12);
+    const json = Buffer.alloc(length);
+    const read = await handle.read(json, 0, length, FIXED_HEADER);
+    if (read.bytesRead !== length) throw new BundleError('PATCH_FORMAT', `${patchPath} ends inside its header`);
+    let header: PatchHeader;
+    try {
+      header = JSON.parse(json.toString('utf8')) as PatchHeader;
+    } catch (cause) {
+      throw new BundleError('PATCH_FORMAT', `${patchPath} has an unreadable header`, { cause });
+    }
+    if (header.engine !== ZSTD_ENGINE) {
+      throw new BundleError('PATCH_FORMAT', `${patchPath} needs the patch engine "${header.engine}", which this client does not have`);
+    }
+    return { header, payloadOffset: FIXED_HEADER + length };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Inputs of {@link applyPatch}. */
+export interface ApplyPatchOptions {
+  patchPath: string;
+  /** The base tar, in memory (zstd needs the whole dictionary). */
+  base: Buffer;
+  /** Where the new tar goes; it appears only once it matches `expected`. */
+  outPath: string;
+  /** The signed digest of the new tar. */
+  expected: Digest;
+  /** Bytes of the new tar written so far, and the total. */
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Applies a patch, streaming the new tar to disk and hashing it on the way. A wrong base is refused
+ * before any work (PATCH_BASE_MISMATCH); output that grows past, or ends short of, the signed size or
+ * hash is deleted (HASH_MISMATCH); an undecodable payload is PATCH_CORRUPT.
+ */
+export async function applyPatch(options: ApplyPatchOptions): Promise<Digest> {
+  const { patchPath, base, outPath, expected } = options;
+  const { header, payloadOffset } = await readPatchHeader(patchPath);
+  const baseDigest = digestBuffer(base);
+  if (!sameDigest(baseDigest, header.base)) {
+    throw new BundleError(
+      'PATCH_BASE_MISMATCH',
+      `${patchPath} applies to a tar with sha256 ${header.base.sha256}, but the base given has ${baseDigest.sha256}`,
+    );
+  }
+  if (!sameDigest(header.target, expected)) {
+    throw new BundleError('HASH_MISMATCH', `${patchPath} produces sha256 ${header.target.sha256}, not the signed ${expected.sha256}`);
+  }
+  const digest = new DigestStream((done) => options.onProgress?.(done, expected.size));
+  const decoder = createZstdDecompress({ dictionary: base, params: { [constants.ZSTD_d_windowLogMax]: MAX_WINDOW_LOG } });
+  const limit = new SizeLimit(expected.size);
+  const input = createReadStream(patchPath, { start: payloadOffset, signal: options.signal });
+  input.on('error', (e) => decoder.destroy(e));
+  decoder.on('error', (e) => limit.destroy(e));
+  limit.on('error', (e) => digest.destroy(e));
+  input.pipe(decoder).pipe(limit).pipe(digest);
+  options.signal?.addEventListener('abort', () => digest.destroy(options.signal?.reason as Error), { once: true });
+  try {
+    await writeFileAtomic(outPath, digest, undefined, () => {
+      const actual = digest.digest();
+      if (!sameDigest(actual, expected)) {
+        throw new BundleError('HASH_MISMATCH', `the patched tar has sha256 ${actual.sha256} (${actual.size} bytes), not the signed ${expected.sha256}`);
+      }
+    });
+  } catch (error) {
+    const inner = error instanceof BundleError && error.code === 'IO' ? error.cause : error;
+    if (inner instanceof BundleError) throw inner;
+    if (options.signal?.aborted) throw options.signal.reason;
+    const code = (inner as NodeJS.ErrnoException | undefined)?.code ?? '';
+    if (code.startsWith('ERR_ZSTD') || code.startsWith('ZSTD_') || code === 'Z_DATA_ERROR' || code === 'ERR_TUFUP_SIZE') {
+      throw new BundleError('PATCH_CORRUPT', `${patchPath} could not be applied: ${(inner as Error).message}`, { cause: inner });
+    }
+    throw error;
+  }
+  return expected;
+}
+
+/** Fails the stream as soon as more bytes arrive than the signed size allows ("endless data"). */
+class SizeLimit extends Transform {
+  private seen = 0;
+  constructor(private readonly max: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.max) {
+      const error = new Error(`the patch produced more than the signed ${this.max} bytes`) as NodeJS.ErrnoException;
+      error.code = 'ERR_TUFUP_SIZE';
+      return done(error);
+    }
+    done(null, chunk);
+  }
+}

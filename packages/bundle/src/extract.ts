@@ -1,0 +1,215 @@
+import { chmodSync, closeSync, linkSync, mkdirSync, openSync, symlinkSync, writeSync } from 'node:fs';
+import { lstat, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { once } from 'node:events';
+import { Parser, type ReadEntry } from 'tar';
+import { BundleError, ioError } from './error.js';
+import { Hasher, sameDigest, type Digest } from './hash.js';
+
+/** Options of {@link extractTar}. */
+export interface ExtractOptions {
+  /** The signed digest of the uncompressed tar; extraction fails and leaves nothing when it differs. */
+  expected?: Digest;
+  /** Called with the tar bytes read so far. */
+  onProgress?: (bytes: number) => void;
+}
+
+const MAX_LINK_DEPTH = 40;
+
+/**
+ * Extracts an uncompressed tar stream into `dest`, which must not exist yet. Entries are written into a
+ * sibling `<dest>.partial-*` folder that is renamed to `dest` only when every entry is safe and the digest
+ * matches; on any failure the partial folder is removed. Refuses (UNSAFE_ENTRY) absolute paths, `..`,
+ * links that lead outside, writes through a link, duplicate paths, devices, FIFOs and set-id bits.
+ */
+export async function extractTar(source: AsyncIterable<Uint8Array>, dest: string, options: ExtractOptions = {}): Promise<Digest> {
+  if (await lstat(dest).then(() => true, () => false)) {
+    throw new BundleError('DESTINATION_EXISTS', `${dest} already exists; extraction only writes into a fresh folder`);
+  }
+  const partial = join(dirname(dest), `.${basename(dest)}.partial-${process.pid}-${Date.now().toString(36)}`);
+  const digest = new Hasher(options.onProgress);
+  try {
+    mkdirSync(dirname(dest), { recursive: true });
+    mkdirSync(partial);
+    const writer = new EntryWriter(partial);
+    const parser = new Parser({ strict: true });
+    let failure: unknown;
+    const fail = (error: unknown): void => {
+      failure ??= error;
+      parser.abort(error instanceof Error ? error : new Error(String(error)));
+    };
+    parser.on('entry', (entry: ReadEntry) => {
+      if (failure !== undefined) return entry.resume();
+      try {
+        writer.add(entry);
+      } catch (error) {
+        entry.resume();
+        fail(error);
+      }
+    });
+    parser.on('ignoredEntry', (entry: ReadEntry) => {
+      fail(new BundleError('UNSAFE_ENTRY', `"${entry.path}" is an entry of unknown type ${String(entry.type)}`));
+    });
+    parser.on('error', (error: unknown) => {
+      failure ??= new BundleError('UNSAFE_ENTRY', `the archive is not a valid tar: ${errorText(error)}`, { cause: error });
+    });
+    const done = once(parser, 'end');
+    for await (const chunk of source) {
+      digest.update(chunk);
+      if (failure !== undefined) break;
+      if (!parser.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length))) await once(parser, 'drain');
+    }
+    if (failure === undefined) {
+      parser.end();
+      await Promise.race([done, once(parser, 'abort')]);
+    }
+    if (failure !== undefined) throw failure;
+    writer.finish();
+    const actual = digest.digest();
+    if (options.expected !== undefined && !sameDigest(actual, options.expected)) {
+      throw new BundleError(
+        'HASH_MISMATCH',
+        `the archive's tar does not match its signed hash (got ${actual.size} bytes, sha256 ${actual.sha256})`,
+      );
+    }
+    await rename(partial, dest);
+    return actual;
+  } catch (error) {
+    await rm(partial, { recursive: true, force: true }).catch(() => undefined);
+    if (error instanceof BundleError) throw error;
+    throw ioError(`could not extract into ${dest}`, error);
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Writes entries one at a time, synchronously, so the parser never runs ahead of the disk. */
+class EntryWriter {
+  private readonly links = new Map<string, string>();
+  private readonly files = new Set<string>();
+  private readonly seen = new Set<string>();
+  private readonly dirs: [string, number][] = [];
+
+  constructor(private readonly root: string) {}
+
+  add(entry: ReadEntry): void {
+    const parts = safeParts(entry.path);
+    const mode = entry.mode ?? 0o644;
+    if (parts.length === 0) {
+      if (entry.type === 'Directory') return void entry.resume();
+      throw unsafe(entry.path, 'has an empty path');
+    }
+    const rel = parts.join('/');
+    if (mode & 0o7000) throw unsafe(rel, 'has setuid, setgid or sticky bits');
+    if (this.seen.has(rel)) throw unsafe(rel, 'appears twice in the archive');
+    for (let i = 1; i < parts.length; i++) {
+      if (this.links.has(parts.slice(0, i).join('/'))) throw unsafe(rel, 'would be written through a symlink');
+    }
+    this.seen.add(rel);
+    const full = join(this.root, ...parts);
+    switch (entry.type) {
+      case 'Directory':
+        mkdirSync(full, { recursive: true, mode: 0o700 });
+        this.dirs.push([full, mode & 0o777]);
+        entry.resume();
+        return;
+      case 'File':
+      case 'OldFile':
+      case 'ContiguousFile':
+        this.writeFile(entry, full, mode & 0o777);
+        this.files.add(rel);
+        return;
+      case 'SymbolicLink': {
+        const target = entry.linkpath ?? '';
+        this.links.set(rel, target);
+        if (resolveLink(this.links, parts.slice(0, -1), target, 0) === undefined) {
+          throw unsafe(rel, `is a symlink to "${target}", outside the folder`);
+        }
+        mkdirSync(dirname(full), { recursive: true });
+        symlinkSync(target, full);
+        entry.resume();
+        return;
+      }
+      case 'Link': {
+        const target = safeParts(entry.linkpath ?? '').join('/');
+        if (!this.files.has(target)) throw unsafe(rel, `is a hard link to "${entry.linkpath ?? ''}", not to a file of the archive`);
+        mkdirSync(dirname(full), { recursive: true });
+        linkSync(join(this.root, target), full);
+        entry.resume();
+        return;
+      }
+      default:
+        throw unsafe(rel, `is a ${entry.type} entry; only files, folders and links are allowed`);
+    }
+  }
+
+  private writeFile(entry: ReadEntry, full: string, mode: number): void {
+    mkdirSync(dirname(full), { recursive: true });
+    const fd = openSync(full, 'wx', 0o600);
+    let open = true;
+    const close = (): void => {
+      if (open) closeSync(fd);
+      open = false;
+    };
+    entry.on('data', (chunk: Buffer) => {
+      let off = 0;
+      while (off < chunk.length) off += writeSync(fd, chunk, off);
+    });
+    entry.on('end', () => {
+      close();
+      chmodSync(full, mode);
+    });
+    entry.on('error', close);
+  }
+
+  /** Checks every link again with the full link map; then gives folders their modes, deepest first. */
+  finish(): void {
+    for (const [rel, target] of this.links) {
+      if (resolveLink(this.links, rel.split('/').slice(0, -1), target, 0) === undefined) {
+        throw unsafe(rel, `is a symlink to "${target}", outside the folder`);
+      }
+    }
+    for (const [dir, mode] of this.dirs.reverse()) chmodSync(dir, mode);
+  }
+}
+
+function unsafe(path: string, what: string): BundleError {
+  return new BundleError('UNSAFE_ENTRY', `the archive entry "${path}" ${what}; nothing was extracted`);
+}
+
+/** Splits an archive path into safe components, refusing absolute paths, drive letters and `..`. */
+function safeParts(path: string): string[] {
+  if (path.startsWith('/') || /^[A-Za-z]:/.test(path) || path.includes('\\') || path.includes('\0')) {
+    throw unsafe(path, 'has an absolute or non-portable path');
+  }
+  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) throw unsafe(path, 'climbs out with ".."');
+  return parts;
+}
+
+/**
+ * Resolves a link target against the links already in the archive, the way the OS will; undefined when
+ * it leads outside the root or loops.
+ */
+function resolveLink(links: ReadonlyMap<string, string>, from: readonly string[], target: string, depth: number): string[] | undefined {
+  if (depth > MAX_LINK_DEPTH || target.startsWith('/') || /^[A-Za-z]:/.test(target) || target.includes('\\')) return undefined;
+  let at = [...from];
+  for (const part of target.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (at.length === 0) return undefined;
+      at.pop();
+      continue;
+    }
+    at.push(part);
+    const link = links.get(at.join('/'));
+    if (link !== undefined) {
+      const resolved = resolveLink(links, at.slice(0, -1), link, depth + 1);
+      if (resolved === undefined) return undefined;
+      at = resolved;
+    }
+  }
+  return at;
+}

@@ -1,0 +1,34 @@
+export { BundleError, type BundleErrorCode } from './error.js';
+export { parseVersion, compareVersions, isPrerelease, channelOf } from './version.js';
+export {
+  NAME_PATTERN,
+  ARCHIVE_SUFFIX,
+  PATCH_SUFFIX,
+  checkName,
+  targetFileName,
+  targetPath,
+  platformKey,
+  parseTargetFileName,
+  parseTargetPath,
+  type TargetId,
+  type TargetKind,
+} from './naming.js';
+export { Hasher, DigestStream, digestFile, digestBuffer, sameDigest, type Digest } from './hash.js';
+export { scanBundle, tarSize, tarChunks, tarToBuffer, digestTarOf, writeTar, writeFileAtomic, type TarEntry, type TarEntryType } from './tar.js';
+export { listTar } from './list.js';
+export { extractTar, type ExtractOptions } from './extract.js';
+export { createArchive, gzipFile, gunzipFile, gunzipToBuffer, extractArchive, type ArchiveInfo } from './archive.js';
+export {
+  PATCH_MAGIC,
+  PATCH_FORMAT_VERSION,
+  ZSTD_ENGINE,
+  createPatch,
+  createPatchFile,
+  readPatchHeader,
+  applyPatch,
+  zstdPatchParams,
+  type PatchHeader,
+  type PatchOptions,
+  type ApplyPatchOptions,
+} from './delta.js';
+export { CUSTOM_SCHEMA, parseTargetCustom, type TufupCustom, type TargetCustom } from './metadata.js';
