@@ -28,43 +28,54 @@ export async function extractTar(source: AsyncIterable<Uint8Array>, dest: string
   }
   const partial = join(dirname(dest), `.${basename(dest)}.partial-${process.pid}-${Date.now().toString(36)}`);
   const digest = new Hasher(options.onProgress);
+  let writer: EntryWriter | undefined;
   try {
     mkdirSync(dirname(dest), { recursive: true });
     mkdirSync(partial);
-    const writer = new EntryWriter(partial);
+    writer = new EntryWriter(partial);
     const parser = new Parser({ strict: true });
-    let failure: unknown;
+    let failure: Error | undefined;
     const fail = (error: unknown): void => {
-      failure ??= error;
-      parser.abort(error instanceof Error ? error : new Error(String(error)));
+      const reason = error instanceof Error ? error : new Error(String(error));
+      failure ??= reason;
+      parser.abort(reason);
     };
     parser.on('entry', (entry: ReadEntry) => {
       if (failure !== undefined) return entry.resume();
       try {
-        writer.add(entry);
+        writer?.add(entry);
       } catch (error) {
         entry.resume();
         fail(error);
       }
     });
     parser.on('ignoredEntry', (entry: ReadEntry) => {
-      fail(new BundleError('UNSAFE_ENTRY', `"${entry.path}" is an entry of unknown type ${String(entry.type)}`));
+      fail(new BundleError('UNSAFE_ENTRY', `"${entry.path}" is an entry of unknown type ${entry.type}`));
     });
     parser.on('error', (error: unknown) => {
       failure ??= new BundleError('UNSAFE_ENTRY', `the archive is not a valid tar: ${errorText(error)}`, { cause: error });
     });
-    const done = once(parser, 'end');
+    // Settles however parsing stops: a clean end, an abort from `fail`, or a strict-mode error. Nothing
+    // here rejects, so every failure reaches the caller through `failure` with its own code.
+    const settled = new Promise<void>((resolve) => {
+      parser.on('end', resolve);
+      parser.on('abort', () => resolve());
+      parser.on('error', () => resolve());
+    });
     for await (const chunk of source) {
       digest.update(chunk);
       if (failure !== undefined) break;
-      if (!parser.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length))) await once(parser, 'drain');
+      if (!parser.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length))) {
+        await Promise.race([once(parser, 'drain').catch(() => undefined), settled]);
+      }
     }
     if (failure === undefined) {
       parser.end();
-      await Promise.race([done, once(parser, 'abort')]);
+      await settled;
     }
+    writer.dispose();
     if (failure !== undefined) throw failure;
-    writer.finish();
+    writer.checkLinks();
     const actual = digest.digest();
     if (options.expected !== undefined && !sameDigest(actual, options.expected)) {
       throw new BundleError(
@@ -72,9 +83,12 @@ export async function extractTar(source: AsyncIterable<Uint8Array>, dest: string
         `the archive's tar does not match its signed hash (got ${actual.size} bytes, sha256 ${actual.sha256})`,
       );
     }
+    // Last, because read-only folders could not be cleaned up by a user who is not root.
+    writer.applyFolderModes();
     await rename(partial, dest);
     return actual;
   } catch (error) {
+    writer?.dispose();
     await rm(partial, { recursive: true, force: true }).catch(() => undefined);
     if (error instanceof BundleError) throw error;
     throw ioError(`could not extract into ${dest}`, error);
@@ -91,6 +105,8 @@ class EntryWriter {
   private readonly files = new Set<string>();
   private readonly seen = new Set<string>();
   private readonly dirs: [string, number][] = [];
+  /** Files still being written; closed by {@link dispose} when parsing stops early. */
+  private readonly open = new Set<number>();
 
   constructor(private readonly root: string) {}
 
@@ -98,8 +114,9 @@ class EntryWriter {
     const parts = safeParts(entry.path);
     const mode = entry.mode ?? 0o644;
     if (parts.length === 0) {
-      if (entry.type === 'Directory') return void entry.resume();
-      throw unsafe(entry.path, 'has an empty path');
+      if (entry.type !== 'Directory') throw unsafe(entry.path, 'has an empty path');
+      entry.resume();
+      return;
     }
     const rel = parts.join('/');
     if (mode & 0o7000) throw unsafe(rel, 'has setuid, setgid or sticky bits');
@@ -148,10 +165,9 @@ class EntryWriter {
   private writeFile(entry: ReadEntry, full: string, mode: number): void {
     mkdirSync(dirname(full), { recursive: true });
     const fd = openSync(full, 'wx', 0o600);
-    let open = true;
+    this.open.add(fd);
     const close = (): void => {
-      if (open) closeSync(fd);
-      open = false;
+      if (this.open.delete(fd)) closeSync(fd);
     };
     entry.on('data', (chunk: Buffer) => {
       let off = 0;
@@ -164,14 +180,23 @@ class EntryWriter {
     entry.on('error', close);
   }
 
-  /** Checks every link again with the full link map; then gives folders their modes, deepest first. */
-  finish(): void {
+  /** Checks every link again with the full link map: a later link can make an earlier one escape. */
+  checkLinks(): void {
     for (const [rel, target] of this.links) {
       if (resolveLink(this.links, rel.split('/').slice(0, -1), target, 0) === undefined) {
         throw unsafe(rel, `is a symlink to "${target}", outside the folder`);
       }
     }
+  }
+
+  /** Gives folders their modes, deepest first, once nothing more is written into them. */
+  applyFolderModes(): void {
     for (const [dir, mode] of this.dirs.reverse()) chmodSync(dir, mode);
+  }
+
+  dispose(): void {
+    for (const fd of this.open) closeSync(fd);
+    this.open.clear();
   }
 }
 

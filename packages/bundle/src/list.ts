@@ -10,7 +10,7 @@ export async function listTar(tar: Buffer): Promise<TarEntry[]> {
   parser.on('entry', (entry: ReadEntry) => {
     const path = entry.path.replace(/\/+$/, '');
     const mode = (entry.mode ?? 0) & 0o777;
-    if (entry.type === 'File') entries.push({ path, type: 'file', mode, size: entry.size ?? 0 });
+    if (entry.type === 'File') entries.push({ path, type: 'file', mode, size: entry.size });
     else if (entry.type === 'Directory') entries.push({ path, type: 'directory', mode, size: 0 });
     else if (entry.type === 'SymbolicLink') entries.push({ path, type: 'symlink', mode, size: 0, linkname: entry.linkpath ?? '' });
     else failure ??= new BundleError('UNSUPPORTED_ENTRY', `"${entry.path}" is a ${entry.type} entry, not one a bundle holds`);
@@ -22,7 +22,7 @@ export async function listTar(tar: Buffer): Promise<TarEntry[]> {
     parser.end(tar);
   });
   if (failure !== undefined) {
-    throw failure instanceof BundleError ? failure : new BundleError('UNSUPPORTED_ENTRY', `not a valid tar: ${String(failure)}`, { cause: failure });
+    throw failure instanceof BundleError ? failure : new BundleError('UNSUPPORTED_ENTRY', `not a valid tar: ${failure instanceof Error ? failure.message : 'unreadable'}`, { cause: failure });
   }
   return entries;
 }

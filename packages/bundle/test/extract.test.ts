@@ -1,0 +1,153 @@
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { digestBuffer, extractArchive, extractTar } from '../src/index.js';
+import { craftTar, type CraftEntry } from './crafted-tar.js';
+import { chunksOf, cleanTempDirs, exists, expectCode, tempDir, treeOf } from './helpers.js';
+
+afterEach(cleanTempDirs);
+
+/** Extracts `tar` into `<parent>/out` and returns the parent, so a test can see what was left behind. */
+async function extractInto(tar: Buffer, options: Parameters<typeof extractTar>[2] = {}): Promise<{ parent: string; dest: string; result: Promise<unknown> }> {
+  const parent = await tempDir();
+  const dest = join(parent, 'out');
+  return { parent, dest, result: extractTar(chunksOf(tar), dest, options) };
+}
+
+const file = (path: string, content = 'x'): CraftEntry => ({ path, content });
+
+const refused: [string, CraftEntry[]][] = [
+  ['a path climbing out with ../x', [file('ok.txt'), file('../x')]],
+  ['an absolute path /abs', [file('/abs')]],
+  ['a path that climbs out midway, a/../../x', [file('a/../../x')]],
+  ['a Windows drive path', [file('C:/x')]],
+  ['a symlink to ../outside', [{ path: 'link', type: '2', linkname: '../outside' }]],
+  ['a symlink in a folder climbing out, sub/link -> ../../x', [{ path: 'sub/', type: '5' }, { path: 'sub/link', type: '2', linkname: '../../x' }]],
+  ['an absolute symlink', [{ path: 'link', type: '2', linkname: '/etc/passwd' }]],
+  [
+    // y/x -> ../d/.. stays inside while d is a folder; once d -> . arrives, y/x resolves to the parent.
+    'a symlink chain that only escapes once all links are known',
+    [{ path: 'y/x', type: '2', linkname: '../d/..' }, { path: 'd', type: '2', linkname: '.' }],
+  ],
+  ['a symlink loop', [{ path: 'a', type: '2', linkname: 'b' }, { path: 'b', type: '2', linkname: 'a' }]],
+  ['a file written through a symlink', [{ path: 'sub/', type: '5' }, { path: 'l', type: '2', linkname: 'sub' }, file('l/evil.txt')]],
+  ['a file written through a symlink that points outside', [{ path: 'l', type: '2', linkname: '.' }, file('l/x')]],
+  ['a hard link to outside', [{ path: 'h', type: '1', linkname: '../../etc/passwd' }]],
+  ['a hard link to an absolute path', [{ path: 'h', type: '1', linkname: '/etc/passwd' }]],
+  ['a hard link to a path that is not a member', [file('a.txt'), { path: 'h', type: '1', linkname: 'missing.txt' }]],
+  ['a hard link to a symlink member', [{ path: 'l', type: '2', linkname: 'a.txt' }, file('a.txt'), { path: 'h', type: '1', linkname: 'l' }]],
+  ['a character device', [{ path: 'null', type: '3' }]],
+  ['a block device', [{ path: 'sda', type: '4' }]],
+  ['a FIFO', [{ path: 'pipe', type: '6' }]],
+  ['a setuid file', [{ path: 'suid', mode: 0o4755, content: '#!/bin/sh\n' }]],
+  ['a setgid file', [{ path: 'sgid', mode: 0o2755, content: '#!/bin/sh\n' }]],
+  ['a setgid folder', [{ path: 'dir/', type: '5', mode: 0o2755 }]],
+  ['a duplicate file entry', [file('a.txt', 'first'), file('a.txt', 'second')]],
+  ['a duplicate written as ./a.txt', [file('a.txt', 'first'), file('./a.txt', 'second')]],
+  ['a file and a symlink of the same path', [{ path: 'a', type: '2', linkname: 'b' }, file('b'), file('a')]],
+];
+
+describe('extraction refuses unsafe entries and leaves nothing behind', () => {
+  it.each(refused)('refuses %s with UNSAFE_ENTRY', async (_what, entries) => {
+    // A good file first, so a partial folder would have existed had the failure not cleaned it up.
+    const { parent, dest, result } = await extractInto(craftTar([file('first.txt', 'good'), ...entries]));
+    await expectCode(result, 'UNSAFE_ENTRY');
+    expect(await exists(dest)).toBe(false);
+    expect(await readdir(parent)).toEqual([]);
+  });
+
+  it('did not write outside the destination while refusing', async () => {
+    const parent = await tempDir();
+    const dest = join(parent, 'deep', 'out');
+    await expectCode(extractTar(chunksOf(craftTar([file('../escaped.txt'), file('../../escaped2.txt')])), dest), 'UNSAFE_ENTRY');
+    expect(await exists(join(parent, 'deep', 'escaped.txt'))).toBe(false);
+    expect(await exists(join(parent, 'escaped2.txt'))).toBe(false);
+    expect(await readdir(join(parent, 'deep'))).toEqual([]);
+  });
+
+  it('refuses bytes that are not a tar with UNSAFE_ENTRY and leaves nothing', async () => {
+    const { parent, result } = await extractInto(Buffer.from('this is not a tar archive at all, just text'.repeat(30)));
+    await expectCode(result, 'UNSAFE_ENTRY');
+    expect(await readdir(parent)).toEqual([]);
+  });
+
+  it('refuses a tar cut off inside a file and leaves nothing', async () => {
+    const whole = craftTar([file('big.bin', 'y'.repeat(5000))]);
+    const { parent, result } = await extractInto(whole.subarray(0, 2048));
+    await expectCode(result, ['UNSAFE_ENTRY', 'HASH_MISMATCH']);
+    expect(await readdir(parent)).toEqual([]);
+  });
+});
+
+describe('extraction of safe archives', () => {
+  it('accepts links that stay inside, hard links to members, and ./-prefixed paths', async () => {
+    const tar = craftTar([
+      { path: './', type: '5' },
+      { path: 'A/', type: '5' },
+      file('A/lib.so', 'library'),
+      { path: 'Current', type: '2', linkname: 'A' },
+      { path: 'lib.so', type: '2', linkname: 'Current/lib.so' },
+      { path: 'A/self', type: '2', linkname: '../A/./lib.so' },
+      { path: 'copy.so', type: '1', linkname: 'A/lib.so' },
+      { path: './tool', mode: 0o755, content: '#!/bin/sh\n' },
+    ]);
+    const { dest, result } = await extractInto(tar);
+    expect(await result).toEqual(digestBuffer(tar));
+    expect(await readFile(join(dest, 'lib.so'), 'utf8')).toBe('library');
+    expect(await readFile(join(dest, 'copy.so'), 'utf8')).toBe('library');
+    expect(await treeOf(dest)).toMatchObject({ tool: { type: 'file', mode: 0o755 }, Current: { type: 'symlink', target: 'A' } });
+  });
+
+  it('reports progress as bytes of tar read, ending at the tar size', async () => {
+    const tar = craftTar([file('a.bin', 'z'.repeat(50_000)), file('b.bin', 'w'.repeat(20_000))]);
+    const seen: number[] = [];
+    const { result } = await extractInto(tar, { onProgress: (bytes) => seen.push(bytes) });
+    await result;
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    expect(seen.at(-1)).toBe(tar.length);
+  });
+});
+
+describe('extraction destinations and digests', () => {
+  it('refuses an existing destination with DESTINATION_EXISTS and leaves it untouched', async () => {
+    const parent = await tempDir();
+    const dest = join(parent, 'out');
+    await mkdir(join(dest, 'keep'), { recursive: true });
+    await writeFile(join(dest, 'keep', 'mine.txt'), 'do not touch');
+    const before = await treeOf(dest);
+
+    await expectCode(extractTar(chunksOf(craftTar([file('keep/mine.txt', 'overwritten')])), dest), 'DESTINATION_EXISTS');
+    expect(await treeOf(dest)).toEqual(before);
+    expect(await readdir(parent)).toEqual(['out']);
+  });
+
+  it('refuses an existing empty destination too, since extraction only makes fresh folders', async () => {
+    const parent = await tempDir();
+    await mkdir(join(parent, 'out'));
+    await expectCode(extractTar(chunksOf(craftTar([file('a')])), join(parent, 'out')), 'DESTINATION_EXISTS');
+    expect(await readdir(join(parent, 'out'))).toEqual([]);
+  });
+
+  it('refuses a tar whose digest is not the expected one with HASH_MISMATCH and leaves nothing', async () => {
+    const tar = craftTar([file('a.txt', 'hello')]);
+    const other = digestBuffer(craftTar([file('a.txt', 'hellO')]));
+    const { parent, result } = await extractInto(tar, { expected: other });
+    await expectCode(result, 'HASH_MISMATCH');
+    expect(await readdir(parent)).toEqual([]);
+  });
+
+  it('refuses a tar of the right hash but wrong declared size with HASH_MISMATCH', async () => {
+    const tar = craftTar([file('a.txt', 'hello')]);
+    const { sha256, size } = digestBuffer(tar);
+    const { parent, result } = await extractInto(tar, { expected: { sha256, size: size + 1 } });
+    await expectCode(result, 'HASH_MISMATCH');
+    expect(await readdir(parent)).toEqual([]);
+  });
+
+  it('refuses a missing archive file with IO and leaves nothing', async () => {
+    const parent = await tempDir();
+    await expectCode(extractArchive(join(parent, 'missing.tar.gz'), join(parent, 'out')), 'IO');
+    expect(await readdir(parent)).toEqual([]);
+  });
+});
