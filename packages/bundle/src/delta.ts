@@ -100,15 +100,20 @@ export async function readPatchHeader(patchPath: string): Promise<{ header: Patc
       throw new BundleError('PATCH_FORMAT', `${patchPath} has patch format ${version}; this client reads ${PATCH_FORMAT_VERSION}`);
     }
     const length = fixed.readUInt32LE(12);
+    // The length comes from the file: check it against the file before allocating that much.
+    const { size } = await handle.stat();
+    if (FIXED_HEADER + length > size) throw new BundleError('PATCH_FORMAT', `${patchPath} ends inside its header`);
     const json = Buffer.alloc(length);
     const read = await handle.read(json, 0, length, FIXED_HEADER);
     if (read.bytesRead !== length) throw new BundleError('PATCH_FORMAT', `${patchPath} ends inside its header`);
-    let header: PatchHeader;
+    let parsed: unknown;
     try {
-      header = JSON.parse(json.toString('utf8')) as PatchHeader;
+      parsed = JSON.parse(json.toString('utf8'));
     } catch (cause) {
       throw new BundleError('PATCH_FORMAT', `${patchPath} has an unreadable header`, { cause });
     }
+    if (!isPatchHeader(parsed)) throw new BundleError('PATCH_FORMAT', `${patchPath} has a header without engine, base, target or base entries`);
+    const header = parsed;
     if (header.engine !== ZSTD_ENGINE) {
       throw new BundleError('PATCH_FORMAT', `${patchPath} needs the patch engine "${header.engine}", which this client does not have`);
     }
@@ -116,6 +121,31 @@ export async function readPatchHeader(patchPath: string): Promise<{ header: Patc
   } finally {
     await handle.close();
   }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isDigest(v: unknown): v is Digest {
+  return isRecord(v) && typeof v.sha256 === 'string' && /^[0-9a-f]{64}$/.test(v.sha256) && Number.isSafeInteger(v.size) && (v.size as number) >= 0;
+}
+
+function isTarEntry(v: unknown): v is TarEntry {
+  if (!isRecord(v) || typeof v.path !== 'string' || !Number.isSafeInteger(v.mode) || !Number.isSafeInteger(v.size)) return false;
+  if (v.type === 'symlink') return typeof v.linkname === 'string';
+  return v.type === 'file' || v.type === 'directory';
+}
+
+function isPatchHeader(v: unknown): v is PatchHeader {
+  return (
+    isRecord(v) &&
+    typeof v.engine === 'string' &&
+    isDigest(v.base) &&
+    isDigest(v.target) &&
+    Array.isArray(v.baseEntries) &&
+    v.baseEntries.every(isTarEntry)
+  );
 }
 
 /** Inputs of {@link applyPatch}. */
@@ -171,7 +201,7 @@ export async function applyPatch(options: ApplyPatchOptions): Promise<Digest> {
     if (inner instanceof BundleError) throw inner;
     if (options.signal?.aborted) throw options.signal.reason;
     const code = (inner as NodeJS.ErrnoException | undefined)?.code ?? '';
-    if (code.startsWith('ERR_ZSTD') || code.startsWith('ZSTD_') || code === 'Z_DATA_ERROR' || code === 'ERR_TUFUP_SIZE') {
+    if (code.startsWith('ERR_ZSTD') || code.startsWith('ZSTD_') || code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') {
       throw new BundleError('PATCH_CORRUPT', `${patchPath} could not be applied: ${(inner as Error).message}`, { cause: inner });
     }
     throw error;
@@ -188,9 +218,8 @@ class SizeLimit extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.seen += chunk.length;
     if (this.seen > this.max) {
-      const error = new Error(`the patch produced more than the signed ${this.max} bytes`) as NodeJS.ErrnoException;
-      error.code = 'ERR_TUFUP_SIZE';
-      return done(error);
+      done(new BundleError('HASH_MISMATCH', `the patch produced more than the signed ${this.max} bytes`));
+      return;
     }
     done(null, chunk);
   }

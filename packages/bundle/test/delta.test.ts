@@ -1,0 +1,222 @@
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { constants, zstdCompressSync } from 'node:zlib';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  applyPatch,
+  createPatch,
+  createPatchFile,
+  digestBuffer,
+  listTar,
+  PATCH_FORMAT_VERSION,
+  readPatchHeader,
+  scanBundle,
+  tarToBuffer,
+  ZSTD_ENGINE,
+  zstdPatchParams,
+  type Digest,
+} from '../src/index.js';
+import { filler } from './bundle-fixture.js';
+import { cleanTempDirs, exists, expectCode, tempDir } from './helpers.js';
+import { editBinary, editJs, joinPatch, realFile, slice, splitPatch, writeFiles } from './patch-fixture.js';
+
+/** Two versions of a small app built from real JS and real machine code: about 1.5 MB of tar each. */
+interface Versions {
+  base: Buffer;
+  target: Buffer;
+  patch: Buffer;
+}
+let v: Versions;
+
+beforeAll(async () => {
+  const work = await tempDir('tufup-delta-');
+  const js = await slice(realFile('js'), 200_000, 300_000);
+  const elf = await slice(realFile('elf'), 0, 1_000_000);
+  const launcher = filler(20_000, 7);
+  await writeFiles(join(work, 'v1'), { 'MyApp': launcher, 'resources/app.js': js, 'lib/native.node': elf });
+  await writeFiles(join(work, 'v2'), {
+    'MyApp': launcher,
+    'resources/app.js': editJs(js),
+    'lib/native.node': editBinary(elf),
+    'resources/new.json': Buffer.from('{"feature":true}\n'),
+  });
+  const base = await tarToBuffer(join(work, 'v1'), await scanBundle(join(work, 'v1')));
+  const target = await tarToBuffer(join(work, 'v2'), await scanBundle(join(work, 'v2')));
+  v = { base, target, patch: await createPatch(base, target) };
+});
+
+afterEach(cleanTempDirs);
+
+async function patchFile(bytes: Buffer): Promise<{ dir: string; patchPath: string; outPath: string }> {
+  const dir = await tempDir('tufup-apply-');
+  await writeFile(join(dir, 'app.patch'), bytes);
+  return { dir, patchPath: join(dir, 'app.patch'), outPath: join(dir, 'new.tar') };
+}
+
+async function expectNoOutput(dir: string): Promise<void> {
+  expect(await readdir(dir)).toEqual(['app.patch']);
+}
+
+describe('patch round trip', () => {
+  it('applied to the base, gives the target tar byte for byte', async () => {
+    const { patchPath, outPath } = await patchFile(v.patch);
+    const expected = digestBuffer(v.target);
+    expect(await applyPatch({ patchPath, base: v.base, outPath, expected })).toEqual(expected);
+    expect((await readFile(outPath)).equals(v.target)).toBe(true);
+  });
+
+  it('is much smaller than the new tar, and than the new tar compressed alone', async () => {
+    const alone = zstdCompressSync(v.target, { params: { [constants.ZSTD_c_compressionLevel]: 19 } });
+    expect(v.patch.length).toBeLessThan(v.target.length / 10);
+    expect(v.patch.length).toBeLessThan(alone.length / 3);
+  });
+
+  it('records the base and target digests and the base entries in its header', async () => {
+    const { patchPath } = await patchFile(v.patch);
+    const { header, payloadOffset } = await readPatchHeader(patchPath);
+    expect(header.engine).toBe(ZSTD_ENGINE);
+    expect(header.base).toEqual(digestBuffer(v.base));
+    expect(header.target).toEqual(digestBuffer(v.target));
+    expect(header.baseEntries).toEqual(await listTar(v.base));
+    expect(payloadOffset).toBeGreaterThan(16);
+    expect(v.patch.subarray(0, 8).toString('ascii')).toBe('TUFUPDLT');
+    expect(v.patch.readUInt16LE(8)).toBe(PATCH_FORMAT_VERSION);
+  });
+
+  it('is the same bytes when made twice from the same tars', async () => {
+    expect((await createPatch(v.base, v.target)).equals(v.patch)).toBe(true);
+  });
+
+  it('writes a patch file between two tar files that applies the same way', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'a.tar'), v.base);
+    await writeFile(join(dir, 'b.tar'), v.target);
+    const digest = await createPatchFile(join(dir, 'a.tar'), join(dir, 'b.tar'), join(dir, 'b.patch'));
+    const bytes = await readFile(join(dir, 'b.patch'));
+    expect(digest).toEqual(digestBuffer(bytes));
+    await applyPatch({ patchPath: join(dir, 'b.patch'), base: v.base, outPath: join(dir, 'out.tar'), expected: digestBuffer(v.target) });
+    expect((await readFile(join(dir, 'out.tar'))).equals(v.target)).toBe(true);
+  });
+
+  it('reports progress that only grows and ends at exactly the total', async () => {
+    const { patchPath, outPath } = await patchFile(v.patch);
+    const calls: [number, number][] = [];
+    await applyPatch({ patchPath, base: v.base, outPath, expected: digestBuffer(v.target), onProgress: (done, total) => calls.push([done, total]) });
+    expect(calls.length).toBeGreaterThan(1);
+    const done = calls.map(([d]) => d);
+    expect(done).toEqual([...done].sort((a, b) => a - b));
+    expect(new Set(calls.map(([, t]) => t))).toEqual(new Set([v.target.length]));
+    expect(calls.at(-1)).toEqual([v.target.length, v.target.length]);
+  });
+});
+
+describe('patches that must not apply', () => {
+  it('refuses a patch with a flipped payload byte (PATCH_CORRUPT or HASH_MISMATCH) and writes no output', async () => {
+    const { payload } = splitPatch(v.patch);
+    const tampered = Buffer.from(v.patch);
+    tampered[v.patch.length - payload.length + Math.floor(payload.length / 2)]! ^= 0x40;
+    const { dir, patchPath, outPath } = await patchFile(tampered);
+    await expectCode(applyPatch({ patchPath, base: v.base, outPath, expected: digestBuffer(v.target) }), ['PATCH_CORRUPT', 'HASH_MISMATCH']);
+    expect(await exists(outPath)).toBe(false);
+    await expectNoOutput(dir);
+  });
+
+  it('refuses a patch cut short and writes no output', async () => {
+    const { dir, patchPath, outPath } = await patchFile(v.patch.subarray(0, v.patch.length - 200));
+    await expectCode(applyPatch({ patchPath, base: v.base, outPath, expected: digestBuffer(v.target) }), ['PATCH_CORRUPT', 'HASH_MISMATCH']);
+    await expectNoOutput(dir);
+  });
+
+  it('refuses another base with PATCH_BASE_MISMATCH before writing anything', async () => {
+    const { dir, patchPath, outPath } = await patchFile(v.patch);
+    const wrongBase = Buffer.from(v.base);
+    wrongBase[1_000] ^= 1;
+    await expectCode(applyPatch({ patchPath, base: wrongBase, outPath, expected: digestBuffer(v.target) }), 'PATCH_BASE_MISMATCH');
+    await expectNoOutput(dir);
+  });
+
+  it('refuses a patch whose header names another target than the signed digest with HASH_MISMATCH', async () => {
+    const { patchPath, outPath, dir } = await patchFile(v.patch);
+    const signed: Digest = digestBuffer(Buffer.concat([v.target, Buffer.from('x')]));
+    await expectCode(applyPatch({ patchPath, base: v.base, outPath, expected: signed }), 'HASH_MISMATCH');
+    await expectNoOutput(dir);
+  });
+
+  it('refuses a forged header that claims the signed target but whose payload makes something else', async () => {
+    // The forger knows the signed digest and puts it in the header; the payload still decodes to v.target.
+    const { header, payload } = splitPatch(v.patch);
+    const signed = digestBuffer(Buffer.concat([v.target.subarray(0, v.target.length - 512), Buffer.alloc(512, 1)]));
+    const { dir, patchPath, outPath } = await patchFile(joinPatch({ ...header, target: signed }, payload));
+    await expectCode(applyPatch({ patchPath, base: v.base, outPath, expected: signed }), 'HASH_MISMATCH');
+    await expectNoOutput(dir);
+  });
+
+  it('stops a patch that produces more than the signed size with HASH_MISMATCH', async () => {
+    const { header, payload } = splitPatch(v.patch);
+    const signed = digestBuffer(v.target.subarray(0, 100_000));
+    const { dir, patchPath, outPath } = await patchFile(joinPatch({ ...header, target: signed }, payload));
+    await expectCode(applyPatch({ patchPath, base: v.base, outPath, expected: signed }), 'HASH_MISMATCH');
+    await expectNoOutput(dir);
+  });
+
+  it.each([
+    ['a file that is not a patch', Buffer.from('#!/bin/sh\necho this is not a patch, but long enough to read a header\n')],
+    ['an empty file', Buffer.alloc(0)],
+    ['a zstd frame without our header', Buffer.from('28b52ffd0458610000', 'hex')],
+  ])('refuses %s with PATCH_FORMAT', async (_what, bytes) => {
+    const { dir, patchPath, outPath } = await patchFile(bytes);
+    await expectCode(applyPatch({ patchPath, base: v.base, outPath, expected: digestBuffer(v.target) }), 'PATCH_FORMAT');
+    await expectNoOutput(dir);
+  });
+
+  it('refuses a newer format version, an unknown engine, and malformed headers with PATCH_FORMAT', async () => {
+    const { header, payload } = splitPatch(v.patch);
+    const truncatedHeader = Buffer.from(v.patch.subarray(0, 16));
+    truncatedHeader.writeUInt32LE(0xfffffff0, 12);
+    const variants = [
+      joinPatch(header, payload, PATCH_FORMAT_VERSION + 1),
+      joinPatch({ ...header, engine: 'bsdiff' }, payload),
+      joinPatch({ ...header, base: { sha256: 'not hex', size: 1 } }, payload),
+      joinPatch({ ...header, baseEntries: [{ path: 'a', type: 'device', mode: 0, size: 0 }] }, payload),
+      joinPatch('just a string', payload),
+      Buffer.concat([truncatedHeader, Buffer.from('{}')]),
+      Buffer.concat([v.patch.subarray(0, 16), Buffer.from('{not json')]),
+    ];
+    for (const bytes of variants) {
+      const { dir, patchPath, outPath } = await patchFile(bytes);
+      await expectCode(readPatchHeader(patchPath), 'PATCH_FORMAT');
+      await expectCode(applyPatch({ patchPath, base: v.base, outPath, expected: digestBuffer(v.target) }), 'PATCH_FORMAT');
+      await expectNoOutput(dir);
+    }
+  });
+
+  it('refuses a missing patch file with IO', async () => {
+    const dir = await tempDir();
+    await expectCode(readPatchHeader(join(dir, 'missing.patch')), 'IO');
+  });
+
+  it('stops when aborted, rejecting with the abort reason and writing no output', async () => {
+    const { dir, patchPath, outPath } = await patchFile(v.patch);
+    const controller = new AbortController();
+    const reason = new Error('user cancelled');
+    const result = applyPatch({
+      patchPath,
+      base: v.base,
+      outPath,
+      expected: digestBuffer(v.target),
+      signal: controller.signal,
+      onProgress: () => controller.abort(reason),
+    });
+    await expect(result).rejects.toBe(reason);
+    await expectNoOutput(dir);
+  });
+});
+
+describe('zstd parameters', () => {
+  it('sizes the window to hold old and new tar, and refuses pairs past zstd’s 2 GiB window', () => {
+    const params = zstdPatchParams(3_000_000, 3_500_000, 19);
+    expect(2 ** params[constants.ZSTD_c_windowLog]!).toBeGreaterThanOrEqual(6_500_000);
+    expect(params[constants.ZSTD_c_compressionLevel]).toBe(19);
+    expect(() => zstdPatchParams(1.5 * 2 ** 30, 1.5 * 2 ** 30, 19)).toThrow(expect.objectContaining({ code: 'TOO_LARGE' }));
+  });
+});
