@@ -1,0 +1,261 @@
+#!/bin/sh
+# tufup installer for macOS and Linux.
+#
+# Started detached by @tufup/electron-client when the app quits with a staged update. It waits for the
+# app to exit, swaps the staged folder into the install folder's place, optionally relaunches the app and
+# waits for it to confirm a healthy start, and rolls back to the previous install on any failure.
+# It is a file in the package (not a string built at run time) so it can be read and audited.
+#
+# usage: install.sh --pid PID --install DIR --staged DIR --backup DIR --log FILE --result FILE
+#                   --version VERSION [--wait-timeout SECONDS] [--health-timeout SECONDS]
+#                   [--health-marker FILE] [-- RELAUNCH COMMAND...]
+#
+# The result file gets one line, "<status> <version> [<reason>]", status being installed, rolled-back or
+# failed. The backup folder must be a sibling of the install folder so that moving it is a rename.
+
+set -u
+umask 022
+
+pid='' install='' staged='' backup='' log='' result='' version=''
+wait_timeout=120 health_timeout=0 marker=''
+
+usage() {
+  echo "install.sh: $1" >&2
+  exit 64
+}
+
+while [ $# -gt 0 ]; do
+  case $1 in
+    --) shift; break ;;
+    --*) [ $# -ge 2 ] || usage "$1 needs a value" ;;
+    *) usage "unexpected argument $1" ;;
+  esac
+  case $1 in
+    --pid) pid=$2 ;;
+    --install) install=$2 ;;
+    --staged) staged=$2 ;;
+    --backup) backup=$2 ;;
+    --log) log=$2 ;;
+    --result) result=$2 ;;
+    --version) version=$2 ;;
+    --wait-timeout) wait_timeout=$2 ;;
+    --health-timeout) health_timeout=$2 ;;
+    --health-marker) marker=$2 ;;
+    *) usage "unknown option $1" ;;
+  esac
+  shift 2
+done
+
+for required in pid install staged backup log result version; do
+  eval "value=\${$required}"
+  [ -n "$value" ] || usage "--$required is required"
+done
+case $pid$wait_timeout$health_timeout in
+  *[!0-9]*) usage "--pid, --wait-timeout and --health-timeout take whole numbers" ;;
+esac
+if [ "$health_timeout" -gt 0 ] && [ $# -gt 0 ] && [ -z "$marker" ]; then
+  usage "--health-marker is required with --health-timeout and a relaunch command"
+fi
+
+parent=$(dirname -- "$install")
+name=$(basename -- "$install")
+incoming="$parent/.$name.tufup-incoming"
+failed="$parent/.$name.tufup-failed"
+phase=waiting
+staged_moved=0
+child=''
+
+log() {
+  printf '%s [%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*" >>"$log" 2>/dev/null
+}
+
+write_result() {
+  # Written to a temporary file and renamed so the app never reads half a line.
+  mkdir -p -- "$(dirname -- "$result")" 2>/dev/null
+  if printf '%s %s%s\n' "$1" "$version" "${2:+ $2}" >"$result.tmp" 2>/dev/null; then
+    mv -f -- "$result.tmp" "$result" 2>/dev/null
+  fi
+}
+
+# Fractional sleeps are not POSIX; fall back to whole seconds where they are missing.
+if sleep 0.01 2>/dev/null; then nap=0.2 per_second=5; else nap=1 per_second=1; fi
+
+# True while the process runs. A process that has exited but was not reaped yet (a zombie) counts as
+# gone: the app's parent may be slow to reap it, and its files are released already.
+alive() {
+  if [ -d /proc/self ]; then
+    state=$(sed -n 's/^.*) \(.\).*$/\1/p' "/proc/$1/stat" 2>/dev/null)
+    [ -n "$state" ] && [ "$state" != Z ]
+  elif command -v ps >/dev/null 2>&1; then
+    state=$(ps -p "$1" -o stat= 2>/dev/null)
+    case $state in '' | Z*) return 1 ;; *) return 0 ;; esac
+  else
+    kill -0 "$1" 2>/dev/null
+  fi
+}
+
+same_volume() {
+  a=$(stat -c %d -- "$1" 2>/dev/null || stat -f %d -- "$1" 2>/dev/null) || return 1
+  b=$(stat -c %d -- "$2" 2>/dev/null || stat -f %d -- "$2" 2>/dev/null) || return 1
+  [ -n "$a" ] && [ "$a" = "$b" ]
+}
+
+# Gives the staged folder back (when it was moved rather than copied) so a later attempt can retry.
+undo_incoming() {
+  if [ -d "$incoming" ]; then
+    if [ "$staged_moved" = 1 ] && [ ! -e "$staged" ]; then
+      mv -- "$incoming" "$staged" 2>/dev/null || rm -rf -- "$incoming"
+    else
+      rm -rf -- "$incoming"
+    fi
+  fi
+}
+
+# fail REASON [RELAUNCH COMMAND...]: the previous install is in place; start it again when asked.
+fail() {
+  reason=$1
+  shift
+  log "failed: $reason; the previous install stays in place"
+  write_result failed "$reason"
+  relaunch "$@"
+  exit 1
+}
+
+relaunch() {
+  [ $# -gt 0 ] || return 0
+  # The subshell exits at once, so the app is re-parented to init (which reaps it) and does not depend on
+  # this script; ELECTRON_RUN_AS_NODE would make the relaunched app start as plain Node.
+  child=$( (unset ELECTRON_RUN_AS_NODE; cd / && "$@" </dev/null >/dev/null 2>&1 & echo $!) )
+  log "relaunched $* as pid $child"
+}
+
+stop_child() {
+  [ -n "$child" ] || return 0
+  alive "$child" || return 0
+  kill "$child" 2>/dev/null
+  ticks=0
+  while alive "$child" && [ "$ticks" -lt $((5 * per_second)) ]; do sleep "$nap"; ticks=$((ticks + 1)); done
+  alive "$child" && kill -9 "$child" 2>/dev/null
+  return 0
+}
+
+# Puts the backup back in the install folder's place; the new version goes aside and is deleted.
+restore_backup() {
+  [ -d "$backup" ] || return 1
+  if [ -e "$install" ]; then
+    rm -rf -- "$failed"
+    mv -- "$install" "$failed" || return 1
+  fi
+  if mv -- "$backup" "$install"; then
+    rm -rf -- "$failed"
+    return 0
+  fi
+  [ -d "$failed" ] && mv -- "$failed" "$install"
+  return 1
+}
+
+# rollback REASON [RELAUNCH COMMAND...]
+rollback() {
+  reason=$1
+  shift
+  log "rolling back $version: $reason"
+  stop_child
+  if restore_backup; then
+    log "restored the previous install"
+  else
+    log "could not restore the previous install from $backup"
+  fi
+  write_result rolled-back "$reason"
+  relaunch "$@"
+  exit 1
+}
+
+on_signal() {
+  log "interrupted during $phase"
+  case $phase in
+    staging) undo_incoming ;;
+    swapping) restore_backup; undo_incoming ;;
+  esac
+  write_result failed interrupted
+  exit 1
+}
+trap on_signal HUP INT TERM
+
+log "installing $version into $install (waiting for pid $pid)"
+
+ticks=0
+while alive "$pid"; do
+  [ "$ticks" -ge $((wait_timeout * per_second)) ] && fail app-still-running
+  sleep "$nap"
+  ticks=$((ticks + 1))
+done
+log "pid $pid has exited"
+
+# An earlier attempt killed between its two renames left only the backup: put it back first.
+if [ ! -e "$install" ] && [ -d "$backup" ]; then
+  log "restoring the install folder from a backup left by an interrupted attempt"
+  mv -- "$backup" "$install" || fail install-missing "$@"
+fi
+
+[ -d "$staged" ] || fail staged-missing "$@"
+[ -n "$(ls -A -- "$staged" 2>/dev/null)" ] || fail staged-empty "$@"
+[ -d "$install" ] || fail install-missing "$@"
+
+# Leftovers of an earlier attempt that was killed: the install folder in place is the one that runs, so
+# whatever sits beside it is stale.
+rm -rf -- "$incoming" "$failed"
+if [ -e "$backup" ]; then
+  log "removing a stale backup"
+  rm -rf -- "$backup" || fail install-not-writable "$@"
+fi
+
+phase=staging
+if same_volume "$staged" "$parent"; then
+  mv -- "$staged" "$incoming" || fail install-not-writable "$@"
+  staged_moved=1
+else
+  log "copying the staged folder across volumes"
+  if ! cp -R -P -p -- "$staged" "$incoming"; then
+    rm -rf -- "$incoming"
+    fail install-not-writable "$@"
+  fi
+fi
+
+# The two renames below are the only moment the install folder is missing.
+phase=swapping
+if ! mv -- "$install" "$backup"; then
+  undo_incoming
+  fail install-not-writable "$@"
+fi
+if ! mv -- "$incoming" "$install"; then
+  mv -- "$backup" "$install"
+  undo_incoming
+  fail swap-failed "$@"
+fi
+phase=installed
+log "swapped in $version; the previous install is at $backup"
+
+if [ $# -gt 0 ] && [ "$health_timeout" -gt 0 ]; then
+  rm -f -- "$marker"
+  relaunch "$@"
+  phase=health
+  ticks=0
+  reason=''
+  while [ ! -e "$marker" ]; do
+    if ! alive "$child"; then reason=exited-before-healthy; break; fi
+    if [ "$ticks" -ge $((health_timeout * per_second)) ]; then reason=health-timeout; break; fi
+    sleep "$nap"
+    ticks=$((ticks + 1))
+  done
+  # The app may mark itself healthy and exit right away: check the marker once more.
+  [ -e "$marker" ] || rollback "$reason" "$@"
+  log "$version reported a healthy start"
+else
+  relaunch "$@"
+fi
+
+rm -rf -- "$backup"
+[ "$staged_moved" = 1 ] || rm -rf -- "$staged"
+write_result installed
+log "installed $version"
+exit 0

@@ -1,0 +1,287 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { installFiles, installFolder, installerCommand, shippedScript, startInstaller, type InstallRequest } from '../src/install/installer.js';
+import { readInstallOutcome, type InstallOutcome } from '../src/install/outcome.js';
+import { launches, runStandin, standinCommand, stopLaunched, waitFor, writeStandinApp, type AppBehaviour } from './standin/app.js';
+
+let root: string;
+let installDir: string;
+let cacheDir: string;
+let stagedDir: string;
+let outDir: string;
+const running: ChildProcess[] = [];
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie still answers signal 0; its state letter says it has exited.
+  let stat = '';
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  return !/\) Z /.test(stat);
+}
+
+/** Starts the installed version the way a user would; it keeps running until it is stopped. */
+async function startApp(): Promise<ChildProcess> {
+  const [command = '', ...args] = standinCommand(installDir, outDir, installFolder(cacheDir));
+  const child = spawn(command, args, { stdio: 'ignore' });
+  running.push(child);
+  const started = async () => ((await launches(outDir)).some((l) => l.pid === child.pid) ? true : undefined);
+  await waitFor(started, 'the app to start');
+  return child;
+}
+
+async function quit(app: ChildProcess): Promise<void> {
+  const closed = new Promise((resolve) => app.once('exit', resolve));
+  app.kill('SIGTERM');
+  await closed;
+}
+
+async function setUp(newBehaviour: AppBehaviour, stagedParent?: string): Promise<void> {
+  await writeStandinApp(installDir, '1.0.0', 'healthy');
+  stagedDir = join(stagedParent ?? join(cacheDir, 'staged'), '2.0.0');
+  await writeStandinApp(stagedDir, '2.0.0', newBehaviour);
+}
+
+function request(pid: number, extra: Partial<InstallRequest> = {}): InstallRequest {
+  return {
+    pid,
+    installDir,
+    stagedDir,
+    version: '2.0.0',
+    cacheDir,
+    relaunch: standinCommand(installDir, outDir, installFolder(cacheDir)),
+    healthTimeoutMs: 20_000,
+    waitTimeoutMs: 20_000,
+    ...extra,
+  };
+}
+
+async function outcome(): Promise<InstallOutcome> {
+  return waitFor(async () => {
+    const result = await readInstallOutcome(cacheDir);
+    return result !== undefined && result.status !== 'started' ? result : undefined;
+  }, 'the installer result');
+}
+
+async function logText(): Promise<string> {
+  return readFile(installFiles(request(0)).log, 'utf8').catch(() => '');
+}
+
+async function logSays(text: string): Promise<void> {
+  await waitFor(async () => ((await logText()).includes(text) ? true : undefined), `"${text}" in the installer log`);
+}
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'tufup-installer-'));
+  installDir = join(root, 'apps', 'MyApp');
+  cacheDir = join(root, 'cache');
+  outDir = join(root, 'out');
+  await mkdir(outDir, { recursive: true });
+});
+
+afterEach(async () => {
+  for (const child of running.splice(0)) child.kill('SIGKILL');
+  await stopLaunched(outDir);
+  await chmod(join(root, 'apps'), 0o755).catch(() => undefined);
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('the POSIX installer', () => {
+  it('waits for the app to exit, swaps the staged version in and relaunches it', async () => {
+    await setUp('healthy');
+    const app = await startApp();
+    startInstaller(request(app.pid!));
+    await logSays(`waiting for pid ${app.pid!}`);
+    expect(await runStandin(installDir)).toBe('1.0.0');
+
+    await quit(app);
+
+    expect(await outcome()).toEqual({ status: 'installed', version: '2.0.0' });
+    expect(await runStandin(installDir)).toBe('2.0.0');
+    expect((await launches(outDir)).map((l) => l.version)).toEqual(['1.0.0', '2.0.0']);
+    expect(await exists(installFiles(request(0)).backup)).toBe(false);
+    expect(await exists(stagedDir)).toBe(false);
+  });
+
+  it('installs without starting anything when no relaunch is asked for', async () => {
+    await setUp('healthy');
+    const app = await startApp();
+    startInstaller(request(app.pid!, { relaunch: [] }));
+    await quit(app);
+
+    expect(await outcome()).toEqual({ status: 'installed', version: '2.0.0' });
+    expect(await runStandin(installDir)).toBe('2.0.0');
+    expect((await launches(outDir)).map((l) => l.version)).toEqual(['1.0.0']);
+  });
+
+  it('keeps the files of the new version byte for byte, with their modes and symlinks', async () => {
+    await setUp('healthy');
+    await symlink('resources/app.asar', join(stagedDir, 'current'));
+    const app = await startApp();
+    startInstaller(request(app.pid!, { relaunch: [] }));
+    await quit(app);
+
+    expect((await outcome()).status).toBe('installed');
+    expect(await readlink(join(installDir, 'current'))).toBe('resources/app.asar');
+    expect((await stat(join(installDir, 'app.sh'))).mode & 0o777).toBe(0o755);
+    expect(await readFile(join(installDir, 'resources', 'app.asar'), 'utf8')).toContain('payload of 2.0.0');
+  });
+
+  it('rolls back and relaunches the old version when the new one exits before confirming a healthy start', async () => {
+    await setUp('crash');
+    const app = await startApp();
+    startInstaller(request(app.pid!));
+    await quit(app);
+
+    expect(await outcome()).toEqual({ status: 'rolled-back', version: '2.0.0', reason: 'exited-before-healthy' });
+    expect(await runStandin(installDir)).toBe('1.0.0');
+    expect((await launches(outDir)).map((l) => l.version)).toEqual(['1.0.0', '2.0.0', '1.0.0']);
+    expect(await exists(installFiles(request(0)).backup)).toBe(false);
+  });
+
+  it('rolls back and stops the new version when it never confirms a healthy start in time', async () => {
+    await setUp('hang');
+    const app = await startApp();
+    startInstaller(request(app.pid!, { healthTimeoutMs: 1000 }));
+    await quit(app);
+
+    expect(await outcome()).toEqual({ status: 'rolled-back', version: '2.0.0', reason: 'health-timeout' });
+    expect(await runStandin(installDir)).toBe('1.0.0');
+    const started = await launches(outDir);
+    expect(started.map((l) => l.version)).toEqual(['1.0.0', '2.0.0', '1.0.0']);
+    expect(alive(started[1]!.pid)).toBe(false);
+  });
+
+  it('copies the staged folder when it sits on another volume', async (context) => {
+    const shm = '/dev/shm';
+    if (!(await exists(shm)) || (await stat(shm)).dev === (await stat(tmpdir())).dev) context.skip();
+    const otherVolume = await mkdtemp(join(shm, 'tufup-staged-'));
+    try {
+      await setUp('healthy', otherVolume);
+      const app = await startApp();
+      startInstaller(request(app.pid!));
+      await quit(app);
+
+      expect(await outcome()).toEqual({ status: 'installed', version: '2.0.0' });
+      expect(await runStandin(installDir)).toBe('2.0.0');
+      expect(await exists(stagedDir)).toBe(false);
+      expect(await logText()).toContain('copying the staged folder across volumes');
+    } finally {
+      await rm(otherVolume, { recursive: true, force: true });
+    }
+  });
+
+  it('touches nothing when the app does not exit in time', async () => {
+    await setUp('healthy');
+    const app = await startApp();
+    startInstaller(request(app.pid!, { waitTimeoutMs: 1000 }));
+
+    expect(await outcome()).toEqual({ status: 'failed', version: '2.0.0', reason: 'app-still-running' });
+    expect(await runStandin(installDir)).toBe('1.0.0');
+    expect(await exists(join(stagedDir, 'app.sh'))).toBe(true);
+    expect((await launches(outDir)).map((l) => l.version)).toEqual(['1.0.0']);
+  });
+
+  it('keeps the old install and relaunches it when the staged folder is missing', async () => {
+    await setUp('healthy');
+    await rm(stagedDir, { recursive: true });
+    const app = await startApp();
+    startInstaller(request(app.pid!));
+    await quit(app);
+
+    expect(await outcome()).toEqual({ status: 'failed', version: '2.0.0', reason: 'staged-missing' });
+    expect(await runStandin(installDir)).toBe('1.0.0');
+    await waitFor(async () => ((await launches(outDir)).length === 2 ? true : undefined), 'the relaunch');
+    expect((await launches(outDir)).map((l) => l.version)).toEqual(['1.0.0', '1.0.0']);
+  });
+
+  it('keeps the old install and the staged update when the install folder is not writable', async () => {
+    await setUp('healthy');
+    const app = await startApp();
+    const req = request(app.pid!, { relaunch: [] });
+    const files = installFiles(req);
+    await mkdir(installFolder(cacheDir), { recursive: true });
+    await copyFile(shippedScript('linux'), files.script);
+    await chmod(join(root, 'apps'), 0o555);
+    // root ignores file modes, so as root the installer runs as nobody, like an app installed by an admin.
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) {
+      await chmod(root, 0o755);
+      await chownTree(cacheDir, 65534);
+    }
+    const { command, args } = installerCommand(req);
+    const installer = spawn(command, args, { stdio: 'ignore', ...(asRoot ? { uid: 65534, gid: 65534 } : {}) });
+    running.push(installer);
+    await quit(app);
+
+    expect(await outcome()).toEqual({ status: 'failed', version: '2.0.0', reason: 'install-not-writable' });
+    expect(await runStandin(installDir)).toBe('1.0.0');
+    expect(await runStandin(stagedDir)).toBe('2.0.0');
+    expect((await readdir(join(root, 'apps'))).sort()).toEqual(['MyApp']);
+  });
+
+  it('leaves the old install and the staged update in place when killed while waiting, so a later run installs it', async () => {
+    await setUp('healthy');
+    const app = await startApp();
+    const installer = startInstaller(request(app.pid!));
+    await logSays(`waiting for pid ${app.pid!}`);
+    installer.kill('SIGKILL');
+    await quit(app);
+
+    expect(await readInstallOutcome(cacheDir)).toEqual({ status: 'started' });
+    expect(await runStandin(installDir)).toBe('1.0.0');
+    expect(await runStandin(stagedDir)).toBe('2.0.0');
+
+    const nextLaunch = await startApp();
+    startInstaller(request(nextLaunch.pid!));
+    await quit(nextLaunch);
+    expect(await outcome()).toEqual({ status: 'installed', version: '2.0.0' });
+    expect(await runStandin(installDir)).toBe('2.0.0');
+  });
+
+  it('leaves a runnable new version and its backup when killed during the health check', async () => {
+    await setUp('hang');
+    const app = await startApp();
+    const installer = startInstaller(request(app.pid!));
+    await quit(app);
+    await logSays('relaunched');
+    installer.kill('SIGKILL');
+
+    expect(await runStandin(installDir)).toBe('2.0.0');
+    expect(await runStandin(installFiles(request(0)).backup)).toBe('1.0.0');
+    expect(await readInstallOutcome(cacheDir)).toEqual({ status: 'started' });
+  });
+
+  it('rejects a call without the required arguments and touches nothing', async () => {
+    await setUp('healthy');
+    const child = spawn('/bin/sh', [shippedScript('linux'), '--pid', '1', '--install', installDir], { stdio: 'ignore' });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(64);
+    expect(await runStandin(installDir)).toBe('1.0.0');
+  });
+});
+
+async function chownTree(path: string, id: number): Promise<void> {
+  await chown(path, id, id);
+  if ((await stat(path)).isDirectory()) {
+    for (const entry of await readdir(path)) await chownTree(join(path, entry), id);
+  }
+}
