@@ -1,0 +1,157 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Metadata, MetadataKind, type TargetFile } from '@tufjs/models';
+import type { Updater } from 'tuf-js';
+import { channelOf, compareVersions, isPrerelease, parseTargetCustom, parseTargetPath, type TargetCustom } from '@tufup/bundle';
+import type { ResolvedOptions } from './config.js';
+import { UpdateError } from './error.js';
+
+/** One signed update file of this app's build, as tuf-js verified it. */
+export interface Target {
+  path: string;
+  length: number;
+  custom: TargetCustom;
+  info: TargetFile;
+}
+
+/** The signed update files of this app on this platform/arch, by the version they produce. */
+export interface Catalog {
+  archives: Map<string, Target>;
+  /** Keyed by the version the patch produces. */
+  patches: Map<string, Target>;
+}
+
+/** One file to download. */
+export interface PlanFile {
+  targetPath: string;
+  size: number;
+}
+
+/** What an update costs to fetch. */
+export interface DownloadPlan {
+  /** `patch`: the chain of patches from the running version; `full`: the archive. */
+  strategy: 'patch' | 'full';
+  /** The files to download, in the order they are applied. */
+  files: PlanFile[];
+  /** Sum of `files` sizes. */
+  downloadSize: number;
+  /** Size of the full archive, for comparison. */
+  fullSize: number;
+  /** The full archive: what is downloaded instead when a patch cannot be used. */
+  archive: PlanFile;
+}
+
+/**
+ * Lists this app's targets for one platform/arch. The paths come from the `targets.json` tuf-js saved
+ * during `refresh()`; everything used (length, hashes, custom) comes from `getTargetInfo`, i.e. from the
+ * metadata tuf-js holds as verified in memory, not from the file on disk.
+ */
+export async function readCatalog(updater: Updater, options: ResolvedOptions): Promise<Catalog> {
+  const catalog: Catalog = { archives: new Map(), patches: new Map() };
+  let paths: string[];
+  try {
+    const json = JSON.parse(await readFile(join(options.metadataDir, 'targets.json'), 'utf8')) as Parameters<typeof Metadata.fromJSON>[1];
+    paths = Object.keys(Metadata.fromJSON(MetadataKind.Targets, json).signed.targets);
+  } catch (cause) {
+    throw new UpdateError('VERIFICATION', `the verified targets metadata could not be read back from ${options.metadataDir}`, { cause });
+  }
+  const prefix = `${options.platformKey}/`;
+  for (const path of paths) {
+    if (!path.startsWith(prefix)) continue;
+    let id;
+    try {
+      id = parseTargetPath(path);
+    } catch {
+      options.logger.debug(`tufup: ignoring target ${path}: not an update file name`);
+      continue;
+    }
+    if (id.name !== options.appName) continue;
+    const info = await updater.getTargetInfo(path);
+    if (info === undefined) continue;
+    let custom: TargetCustom;
+    try {
+      custom = parseTargetCustom(info.custom, path);
+    } catch (error) {
+      options.logger.warn(`tufup: ignoring target ${path}: ${(error as Error).message}`);
+      continue;
+    }
+    const t = custom.tufup;
+    if (t.name !== id.name || t.version !== id.version || t.kind !== id.kind || t.platform !== id.platform || t.arch !== id.arch) {
+      options.logger.warn(`tufup: ignoring target ${path}: its custom metadata describes another file`);
+      continue;
+    }
+    (id.kind === 'archive' ? catalog.archives : catalog.patches).set(id.version, { path, length: info.length, custom, info });
+  }
+  return catalog;
+}
+
+/** Whether the channel policy offers `version`: releases always; prereleases of the channel, or all with `allowPrerelease`. */
+export function allowedVersion(version: string, options: Pick<ResolvedOptions, 'channel' | 'allowPrerelease' | 'excludeVersions'>): boolean {
+  if (options.excludeVersions.has(version)) return false;
+  if (!isPrerelease(version) || options.allowPrerelease) return true;
+  return options.channel !== 'latest' && channelOf(version) === options.channel;
+}
+
+/** The newest archive above `current` that the policy offers, or undefined when up to date. */
+export function newestVersion(catalog: Catalog, current: string, options: Parameters<typeof allowedVersion>[1]): Target | undefined {
+  let best: Target | undefined;
+  for (const [version, target] of catalog.archives) {
+    if (compareVersions(version, current) <= 0 || !allowedVersion(version, options)) continue;
+    if (best === undefined || compareVersions(version, best.custom.tufup.version) > 0) best = target;
+  }
+  return best;
+}
+
+/** True when `target` or any offered version between the running one and it is marked required. */
+export function isRequired(catalog: Catalog, current: string, target: string, options: Parameters<typeof allowedVersion>[1]): boolean {
+  for (const [version, archive] of catalog.archives) {
+    if (compareVersions(version, current) > 0 && compareVersions(version, target) <= 0 && allowedVersion(version, options) && archive.custom.tufup.required) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * The patches leading from `current` to `target`, oldest first, following `base.version` back from the
+ * target; undefined when the chain breaks or its links disagree on a tar digest. The chain may pass through
+ * versions the policy would not offer (prereleases, excluded ones): their tars are only verified, never installed.
+ */
+export function patchChain(catalog: Catalog, current: string, target: string): Target[] | undefined {
+  const chain: Target[] = [];
+  let version = target;
+  while (version !== current) {
+    const patch = catalog.patches.get(version);
+    const base = patch?.custom.tufup.base;
+    if (patch === undefined || base === undefined || compareVersions(base.version, current) < 0 || compareVersions(base.version, version) >= 0) return undefined;
+    const next = chain[0];
+    if (next !== undefined && !sameTar(next.custom.tufup.base, patch.custom.tufup.tar)) return undefined;
+    chain.unshift(patch);
+    version = base.version;
+  }
+  const first = chain[0];
+  const currentArchive = catalog.archives.get(current);
+  if (first !== undefined && currentArchive !== undefined && !sameTar(first.custom.tufup.base, currentArchive.custom.tufup.tar)) return undefined;
+  return chain;
+}
+
+function sameTar(a: { sha256: string; size: number } | undefined, b: { sha256: string; size: number }): boolean {
+  return a !== undefined && a.sha256 === b.sha256 && a.size === b.size;
+}
+
+/** tufup's rule: the patch chain when its total size is below the full archive's, else the archive. */
+export function planDownload(catalog: Catalog, current: string, archive: Target): DownloadPlan {
+  const full: PlanFile = { targetPath: archive.path, size: archive.length };
+  const chain = patchChain(catalog, current, archive.custom.tufup.version);
+  const patchSize = chain?.reduce((sum, p) => sum + p.length, 0) ?? Infinity;
+  if (chain !== undefined && chain.length > 0 && patchSize < archive.length) {
+    return {
+      strategy: 'patch',
+      files: chain.map((p) => ({ targetPath: p.path, size: p.length })),
+      downloadSize: patchSize,
+      fullSize: archive.length,
+      archive: full,
+    };
+  }
+  return { strategy: 'full', files: [full], downloadSize: archive.length, fullSize: archive.length, archive: full };
+}

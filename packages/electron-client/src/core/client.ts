@@ -1,0 +1,352 @@
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Metadata, MetadataKind } from '@tufjs/models';
+import { Updater } from 'tuf-js';
+import {
+  applyPatch,
+  compareVersions,
+  digestBuffer,
+  extractArchive,
+  gunzipToBuffer,
+  readPatchHeader,
+  sameDigest,
+  tarToBuffer,
+  targetFileName,
+  writeFileAtomic,
+  type Digest,
+  type TargetCustom,
+} from '@tufup/bundle';
+import { isRequired, newestVersion, patchChain, planDownload, readCatalog, type Catalog, type DownloadPlan, type Target } from './catalog.js';
+import { resolveOptions, type CoreOptions, type ResolvedOptions } from './config.js';
+import { toUpdateError, UpdateError } from './error.js';
+import { ResumableFetcher } from './fetcher.js';
+import { ProgressMeter, type Progress } from './progress.js';
+import { findStagedUpdate, removeStaged, stagedPaths, writeStagedRecord, type StagedUpdate } from './stage.js';
+
+/** An update the repository offers, as `checkForUpdates` found it in signed metadata. */
+export interface UpdateInfo {
+  version: string;
+  /** This version, or one skipped on the way to it, is marked required by the publisher. */
+  required: boolean;
+  releaseNotes?: string;
+  /** The signed custom metadata of the version's archive (`custom.user` holds the publisher's fields). */
+  custom: TargetCustom;
+  plan: DownloadPlan;
+}
+
+/** Options of {@link UpdateClient.downloadUpdate}. */
+export interface DownloadOptions {
+  onProgress?: (p: Progress) => void;
+  /** Stops the download; the promise then rejects with CANCELLED and no unverified file is kept. */
+  signal?: AbortSignal;
+}
+
+/** An open, refreshed TUF repository: one tuf-js Updater per operation, as tuf-js requires. */
+interface Session {
+  updater: Updater;
+  fetcher: ResumableFetcher;
+  catalog: Catalog;
+}
+
+/**
+ * Checks for, downloads, verifies and stages updates of one app from a TUF repository. Plain Node: it
+ * never imports electron and never writes to the install folder. Operations of one client run one at a
+ * time, in call order.
+ */
+export class UpdateClient {
+  private readonly options: ResolvedOptions;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: CoreOptions) {
+    this.options = resolveOptions(options);
+  }
+
+  /** Refreshes the signed metadata and returns the newest offered version, or undefined when up to date. */
+  checkForUpdates(options: { signal?: AbortSignal } = {}): Promise<UpdateInfo | undefined> {
+    return this.serial(async () => {
+      const { catalog } = await this.open(options.signal, 'checking for updates');
+      const o = this.options;
+      const archive = newestVersion(catalog, o.currentVersion, o);
+      if (archive === undefined) {
+        o.logger.info(`tufup: ${o.appName} ${o.currentVersion} is up to date`);
+        return undefined;
+      }
+      const info = this.describe(catalog, archive);
+      o.logger.info(`tufup: ${o.appName} ${info.version} is available (${info.plan.strategy}, ${info.plan.downloadSize} bytes)`);
+      return info;
+    });
+  }
+
+  /**
+   * Downloads `info`'s update (patch chain or full archive, resuming interrupted files), verifies every
+   * file and tar against signed metadata, and extracts the new bundle into `<cacheDir>/staged/<version>/`.
+   * The plan is taken again from freshly verified metadata: `info` only names the version.
+   */
+  downloadUpdate(info: UpdateInfo, options: DownloadOptions = {}): Promise<StagedUpdate> {
+    return this.serial(async () => {
+      const o = this.options;
+      const { signal, onProgress } = options;
+      if (compareVersions(info.version, o.currentVersion) <= 0) {
+        throw new UpdateError('NO_UPDATE', `${info.version} is not newer than the running ${o.currentVersion}`);
+      }
+      const { dir: stagedDir } = stagedPaths(o.stagedDir, info.version);
+      const already = await findStagedUpdate(o.cacheDir, o.currentVersion, { excludeVersions: [...o.excludeVersions], logger: o.logger });
+      if (already?.version === info.version) return already;
+
+      const session = await this.open(signal, `downloading ${info.version}`);
+      const archive = session.catalog.archives.get(info.version);
+      if (archive === undefined || o.excludeVersions.has(info.version)) {
+        throw new UpdateError('NO_UPDATE', `${o.appName} ${info.version} for ${o.platformKey} is no longer offered by the repository`);
+      }
+      const fresh = this.describe(session.catalog, archive);
+      const bytesBefore = session.fetcher.targetBytes;
+      await removeStaged(o.stagedDir, info.version);
+      await mkdir(o.stagedDir, { recursive: true });
+
+      let strategy: 'patch' | 'full' = 'full';
+      let keep: string | undefined;
+      if (fresh.plan.strategy === 'patch') {
+        try {
+          keep = await this.stageFromPatches(session, fresh, stagedDir, options);
+          strategy = 'patch';
+        } catch (error) {
+          const e = toUpdateError(error, `patching to ${info.version}`, signal, session.fetcher.lastFailure);
+          if (e.code !== 'PATCH' && e.code !== 'VERIFICATION') throw e;
+          o.logger.warn(`tufup: ${e.message}; downloading the full archive instead`);
+          await rm(stagedDir, { recursive: true, force: true });
+        }
+      }
+      if (keep === undefined) keep = await this.stageFromArchive(session, archive, stagedDir, onProgress, signal);
+
+      const staged: StagedUpdate = {
+        version: info.version,
+        stagedDir,
+        tar: archive.custom.tufup.tar,
+        strategy,
+        downloadedBytes: session.fetcher.targetBytes - bytesBefore,
+        required: fresh.required,
+        stagedAt: new Date().toISOString(),
+      };
+      if (fresh.releaseNotes !== undefined) staged.releaseNotes = fresh.releaseNotes;
+      await this.guard(`staging ${info.version}`, signal, async () => {
+        await writeStagedRecord(o.stagedDir, staged);
+        await this.prune(keep, info.version);
+      });
+      o.logger.info(`tufup: staged ${o.appName} ${info.version} (${strategy}, ${staged.downloadedBytes} bytes downloaded)`);
+      return staged;
+    });
+  }
+
+  private describe(catalog: Catalog, archive: Target): UpdateInfo {
+    const o = this.options;
+    const version = archive.custom.tufup.version;
+    const info: UpdateInfo = {
+      version,
+      required: isRequired(catalog, o.currentVersion, version, o),
+      custom: archive.custom,
+      plan: planDownload(catalog, o.currentVersion, archive),
+    };
+    if (archive.custom.tufup.releaseNotes !== undefined) info.releaseNotes = archive.custom.tufup.releaseNotes;
+    return info;
+  }
+
+  /** Patch chain: download, rebuild or load the base, apply one by one (each tar checked), extract. */
+  private async stageFromPatches(session: Session, info: UpdateInfo, stagedDir: string, options: DownloadOptions): Promise<string> {
+    const o = this.options;
+    const { signal, onProgress } = options;
+    const patches = patchChain(session.catalog, o.currentVersion, info.version);
+    if (patches === undefined) throw new UpdateError('INTERNAL', `no patch chain leads to ${info.version}`);
+    const files = await this.download(session, patches, onProgress, signal);
+    const first = patches[0];
+    const firstFile = files[0];
+    if (first?.custom.tufup.base === undefined || firstFile === undefined) throw new UpdateError('INTERNAL', 'empty patch chain');
+    let base = await this.loadBase(first.custom.tufup.base, firstFile, signal);
+
+    const meter = new ProgressMeter('patch', patches.reduce((sum, p) => sum + p.custom.tufup.tar.size, 0), onProgress);
+    let done = 0;
+    let tarPath = '';
+    for (const [i, patch] of patches.entries()) {
+      const version = patch.custom.tufup.version;
+      const previous = tarPath;
+      tarPath = join(o.targetsDir, o.platformKey, `${o.appName}-${version}.tar`);
+      await this.guard(`applying the patch to ${version}`, signal, () =>
+        applyPatch({
+          patchPath: files[i] ?? '',
+          base,
+          outPath: tarPath,
+          expected: patch.custom.tufup.tar,
+          onProgress: (bytes) => meter.update(done + bytes),
+          ...(signal ? { signal } : {}),
+        }),
+      );
+      done += patch.custom.tufup.tar.size;
+      if (previous !== '') await rm(previous, { force: true });
+      if (i < patches.length - 1) base = await this.guard(`reading ${tarPath}`, signal, () => readFile(tarPath));
+    }
+    meter.finish();
+    await this.extract(tarPath, stagedDir, info.custom.tufup.tar, onProgress, signal);
+    return tarPath;
+  }
+
+  /**
+   * The tar of the running version, in memory: a cached tar or archive of it when one matches the signed
+   * digest, else rebuilt from the install folder following the first patch's file list (not the folder
+   * listing, which may hold files the installer or the OS added).
+   */
+  private async loadBase(signed: Digest & { version: string }, firstPatch: string, signal: AbortSignal | undefined): Promise<Buffer> {
+    const o = this.options;
+    const dir = join(o.targetsDir, o.platformKey);
+    for (const kind of ['tar', 'archive'] as const) {
+      const path = join(dir, kind === 'tar' ? `${o.appName}-${signed.version}.tar` : targetFileName(o.appName, signed.version, 'archive'));
+      const base = await (kind === 'tar' ? readFile(path) : gunzipToBuffer(path)).catch(() => undefined);
+      if (base !== undefined && sameDigest(digestBuffer(base), signed)) {
+        o.logger.debug(`tufup: patch base from the cached ${path}`);
+        return base;
+      }
+    }
+    const { header } = await this.guard('reading the patch header', signal, () => readPatchHeader(firstPatch));
+    if (!sameDigest(header.base, signed)) throw new UpdateError('PATCH', `the first patch applies to another tar than the signed ${signed.version}`);
+    let base: Buffer;
+    try {
+      base = await tarToBuffer(o.installDir, header.baseEntries);
+    } catch (cause) {
+      throw new UpdateError('PATCH', `the install folder ${o.installDir} no longer matches version ${signed.version}: ${(cause as Error).message}`, { cause });
+    }
+    if (!sameDigest(digestBuffer(base), signed)) {
+      throw new UpdateError('PATCH', `the install folder ${o.installDir} no longer matches version ${signed.version} (files were changed)`);
+    }
+    o.logger.debug(`tufup: patch base rebuilt from ${o.installDir}`);
+    return base;
+  }
+
+  private async stageFromArchive(session: Session, archive: Target, stagedDir: string, onProgress: DownloadOptions['onProgress'], signal: AbortSignal | undefined): Promise<string> {
+    const [file] = await this.download(session, [archive], onProgress, signal);
+    if (file === undefined) throw new UpdateError('INTERNAL', 'no archive downloaded');
+    await this.extract(file, stagedDir, archive.custom.tufup.tar, onProgress, signal);
+    return file;
+  }
+
+  private async extract(path: string, stagedDir: string, tar: Digest, onProgress: DownloadOptions['onProgress'], signal: AbortSignal | undefined): Promise<void> {
+    const meter = new ProgressMeter('extract', tar.size, onProgress);
+    await this.guard(`extracting ${path}`, signal, () => extractArchive(path, stagedDir, { expected: tar, onProgress: (b) => meter.update(b) }));
+    meter.finish();
+    if (signal?.aborted === true) {
+      await rm(stagedDir, { recursive: true, force: true });
+      throw new UpdateError('CANCELLED', 'the update was cancelled');
+    }
+  }
+
+  /**
+   * Downloads targets through tuf-js (length and hashes checked against signed metadata) into
+   * `<cacheDir>/targets/<platform>-<arch>/`, reusing cached files that still verify.
+   */
+  private async download(session: Session, targets: Target[], onProgress: DownloadOptions['onProgress'], signal: AbortSignal | undefined): Promise<string[]> {
+    const o = this.options;
+    const dir = join(o.targetsDir, o.platformKey);
+    await this.guard('preparing the download folder', signal, () => mkdir(dir, { recursive: true }));
+    const meter = new ProgressMeter('download', targets.reduce((sum, t) => sum + t.length, 0), onProgress);
+    const paths: string[] = [];
+    let done = 0;
+    for (const target of targets) {
+      const path = join(dir, target.path.slice(target.path.indexOf('/') + 1));
+      const cached = await session.updater.findCachedTarget(target.info, path);
+      if (cached === undefined) {
+        const temp = `${path}.verified-${process.pid}`;
+        session.fetcher.context = { signal, onFileBytes: (bytes) => meter.update(done + bytes) };
+        await this.guard(`downloading ${target.path}`, signal, async () => {
+          try {
+            await session.updater.downloadTarget(target.info, temp);
+            await rename(temp, path);
+          } finally {
+            await rm(temp, { force: true });
+          }
+        }, session.fetcher);
+      }
+      done += target.length;
+      meter.update(done);
+      paths.push(path);
+    }
+    meter.finish();
+    return paths;
+  }
+
+  /** Keeps only the new version's tar or archive as the next patch base; older bases, patches and partials go. */
+  private async prune(keep: string, version: string): Promise<void> {
+    const o = this.options;
+    const dir = join(o.targetsDir, o.platformKey);
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const path = join(dir, name);
+      if (path !== keep) await rm(path, { recursive: true, force: true });
+    }
+    for (const name of await readdir(o.stagedDir).catch(() => [] as string[])) {
+      const other = name.endsWith('.json') ? name.slice(0, -5) : undefined;
+      if (other !== undefined && other !== version && compareVersionsSafe(other, version) < 0) await removeStaged(o.stagedDir, other);
+    }
+  }
+
+  /** Seeds the trusted root, refreshes the metadata with a fresh tuf-js Updater and lists this app's targets. */
+  private async open(signal: AbortSignal | undefined, what: string): Promise<Session> {
+    const o = this.options;
+    await this.guard('preparing the cache folder', signal, async () => {
+      await mkdir(o.metadataDir, { recursive: true });
+      await mkdir(join(o.targetsDir, o.platformKey), { recursive: true });
+      await seedTrustedRoot(o.metadataDir, o.trustedRoot);
+    });
+    const fetcher = new ResumableFetcher({
+      fetch: o.fetch,
+      headers: o.headers,
+      stallTimeoutMs: o.stallTimeoutMs,
+      retries: o.retries,
+      partialDir: join(o.targetsDir, o.platformKey),
+      logger: o.logger,
+    });
+    fetcher.context = { signal };
+    const updater = await this.guard(what, signal, async () => {
+      const u = new Updater({ metadataDir: o.metadataDir, metadataBaseUrl: o.metadataUrl, targetDir: o.targetsDir, targetBaseUrl: o.targetsUrl, fetcher });
+      await u.refresh();
+      return u;
+    }, fetcher);
+    const catalog = await this.guard(what, signal, () => readCatalog(updater, o), fetcher);
+    return { updater, fetcher, catalog };
+  }
+
+  private async guard<T>(what: string, signal: AbortSignal | undefined, fn: () => Promise<T>, fetcher?: ResumableFetcher): Promise<T> {
+    if (signal?.aborted === true) throw new UpdateError('CANCELLED', `${what}: cancelled`);
+    try {
+      return await fn();
+    } catch (error) {
+      throw toUpdateError(error, what, signal, fetcher?.lastFailure);
+    }
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** The shipped root seeds the cache; a cached root is kept only when it is newer (a followed rotation). */
+async function seedTrustedRoot(metadataDir: string, trusted: Uint8Array): Promise<void> {
+  const version = (bytes: Uint8Array | string): number => {
+    const json = JSON.parse(typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8')) as Parameters<typeof Metadata.fromJSON>[1];
+    return Metadata.fromJSON(MetadataKind.Root, json).signed.version;
+  };
+  let shipped: number;
+  try {
+    shipped = version(trusted);
+  } catch (cause) {
+    throw new UpdateError('CONFIG', `the trusted root is not a TUF root.json: ${(cause as Error).message}`, { cause });
+  }
+  const path = join(metadataDir, 'root.json');
+  const cached = await readFile(path, 'utf8').then(version, () => -1);
+  if (cached < shipped) await writeFileAtomic(path, [trusted]);
+}
+
+function compareVersionsSafe(a: string, b: string): number {
+  try {
+    return compareVersions(a, b);
+  } catch {
+    return 0;
+  }
+}

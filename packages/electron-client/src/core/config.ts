@@ -1,0 +1,168 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { checkName, parseVersion, platformKey } from '@tufup/bundle';
+import { UpdateError } from './error.js';
+
+/** Where diagnostics go; electron-log and `console` both fit. */
+export interface Logger {
+  debug(...args: unknown[]): void;
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+
+/** Options of {@link UpdateClient}. */
+export interface CoreOptions {
+  /** The app name used in archive names (`<appName>-<version>.tar.gz`). */
+  appName: string;
+  /** The running version (`app.getVersion()`). */
+  currentVersion: string;
+  /** The folder the running bundle was installed into; read (never written) to rebuild the patch base. */
+  installDir: string;
+  /** Base URL of the repository's `metadata/` folder. */
+  metadataUrl: string;
+  /** Base URL of the repository's `targets/` folder. */
+  targetsUrl: string;
+  /** A folder the client owns: `metadata/`, `targets/` and `staged/` live here (e.g. `<userData>/updates`). */
+  cacheDir: string;
+  /** The trusted `root.json` shipped inside the app: its path, or its bytes. */
+  trustedRoot: string | Uint8Array;
+  /** Platform of the targets to consider. @default process.platform */
+  platform?: string;
+  /** Architecture of the targets to consider. @default process.arch */
+  arch?: string;
+  /**
+   * Release channel. `latest` offers releases only; any other name (e.g. `beta`) also offers
+   * prereleases of that channel (`1.3.0-beta.2`). @default 'latest'
+   */
+  channel?: string;
+  /** Offer prereleases of every channel. @default false */
+  allowPrerelease?: boolean;
+  /** Extra HTTP headers sent with every request (e.g. an access token). @default {} */
+  headers?: Record<string, string>;
+  /** Abort a request when no bytes arrive for this long; large downloads are never cut by total time. @default 30000 */
+  stallTimeoutMs?: number;
+  /** Retries of a failed or stalled request (each one resumes where the last stopped). @default 3 */
+  retries?: number;
+  /** Versions never to offer, e.g. ones rolled back by a health check. @default [] */
+  excludeVersions?: readonly string[];
+  /**
+   * The fetch to use. In Electron's utility process pass `net.fetch` so the system proxy, PAC and proxy
+   * auth apply. Node's global fetch honours `HTTP(S)_PROXY`/`NO_PROXY` only when the process runs with
+   * `NODE_USE_ENV_PROXY=1` (or calls `http.setGlobalProxyFromEnv()`). @default globalThis.fetch
+   */
+  fetch?: typeof globalThis.fetch;
+  /** Receives diagnostics. @default silent */
+  logger?: Logger;
+}
+
+/** The documented defaults of {@link CoreOptions}, merged once by {@link resolveOptions}. */
+export const DEFAULTS = {
+  channel: 'latest',
+  allowPrerelease: false,
+  stallTimeoutMs: 30_000,
+  retries: 3,
+} as const;
+
+/** Discards everything: libraries are silent unless given a logger. */
+export const silentLogger: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+/** CoreOptions with defaults applied, inputs checked and the cache layout spelled out. */
+export interface ResolvedOptions {
+  appName: string;
+  currentVersion: string;
+  installDir: string;
+  metadataUrl: string;
+  targetsUrl: string;
+  cacheDir: string;
+  trustedRoot: Uint8Array;
+  platform: string;
+  arch: string;
+  /** `<platform>-<arch>`: the folder of this build's targets. */
+  platformKey: string;
+  channel: string;
+  allowPrerelease: boolean;
+  headers: Record<string, string>;
+  stallTimeoutMs: number;
+  retries: number;
+  excludeVersions: ReadonlySet<string>;
+  fetch: typeof globalThis.fetch;
+  logger: Logger;
+  metadataDir: string;
+  targetsDir: string;
+  stagedDir: string;
+}
+
+function configError(message: string, cause?: unknown): UpdateError {
+  return new UpdateError('CONFIG', message, { cause });
+}
+
+function checkUrl(value: string, what: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch (cause) {
+    throw configError(`${what} "${value}" is not a URL`, cause);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw configError(`${what} "${value}" must be an http(s) URL`);
+  }
+  return value.endsWith('/') ? value : `${value}/`;
+}
+
+/** Applies {@link DEFAULTS} and checks every option; throws CONFIG naming the option at fault. */
+export function resolveOptions(options: CoreOptions): ResolvedOptions {
+  const guard = <T>(what: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (cause) {
+      throw configError(`${what}: ${(cause as Error).message}`, cause);
+    }
+  };
+  const appName = guard('appName', () => checkName(options.appName));
+  const currentVersion = guard('currentVersion', () => parseVersion(options.currentVersion));
+  const platform = options.platform ?? process.platform;
+  const arch = options.arch ?? process.arch;
+  const key = guard('platform/arch', () => platformKey(platform, arch));
+  if (!options.cacheDir || !options.installDir) throw configError('cacheDir and installDir are required');
+  const stallTimeoutMs = options.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs;
+  if (!(stallTimeoutMs > 0)) throw configError(`stallTimeoutMs must be positive, not ${stallTimeoutMs}`);
+  const retries = options.retries ?? DEFAULTS.retries;
+  if (!Number.isInteger(retries) || retries < 0) throw configError(`retries must be a whole number >= 0, not ${retries}`);
+  let trustedRoot: Uint8Array;
+  if (typeof options.trustedRoot === 'string') {
+    const path = options.trustedRoot;
+    trustedRoot = guard(`the trusted root ${path} could not be read`, () => readFileSync(path));
+  } else {
+    trustedRoot = options.trustedRoot;
+  }
+  const cacheDir = resolve(options.cacheDir);
+  return {
+    appName,
+    currentVersion,
+    installDir: resolve(options.installDir),
+    metadataUrl: checkUrl(options.metadataUrl, 'metadataUrl'),
+    targetsUrl: checkUrl(options.targetsUrl, 'targetsUrl'),
+    cacheDir,
+    trustedRoot,
+    platform,
+    arch,
+    platformKey: key,
+    channel: options.channel ?? DEFAULTS.channel,
+    allowPrerelease: options.allowPrerelease ?? DEFAULTS.allowPrerelease,
+    headers: { ...options.headers },
+    stallTimeoutMs,
+    retries,
+    excludeVersions: new Set(options.excludeVersions ?? []),
+    fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+    logger: options.logger ?? silentLogger,
+    metadataDir: join(cacheDir, 'metadata'),
+    targetsDir: join(cacheDir, 'targets'),
+    stagedDir: join(cacheDir, 'staged'),
+  };
+}

@@ -1,0 +1,99 @@
+import { BundleError } from '@tufup/bundle';
+import { CryptoError, RepositoryError as ModelRepositoryError, ValueError as ModelValueError } from '@tufjs/models/dist/error.js';
+import {
+  DownloadHTTPError,
+  DownloadLengthMismatchError,
+  PersistError,
+  RepositoryError,
+  RuntimeError,
+  ValueError,
+} from 'tuf-js/dist/error.js';
+
+/**
+ * What went wrong, as a stable string to switch on (messages are for people and may change):
+ * - `NETWORK`: the server could not be reached or answered with an HTTP error; try again later.
+ * - `TIMEOUT`: a connection stalled (no bytes for `stallTimeoutMs`); try again, the download resumes.
+ * - `VERIFICATION`: metadata or a file failed TUF verification (signature, expiry, rollback, length,
+ *   hash), or a signed file is malformed; nothing unverified was kept.
+ * - `PATCH`: a patch could not be applied; the client already fell back to the full archive once.
+ * - `DISK`: the cache folder could not be written (full disk, permissions).
+ * - `CANCELLED`: the caller's AbortSignal fired.
+ * - `CONFIG`: the options are wrong (missing trusted root, bad URL, bad version).
+ * - `NO_UPDATE`: `downloadUpdate` was given an update that is not newer or no longer published.
+ * - `INTERNAL`: a bug; the cause says more.
+ */
+export type UpdateErrorCode =
+  | 'NETWORK'
+  | 'TIMEOUT'
+  | 'VERIFICATION'
+  | 'PATCH'
+  | 'DISK'
+  | 'CANCELLED'
+  | 'CONFIG'
+  | 'NO_UPDATE'
+  | 'INTERNAL';
+
+/** The one error class of the client core. */
+export class UpdateError extends Error {
+  override readonly name = 'UpdateError';
+  readonly code: UpdateErrorCode;
+
+  constructor(code: UpdateErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+const DISK_ERRNO = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'EMFILE', 'ENFILE', 'EIO', 'EEXIST', 'ENOTDIR', 'EISDIR', 'ENOENT']);
+
+/**
+ * Turns anything thrown below us (tuf-js, @tufup/bundle, fs) into an UpdateError. `fetchFailure` is
+ * the last error our fetcher threw: tuf-js wraps snapshot and targets download errors in a plain
+ * RuntimeError that keeps only the message, so the fetcher's own record tells a network failure apart
+ * from a verification failure.
+ */
+export function toUpdateError(error: unknown, what: string, signal?: AbortSignal, fetchFailure?: unknown): UpdateError {
+  if (signal?.aborted === true) return new UpdateError('CANCELLED', `${what}: cancelled`, { cause: error });
+  if (error instanceof UpdateError) return error;
+  if (error instanceof DownloadHTTPError) {
+    return new UpdateError('NETWORK', `${what}: the server answered HTTP ${error.statusCode}`, { cause: error });
+  }
+  if (error instanceof DownloadLengthMismatchError) {
+    return new UpdateError('VERIFICATION', `${what}: the server sent more bytes than the signed length`, { cause: error });
+  }
+  if (error instanceof RuntimeError && fetchFailure !== undefined) return toUpdateError(fetchFailure, what, signal);
+  if (error instanceof PersistError) return new UpdateError('DISK', `${what}: could not save metadata: ${error.message}`, { cause: error });
+  if (
+    error instanceof RepositoryError ||
+    error instanceof ModelRepositoryError ||
+    error instanceof CryptoError ||
+    error instanceof RuntimeError ||
+    error instanceof ValueError ||
+    error instanceof ModelValueError ||
+    error instanceof ReferenceError
+  ) {
+    return new UpdateError('VERIFICATION', `${what}: the update repository failed TUF verification: ${error.message}`, { cause: error });
+  }
+  if (error instanceof BundleError) {
+    switch (error.code) {
+      case 'PATCH_FORMAT':
+      case 'PATCH_BASE_MISMATCH':
+      case 'PATCH_CORRUPT':
+      case 'CONTENT_MISMATCH':
+        return new UpdateError('PATCH', `${what}: ${error.message}`, { cause: error });
+      case 'DISK_FULL':
+        return new UpdateError('DISK', `${what}: the disk is full; free some space and try again`, { cause: error });
+      case 'IO':
+        return new UpdateError('DISK', `${what}: ${error.message}`, { cause: error });
+      default:
+        return new UpdateError('VERIFICATION', `${what}: ${error.message}`, { cause: error });
+    }
+  }
+  const errno = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof errno === 'string' && DISK_ERRNO.has(errno)) {
+    const hint = errno === 'ENOSPC' || errno === 'EDQUOT' ? 'the disk is full; free some space and try again' : (error as Error).message;
+    return new UpdateError('DISK', `${what}: ${hint}`, { cause: error });
+  }
+  const detail = error instanceof Error ? error.message : String(error);
+  return new UpdateError('INTERNAL', `${what}: ${detail}`, { cause: error });
+}

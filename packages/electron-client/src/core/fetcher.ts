@@ -1,0 +1,231 @@
+import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Fetcher } from 'tuf-js';
+import { DownloadHTTPError, DownloadLengthMismatchError } from 'tuf-js/dist/error.js';
+import type { Logger } from './config.js';
+import { UpdateError } from './error.js';
+
+/** What {@link ResumableFetcher} needs to know. */
+export interface FetcherOptions {
+  fetch: typeof globalThis.fetch;
+  headers: Readonly<Record<string, string>>;
+  stallTimeoutMs: number;
+  retries: number;
+  /** Where `*.partial` files of interrupted target downloads wait to be resumed. */
+  partialDir: string;
+  logger: Logger;
+}
+
+/** Per-operation hooks; set by the client around one check or one download. */
+export interface FetchContext {
+  signal?: AbortSignal | undefined;
+  /** Bytes of the current target file on disk so far (resumed bytes included); may go down on a restart. */
+  onFileBytes?: ((bytes: number) => void) | undefined;
+}
+
+const RETRY_DELAY_MS = 250;
+const MAX_RETRY_DELAY_MS = 4_000;
+
+/**
+ * tuf-js fetcher with HTTP Range resume and a stall timeout instead of a whole-transfer timeout.
+ * Target downloads land in `<partialDir>/<file>.partial` and are handed to tuf-js, which checks length and
+ * hashes before copying the file out; the partial is deleted either way, so nothing unverified is kept
+ * beyond a resumable partial, which is never used without that check. HTTP errors are tuf-js's
+ * DownloadHTTPError (its root-rotation probe stops on 403/404 of that class).
+ */
+export class ResumableFetcher implements Fetcher {
+  context: FetchContext = {};
+  /** The last error this fetcher threw; tuf-js wraps some of them in a message-only RuntimeError. */
+  lastFailure: unknown;
+  /** Bytes received from the network since construction, metadata included. */
+  networkBytes = 0;
+  /** Bytes of target files received from the network since construction. */
+  targetBytes = 0;
+
+  constructor(private readonly options: FetcherOptions) {}
+
+  async downloadBytes(url: string, maxLength: number): Promise<Buffer> {
+    return this.withRetries(url, async () => {
+      const chunks: Buffer[] = [];
+      let received = 0;
+      await this.get(url, 0, async (response, body) => {
+        if (!response.ok) throw new DownloadHTTPError(`GET ${url} failed with HTTP ${response.status}`, response.status);
+        for await (const chunk of body) {
+          received += chunk.length;
+          if (received > maxLength) throw new DownloadLengthMismatchError(`${url} is longer than the allowed ${maxLength} bytes`);
+          chunks.push(chunk);
+        }
+      });
+      return Buffer.concat(chunks);
+    });
+  }
+
+  async downloadFile<T>(url: string, maxLength: number, handler: (file: string) => Promise<T>): Promise<T> {
+    const partial = join(this.options.partialDir, `${basename(decodeURIComponent(new URL(url).pathname))}.partial`);
+    await mkdir(this.options.partialDir, { recursive: true });
+    let resumed = await sizeOf(partial) > 0;
+    for (;;) {
+      await this.withRetries(url, () => this.fetchInto(url, partial, maxLength)).catch(async (error: unknown) => {
+        if (error instanceof DownloadLengthMismatchError) await rm(partial, { force: true });
+        throw error;
+      });
+      try {
+        const result = await handler(partial);
+        await rm(partial, { force: true });
+        return result;
+      } catch (error) {
+        // A partial never outlives a failed check: the next attempt starts from nothing.
+        await rm(partial, { force: true });
+        if (!resumed || this.context.signal?.aborted === true) throw this.fail(error);
+        this.options.logger.warn(`tufup: the resumed download of ${url} failed verification; downloading it again from the start`);
+        resumed = false;
+      }
+    }
+  }
+
+  /** Appends the rest of `url` to `partial`, asking for a Range when part of it is there already. */
+  private async fetchInto(url: string, partial: string, maxLength: number): Promise<void> {
+    let offset = await sizeOf(partial);
+    if (offset > maxLength) {
+      await rm(partial, { force: true });
+      offset = 0;
+    }
+    this.context.onFileBytes?.(offset);
+    if (offset === maxLength && offset > 0) return;
+    await this.get(url, offset, async (response, body) => {
+      let start: number;
+      if (response.status === 206 && offset > 0 && rangeStart(response) === offset) {
+        start = offset;
+        this.options.logger.info(`tufup: resuming ${url} at byte ${offset}`);
+      } else if (response.status === 416 && offset > 0) {
+        // The partial is not a prefix of what the server has now; start again on the next try.
+        await rm(partial, { force: true });
+        throw new UpdateError('NETWORK', `the server refused to resume ${url}; starting it again`);
+      } else if (response.ok && response.status !== 206) {
+        start = 0;
+      } else {
+        throw new DownloadHTTPError(`GET ${url} failed with HTTP ${response.status}`, response.status);
+      }
+      this.context.onFileBytes?.(start);
+      const handle = await open(partial, start === 0 ? 'w' : 'a');
+      let size = start;
+      try {
+        for await (const chunk of body) {
+          size += chunk.length;
+          if (size > maxLength) throw new DownloadLengthMismatchError(`${url} is longer than its signed ${maxLength} bytes`);
+          await handle.write(chunk);
+          this.targetBytes += chunk.length;
+          this.context.onFileBytes?.(size);
+        }
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  /**
+   * One GET whose connection is aborted when no bytes arrive for `stallTimeoutMs`, from the request
+   * until `use` has read the body.
+   */
+  private async get(url: string, offset: number, use: (response: Response, body: AsyncIterable<Buffer>) => Promise<void>): Promise<void> {
+    const stall = new AbortController();
+    const signals = [stall.signal, ...(this.context.signal ? [this.context.signal] : [])];
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        stall.abort(new UpdateError('TIMEOUT', `no data from ${url} for ${this.options.stallTimeoutMs / 1000} s`));
+      }, this.options.stallTimeoutMs);
+    };
+    arm();
+    const headers: Record<string, string> = { ...this.options.headers };
+    if (offset > 0) headers.Range = `bytes=${offset}-`;
+    try {
+      const response = await this.options.fetch(url, { headers, signal: AbortSignal.any(signals), redirect: 'follow' });
+      try {
+        await use(response, this.body(response, arm));
+      } finally {
+        // Releases the connection when `use` stopped early.
+        await response.body?.cancel().catch(() => undefined);
+      }
+    } catch (error) {
+      if (stall.signal.aborted && this.context.signal?.aborted !== true) throw stall.signal.reason as UpdateError;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The response body as Buffers; each chunk re-arms the stall timer. */
+  private async *body(response: Response, arm: () => void): AsyncGenerator<Buffer> {
+    if (response.body === null) return;
+    // Node's typings leave the chunk type open; fetch bodies are bytes.
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        arm();
+        this.networkBytes += value.length;
+        yield Buffer.from(value.buffer, value.byteOffset, value.length);
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  /** Runs `attempt`, again after network errors, stalls and 5xx answers, up to `retries` more times. */
+  private async withRetries<T>(url: string, attempt: () => Promise<T>): Promise<T> {
+    for (let tries = 0; ; tries++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        const signal = this.context.signal;
+        if (signal?.aborted === true) throw this.fail(new UpdateError('CANCELLED', `the download of ${url} was cancelled`, { cause: error }));
+        if (!retryable(error) || tries >= this.options.retries) throw this.fail(asNetworkError(error, url));
+        const delay = Math.min(RETRY_DELAY_MS * 2 ** tries, MAX_RETRY_DELAY_MS);
+        this.options.logger.warn(`tufup: ${describe(error)}; retrying ${url} in ${delay} ms`);
+        await sleep(delay, undefined, signal ? { signal } : {}).catch((cause: unknown) => {
+          throw this.fail(new UpdateError('CANCELLED', `the download of ${url} was cancelled`, { cause }));
+        });
+      }
+    }
+  }
+
+  private fail(error: unknown): unknown {
+    this.lastFailure = error;
+    return error;
+  }
+}
+
+async function sizeOf(path: string): Promise<number> {
+  return stat(path).then((s) => s.size, () => 0);
+}
+
+/** The first byte of a 206 answer, from `Content-Range: bytes <start>-<end>/<total>`. */
+function rangeStart(response: Response): number | undefined {
+  const match = /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(response.headers.get('content-range') ?? '');
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+function retryable(error: unknown): boolean {
+  if (error instanceof DownloadHTTPError) return error.statusCode >= 500 || error.statusCode === 408 || error.statusCode === 429;
+  if (error instanceof DownloadLengthMismatchError) return false;
+  if (error instanceof UpdateError) return error.code === 'NETWORK' || error.code === 'TIMEOUT';
+  // fetch rejects with a TypeError for refused, reset and cut connections.
+  return error instanceof TypeError || (error as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET';
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return `${error.message}${cause}`;
+}
+
+/** Keeps tuf-js's own classes (it relies on them); wraps connection failures as NETWORK. */
+function asNetworkError(error: unknown, url: string): unknown {
+  if (error instanceof UpdateError || error instanceof DownloadHTTPError || error instanceof DownloadLengthMismatchError) return error;
+  if (retryable(error)) return new UpdateError('NETWORK', `could not download ${url}: ${describe(error)}`, { cause: error });
+  return error;
+}

@@ -1,0 +1,133 @@
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { compareVersions, digestTarOf, parseVersion, sameDigest, scanBundle, writeFileAtomic, type Digest } from '@tufup/bundle';
+import { silentLogger, type Logger } from './config.js';
+
+/** A verified new version, extracted and waiting for the installer. */
+export interface StagedUpdate {
+  version: string;
+  /** `<cacheDir>/staged/<version>`: the complete new bundle, to be moved over the install folder. */
+  stagedDir: string;
+  /** The signed digest of the bundle's tar; the folder still hashes to it. */
+  tar: Digest;
+  /** What was actually used (a patch can fall back to the full archive). */
+  strategy: 'patch' | 'full';
+  /** Bytes fetched from the network for it. */
+  downloadedBytes: number;
+  required: boolean;
+  releaseNotes?: string;
+  /** When it was staged (ISO 8601). */
+  stagedAt: string;
+}
+
+const RECORD_SUFFIX = '.json';
+
+/** The folder and record file of a staged version. */
+export function stagedPaths(stagedRoot: string, version: string): { dir: string; record: string } {
+  return { dir: join(stagedRoot, version), record: join(stagedRoot, `${version}${RECORD_SUFFIX}`) };
+}
+
+/** Writes the record that makes a staged folder count; it appears atomically, after the folder. */
+export async function writeStagedRecord(stagedRoot: string, staged: StagedUpdate): Promise<void> {
+  await writeFileAtomic(stagedPaths(stagedRoot, staged.version).record, [Buffer.from(`${JSON.stringify(staged, null, 2)}\n`)]);
+}
+
+/** Whether a staged folder still holds exactly the bundle whose tar digest was signed. */
+export async function stagedFolderMatches(dir: string, tar: Digest): Promise<boolean> {
+  try {
+    return sameDigest(await digestTarOf(dir, await scanBundle(dir)), tar);
+  } catch {
+    return false;
+  }
+}
+
+/** Removes a staged version: record first, so a half-removed folder never counts. */
+export async function removeStaged(stagedRoot: string, version: string): Promise<void> {
+  const { dir, record } = stagedPaths(stagedRoot, version);
+  await rm(record, { force: true });
+  await rm(dir, { recursive: true, force: true });
+}
+
+function parseRecord(text: string, stagedDir: string): StagedUpdate | undefined {
+  try {
+    const r = JSON.parse(text) as Partial<StagedUpdate>;
+    if (typeof r.version !== 'string' || parseVersion(r.version) !== r.version) return undefined;
+    if (typeof r.tar?.sha256 !== 'string' || typeof r.tar.size !== 'number') return undefined;
+    if (r.strategy !== 'patch' && r.strategy !== 'full') return undefined;
+    const staged: StagedUpdate = {
+      version: r.version,
+      // The record's own path is not trusted: the folder is always <staged>/<version>.
+      stagedDir: stagedPaths(stagedDir, r.version).dir,
+      tar: { sha256: r.tar.sha256, size: r.tar.size },
+      strategy: r.strategy,
+      downloadedBytes: typeof r.downloadedBytes === 'number' ? r.downloadedBytes : 0,
+      required: r.required === true,
+      stagedAt: typeof r.stagedAt === 'string' ? r.stagedAt : '',
+    };
+    if (typeof r.releaseNotes === 'string') staged.releaseNotes = r.releaseNotes;
+    return staged;
+  } catch {
+    return undefined;
+  }
+}
+
+function writerAlive(name: string): boolean {
+  const pid = Number(/\.partial-(\d+)-/.exec(name)?.[1]);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Options of {@link findStagedUpdate}. */
+export interface FindStagedOptions {
+  /** Versions to discard instead of returning (rolled back ones). @default [] */
+  excludeVersions?: readonly string[];
+  /** @default silent */
+  logger?: Logger;
+}
+
+/**
+ * The newest staged update above `currentVersion` whose folder still hashes to its signed tar digest.
+ * Cleans up on the way: versions not above the current one (installed or older), excluded ones, broken
+ * ones (folder changed or missing, unreadable record) and leftovers of interrupted extractions are removed.
+ */
+export async function findStagedUpdate(cacheDir: string, currentVersion: string, options: FindStagedOptions = {}): Promise<StagedUpdate | undefined> {
+  const logger = options.logger ?? silentLogger;
+  const excluded = new Set(options.excludeVersions ?? []);
+  const root = join(cacheDir, 'staged');
+  const names = await readdir(root).catch(() => [] as string[]);
+  const records: StagedUpdate[] = [];
+  const keep = new Set<string>();
+  for (const name of names.filter((n) => n.endsWith(RECORD_SUFFIX))) {
+    const staged = parseRecord(await readFile(join(root, name), 'utf8').catch(() => ''), root);
+    if (staged === undefined || `${staged.version}${RECORD_SUFFIX}` !== name) {
+      logger.warn(`tufup: removing the unreadable staged record ${name}`);
+      await rm(join(root, name), { force: true });
+      continue;
+    }
+    if (compareVersions(staged.version, currentVersion) <= 0 || excluded.has(staged.version)) {
+      logger.info(`tufup: removing staged ${staged.version}: not newer than ${currentVersion} or excluded`);
+      await removeStaged(root, staged.version);
+      continue;
+    }
+    records.push(staged);
+    keep.add(staged.version).add(name);
+  }
+  // Folders without a record are interrupted extractions; they can never be trusted. One that a live
+  // process is still writing (`.<version>.partial-<pid>-*`) is left alone.
+  for (const name of names) {
+    if (name.endsWith(RECORD_SUFFIX) || keep.has(name) || writerAlive(name)) continue;
+    await rm(join(root, name), { recursive: true, force: true });
+  }
+  records.sort((a, b) => compareVersions(b.version, a.version));
+  for (const staged of records) {
+    if (await stagedFolderMatches(staged.stagedDir, staged.tar)) return staged;
+    logger.warn(`tufup: removing staged ${staged.version}: its folder no longer matches the signed hash`);
+    await removeStaged(root, staged.version);
+  }
+  return undefined;
+}
