@@ -1,0 +1,46 @@
+/** What went wrong, as a stable string a caller can switch on; messages are for people and may change. */
+export type RepoErrorCode =
+  | 'USAGE'
+  | 'REPO_EXISTS'
+  | 'REPO_NOT_FOUND'
+  | 'REPO_BUSY'
+  | 'METADATA_CORRUPT'
+  | 'KEYS_IN_REPO'
+  | 'MISSING_KEY'
+  | 'BAD_PASSPHRASE'
+  | 'BAD_KEY'
+  | 'INVALID_NAME'
+  | 'INVALID_VERSION'
+  | 'DUPLICATE_VERSION'
+  | 'VERSION_NOT_NEWER'
+  | 'VERSION_NOT_FOUND'
+  | 'INVALID_CUSTOM'
+  | 'BUNDLE_NOT_FOUND'
+  | 'BUNDLE_EMPTY'
+  | 'BUNDLE'
+  | 'THRESHOLD'
+  | 'VERIFY_FAILED'
+  | 'DISK_FULL'
+  | 'IO';
+
+/** The one error class of @tufup/repo-tools. Messages never contain private key material. */
+export class RepoError extends Error {
+  override readonly name = 'RepoError';
+  readonly code: RepoErrorCode;
+
+  constructor(code: RepoErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** Turns a Node fs error into a RepoError, keeping a disk-full condition recognisable. */
+export function ioError(what: string, cause: unknown): RepoError {
+  if (cause instanceof RepoError) return cause;
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new RepoError('DISK_FULL', `${what}: the disk is full`, { cause });
+  }
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return new RepoError('IO', `${what}: ${detail}`, { cause });
+}

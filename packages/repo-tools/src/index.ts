@@ -1,0 +1,60 @@
+export { RepoError, type RepoErrorCode } from './error.js';
+export {
+  ROLES,
+  CONFIG_FILE,
+  METADATA_DIR,
+  TARGETS_DIR,
+  DEFAULT_EXPIRY_DAYS,
+  DEFAULT_THRESHOLDS,
+  DEFAULT_KEY_COUNTS,
+  KEY_ENV,
+  PASSPHRASE_ENV,
+  KEYS_DIR_ENV,
+  readConfig,
+  type RoleName,
+  type RepoConfig,
+  type RoleConfig,
+  type Logger,
+} from './config.js';
+export { KeyObjectSigner, keyIdOf, tufKeyOf, ed25519PublicKey, type Signer, type SignatureValue } from './signer.js';
+export { generateKey, exportPrivateKey, parsePrivateKey, findSigners, keyFileName, type KeySource } from './keystore.js';
+export { formatExpires, expiresIn, signMetadata, SPEC_VERSION } from './metadata.js';
+export { loadRepository, type RepoState, type MetadataVersions } from './store.js';
+export {
+  initRepository,
+  signRepository,
+  type RepoOptions,
+  type InitOptions,
+  type InitResult,
+  type KeyInfo,
+  type SignOptions,
+  type SignResult,
+} from './repository.js';
+export {
+  addBundle,
+  removeVersion,
+  pruneVersions,
+  releasesOf,
+  type AddOptions,
+  type AddResult,
+  type AddedFile,
+  type RemoveOptions,
+  type PruneOptions,
+  type RemoveResult,
+  type ReleaseEntry,
+  type TargetEntry,
+} from './release.js';
+export {
+  rotateKey,
+  addKey,
+  removeKey,
+  setThreshold,
+  type KeyCommandOptions,
+  type RotateOptions,
+  type AddKeyOptions,
+  type RemoveKeyOptions,
+  type ThresholdOptions,
+  type KeyChangeResult,
+} from './keyring.js';
+export { repositoryStatus, type StatusResult, type RoleStatus, type VersionStatus } from './status.js';
+export { verifyRepository, type VerifyOptions, type VerifyResult } from './verification.js';

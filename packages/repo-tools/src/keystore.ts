@@ -1,0 +1,139 @@
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join, relative, resolve, isAbsolute } from 'node:path';
+import { KEY_ENV, PASSPHRASE_ENV, type RoleName } from './config.js';
+import { ioError, RepoError } from './error.js';
+import { KeyObjectSigner, type Signer } from './signer.js';
+
+/** Where a command finds private keys; every source is optional, and the root key may stay offline. */
+export interface KeySource {
+  /** Folder of PEM key files (`<role>.<keyid>.pem`), outside the repository. */
+  keysDir?: string;
+  /** Passphrase of encrypted key files and environment keys. @default env TUFUP_KEY_PASSPHRASE */
+  passphrase?: string;
+  /** Extra signers (KMS, hardware tokens), used for the roles whose key IDs they match. */
+  signers?: readonly Signer[];
+  /** Where the `TUFUP_KEY_<ROLE>` variables are read from. @default process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+const PEM_BLOCK = /-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----/g;
+
+/** A fresh ed25519 key pair. */
+export function generateKey(): KeyObject {
+  return generateKeyPairSync('ed25519').privateKey;
+}
+
+/** The PEM (PKCS#8) of a private key, encrypted with AES-256-CBC when a passphrase is given. */
+export function exportPrivateKey(key: KeyObject, passphrase?: string): string {
+  if (passphrase === undefined || passphrase === '') return key.export({ type: 'pkcs8', format: 'pem' }) as string;
+  return key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase }) as string;
+}
+
+/** File name of a role's key: the role tells people which file to keep offline, the key ID finds it. */
+export function keyFileName(role: RoleName, keyid: string): string {
+  return `${role}.${keyid}.pem`;
+}
+
+/** Writes a private key file readable by its owner only, atomically. Returns its path. */
+export async function writeKeyFile(keysDir: string, role: RoleName, key: KeyObject, passphrase?: string): Promise<string> {
+  const signer = new KeyObjectSigner(key);
+  const path = join(keysDir, keyFileName(role, signer.keyid));
+  const partial = `${path}.partial-${process.pid}`;
+  try {
+    await mkdir(keysDir, { recursive: true, mode: 0o700 });
+    const handle = await open(partial, 'wx', 0o600);
+    try {
+      await handle.writeFile(exportPrivateKey(key, passphrase));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(partial, path);
+  } catch (cause) {
+    await rm(partial, { force: true });
+    throw ioError(`could not write the ${role} key file in ${keysDir}`, cause);
+  }
+  return path;
+}
+
+/** Parses one PEM private key; the error names where it came from, never its content. */
+export function parsePrivateKey(pem: string, where: string, passphrase: string | undefined): KeyObject {
+  const encrypted = pem.includes('ENCRYPTED PRIVATE KEY');
+  if (encrypted && (passphrase === undefined || passphrase === '')) {
+    throw new RepoError('BAD_PASSPHRASE', `${where} is encrypted: give its passphrase (${PASSPHRASE_ENV} or --passphrase-file)`);
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(encrypted ? { key: pem, format: 'pem', passphrase } : { key: pem, format: 'pem' });
+  } catch (cause) {
+    if (encrypted) throw new RepoError('BAD_PASSPHRASE', `the passphrase does not decrypt ${where}`, { cause });
+    throw new RepoError('BAD_KEY', `${where} is not a PEM private key`, { cause });
+  }
+  if (key.asymmetricKeyType !== 'ed25519') throw new RepoError('BAD_KEY', `${where} is not an ed25519 key`);
+  return key;
+}
+
+/** Throws KEYS_IN_REPO when the keys folder lies inside the repository, where it would get published. */
+export function checkKeysOutside(keysDir: string, repoDir: string): void {
+  const rel = relative(resolve(repoDir), resolve(keysDir));
+  if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) {
+    throw new RepoError('KEYS_IN_REPO', `the keys folder ${keysDir} is inside the repository ${repoDir}; keep private keys out of what you publish`);
+  }
+}
+
+/** Finds the signers available for the given key IDs of a role, from every source; missing ones are skipped. */
+export async function findSigners(source: KeySource, role: RoleName, keyids: readonly string[]): Promise<Signer[]> {
+  const wanted = new Set(keyids);
+  const found = new Map<string, Signer>();
+  const add = (signer: Signer): void => {
+    if (wanted.has(signer.keyid) && !found.has(signer.keyid)) found.set(signer.keyid, signer);
+  };
+  const env = source.env ?? process.env;
+  const passphrase = source.passphrase ?? env[PASSPHRASE_ENV];
+  for (const signer of source.signers ?? []) add(signer);
+  const fromEnv = env[KEY_ENV[role]];
+  if (fromEnv !== undefined && fromEnv.trim() !== '') {
+    const blocks = fromEnv.replace(/\\n/g, '\n').match(PEM_BLOCK) ?? [];
+    if (blocks.length === 0) throw new RepoError('BAD_KEY', `${KEY_ENV[role]} holds no PEM private key`);
+    blocks.forEach((pem, i) => add(new KeyObjectSigner(parsePrivateKey(pem, `key ${i + 1} in ${KEY_ENV[role]}`, passphrase))));
+  }
+  if (source.keysDir !== undefined) {
+    let names: string[] = [];
+    try {
+      names = await readdir(source.keysDir);
+    } catch {
+      // A keys folder that does not exist simply holds no keys (CI passes keys in the environment).
+    }
+    for (const keyid of wanted) {
+      if (found.has(keyid)) continue;
+      const name = names.find((n) => n.endsWith(`.${keyid}.pem`));
+      if (name === undefined) continue;
+      const path = join(source.keysDir, name);
+      const pem = await readFile(path, 'utf8').catch((e: unknown) => {
+        throw ioError(`could not read the key file ${path}`, e);
+      });
+      const signer = new KeyObjectSigner(parsePrivateKey(pem, `the key file ${path}`, passphrase));
+      if (signer.keyid !== keyid) throw new RepoError('BAD_KEY', `the key file ${path} holds key ${signer.keyid}, not ${keyid}`);
+      add(signer);
+    }
+  }
+  return keyids.flatMap((id) => found.get(id) ?? []);
+}
+
+/**
+ * The signers of a role, at least `threshold` of them; MISSING_KEY (naming the role, the key IDs and why
+ * the command needs them) when too few are at hand.
+ */
+export async function requireSigners(source: KeySource, role: RoleName, keyids: readonly string[], threshold: number, why: string): Promise<Signer[]> {
+  const signers = await findSigners(source, role, keyids);
+  if (signers.length < threshold) {
+    const where = source.keysDir === undefined ? KEY_ENV[role] : `${source.keysDir} or ${KEY_ENV[role]}`;
+    const missing = keyids.filter((id) => !signers.some((s) => s.keyid === id));
+    throw new RepoError(
+      'MISSING_KEY',
+      `${why} needs ${threshold} ${role} key(s), found ${signers.length} in ${where}; missing key id(s): ${missing.join(', ')}`,
+    );
+  }
+  return signers;
+}

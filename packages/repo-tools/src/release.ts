@@ -1,0 +1,328 @@
+import { TargetFile, Targets } from '@tufjs/models';
+import {
+  BundleError,
+  compareVersions,
+  createArchive,
+  createPatchFile,
+  CUSTOM_SCHEMA,
+  gunzipFile,
+  parseTargetCustom,
+  parseVersion,
+  platformKey,
+  sameDigest,
+  targetPath,
+  type Digest,
+  type TargetCustom,
+  type TargetKind,
+} from '@tufup/bundle';
+import { checkPositive, TARGETS_DIR } from './config.js';
+import { RepoError, type RepoErrorCode } from './error.js';
+import { signersFor, type RepoOptions } from './repository.js';
+import { loadRepository, stageMetadata, withTransaction, type MetadataVersions, type RepoState } from './store.js';
+import type { JSONObject } from './metadata.js';
+
+type JSONValue = NonNullable<ConstructorParameters<typeof TargetFile>[0]['unrecognizedFields']>[string];
+
+/** One update file in the repository. */
+export interface TargetEntry {
+  /** The TUF target path (`linux-x64/app-1.2.0.tar.gz`): what clients ask for. */
+  path: string;
+  /** Where the file lies, relative to the repository (`targets/linux-x64/<sha256>.app-1.2.0.tar.gz`). */
+  file: string;
+  size: number;
+  sha256: string;
+  custom: TargetCustom;
+}
+
+/** One version of one platform/arch: its archive and, unless it was the first, its patch. */
+export interface ReleaseEntry {
+  version: string;
+  platform: string;
+  arch: string;
+  archive?: TargetEntry;
+  patch?: TargetEntry;
+}
+
+/** The file path of a target under consistent snapshots: the hash prefixes the base name. */
+export function targetFile(path: string, sha256: string): string {
+  const slash = path.lastIndexOf('/');
+  return `${TARGETS_DIR}/${path.slice(0, slash + 1)}${sha256}.${path.slice(slash + 1)}`;
+}
+
+/** Every tufup target of the repository by platform key (`linux-x64`), oldest version first. */
+export function releasesOf(state: RepoState): Map<string, ReleaseEntry[]> {
+  const byKey = new Map<string, Map<string, ReleaseEntry>>();
+  for (const [path, info] of Object.entries(state.targets.signed.targets)) {
+    let custom: TargetCustom;
+    try {
+      custom = parseTargetCustom(info.custom, path);
+    } catch (cause) {
+      throw new RepoError('METADATA_CORRUPT', (cause as Error).message, { cause });
+    }
+    const { platform, arch, version, kind } = custom.tufup;
+    const sha256 = info.hashes.sha256;
+    if (sha256 === undefined) throw new RepoError('METADATA_CORRUPT', `target ${path} has no sha256 hash`);
+    const key = platformKey(platform, arch);
+    const versions = byKey.get(key) ?? new Map<string, ReleaseEntry>();
+    byKey.set(key, versions);
+    const release = versions.get(version) ?? { version, platform, arch };
+    versions.set(version, release);
+    release[kind] = { path, file: targetFile(path, sha256), size: info.length, sha256, custom };
+  }
+  const result = new Map<string, ReleaseEntry[]>();
+  for (const key of [...byKey.keys()].sort()) {
+    result.set(key, [...(byKey.get(key)?.values() ?? [])].sort((a, b) => compareVersions(a.version, b.version)));
+  }
+  return result;
+}
+
+/** Options of {@link addBundle}. */
+export interface AddOptions extends RepoOptions {
+  /** The app folder to publish (what gets installed). */
+  bundleDir: string;
+  /** Strict semver, greater than every version of this platform/arch (`1.2.0`, `1.3.0-beta.1`). */
+  version: string;
+  /** @default process.platform */
+  platform?: string;
+  /** @default process.arch */
+  arch?: string;
+  /** Clients must install this update. @default false */
+  required?: boolean;
+  releaseNotes?: string;
+  /** The publisher's own fields, stored as `custom.user` of both targets. */
+  custom?: Record<string, unknown>;
+  /** zstd level of the patch. @default 19 */
+  patchLevel?: number;
+}
+
+/** A file {@link addBundle} made. */
+export interface AddedFile {
+  /** TUF target path. */
+  path: string;
+  /** Location relative to the repository folder. */
+  file: string;
+  size: number;
+  sha256: string;
+}
+
+/** What {@link addBundle} made. */
+export interface AddResult {
+  name: string;
+  version: string;
+  platform: string;
+  arch: string;
+  /** Digest of the uncompressed tar of the bundle. */
+  tar: Digest;
+  archive: AddedFile;
+  /** The patch from the previous version of this platform/arch; absent for the first version. */
+  patch?: AddedFile & {
+    /** The version the patch applies to. */
+    base: string;
+    /** Bytes a client saves by downloading the patch instead of the archive (negative if it costs more). */
+    saving: number;
+  };
+  metadata: MetadataVersions;
+}
+
+const BUNDLE_CODES: Partial<Record<string, RepoErrorCode>> = {
+  BUNDLE_NOT_FOUND: 'BUNDLE_NOT_FOUND',
+  BUNDLE_EMPTY: 'BUNDLE_EMPTY',
+  INVALID_VERSION: 'INVALID_VERSION',
+  INVALID_NAME: 'INVALID_NAME',
+  DISK_FULL: 'DISK_FULL',
+};
+
+/** Wraps errors of @tufup/bundle in this package's error class, keeping the codes a user acts on. */
+export function fromBundleError(error: unknown): unknown {
+  if (!(error instanceof BundleError)) return error;
+  return new RepoError(BUNDLE_CODES[error.code] ?? 'BUNDLE', error.message, { cause: error });
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+/**
+ * Publishes a version of a bundle folder for one platform/arch: its archive, the patch from the
+ * latest earlier version of the same platform/arch, both as signed targets; then re-signs targets,
+ * snapshot and timestamp. Refuses malformed, duplicate and not-newer versions.
+ */
+export async function addBundle(options: AddOptions): Promise<AddResult> {
+  const platform = options.platform ?? process.platform;
+  const arch = options.arch ?? process.arch;
+  let version: string;
+  let key: string;
+  try {
+    version = parseVersion(options.version, 'the version to add');
+    key = platformKey(platform, arch);
+  } catch (error) {
+    throw fromBundleError(error);
+  }
+  if (options.custom !== undefined && (!isPlainObject(options.custom) || !isJson(options.custom))) {
+    throw new RepoError('INVALID_CUSTOM', 'custom fields must be a JSON object');
+  }
+  const state = await loadRepository(options.repoDir);
+  const name = state.config.appName;
+  const releases = releasesOf(state).get(key) ?? [];
+  if (releases.some((r) => r.version === version)) {
+    throw new RepoError('DUPLICATE_VERSION', `${name} ${version} for ${key} is already in the repository`);
+  }
+  const latest = releases.at(-1);
+  if (latest !== undefined && compareVersions(version, latest.version) <= 0) {
+    throw new RepoError('VERSION_NOT_NEWER', `${version} is not newer than ${latest.version}, the latest ${name} for ${key}`);
+  }
+  const signers = await signersFor(options, state, ['targets', 'snapshot', 'timestamp'], `adding ${name} ${version}`);
+  const base = [...releases].reverse().find((r) => r.archive !== undefined);
+
+  return withTransaction(options.repoDir, async (tx) => {
+    const tarPath = tx.scratch('new.tar');
+    const archiveScratch = tx.scratch('archive.tar.gz');
+    options.logger?.info(`packing ${options.bundleDir}`);
+    const info = await createArchive(options.bundleDir, archiveScratch, tarPath).catch((e: unknown) => {
+      throw fromBundleError(e);
+    });
+    const tufup = (kind: TargetKind): TargetCustom => {
+      const custom: TargetCustom = {
+        tufup: { schema: CUSTOM_SCHEMA, kind, name, version, platform, arch, tar: info.tar, required: options.required === true },
+      };
+      if (options.releaseNotes !== undefined) custom.tufup.releaseNotes = options.releaseNotes;
+      if (options.custom !== undefined) custom.user = options.custom;
+      return custom;
+    };
+    const targetsJson = state.targets.signed.toJSON();
+    const entries = { ...(targetsJson.targets as JSONObject) };
+    const stage = (kind: TargetKind, scratch: string, digest: Digest, custom: TargetCustom): AddedFile => {
+      const path = targetPath({ name, version, kind, platform, arch });
+      const file = targetFile(path, digest.sha256);
+      tx.putFile(file, scratch);
+      entries[path] = new TargetFile({
+        path,
+        length: digest.size,
+        hashes: { sha256: digest.sha256 },
+        unrecognizedFields: { custom: custom as unknown as JSONValue },
+      }).toJSON();
+      return { path, file, size: digest.size, sha256: digest.sha256 };
+    };
+    const archive = stage('archive', archiveScratch, info.archive, tufup('archive'));
+    let patch: AddResult['patch'];
+    if (base?.archive !== undefined) {
+      const baseTar = tx.scratch('base.tar');
+      const baseArchive = `${options.repoDir}/${base.archive.file}`;
+      options.logger?.info(`making the patch from ${base.version}`);
+      const baseDigest = await gunzipFile(baseArchive, baseTar).catch((e: unknown) => {
+        throw new RepoError('METADATA_CORRUPT', `${base.archive?.file}, the archive of ${base.version}, is missing or unreadable`, { cause: e });
+      });
+      if (!sameDigest(baseDigest, base.archive.custom.tufup.tar)) {
+        throw new RepoError('METADATA_CORRUPT', `${base.archive.file} does not hold the tar its metadata records`);
+      }
+      const patchScratch = tx.scratch('patch');
+      const patchDigest = await createPatchFile(baseTar, tarPath, patchScratch, options.patchLevel === undefined ? {} : { level: options.patchLevel }).catch(
+        (e: unknown) => {
+          throw fromBundleError(e);
+        },
+      );
+      const custom = tufup('patch');
+      custom.tufup.base = { version: base.version, ...baseDigest };
+      const added = stage('patch', patchScratch, patchDigest, custom);
+      patch = { ...added, base: base.version, saving: archive.size - added.size };
+    }
+    const targets = Targets.fromJSON({ ...targetsJson, targets: entries });
+    const metadata = await stageMetadata(tx, state, { targets, ...(options.now === undefined ? {} : { now: options.now }) }, signers);
+    options.logger?.info(`added ${name} ${version} for ${key}`);
+    const result: AddResult = { name, version, platform, arch, tar: info.tar, archive, metadata };
+    if (patch !== undefined) result.patch = patch;
+    return result;
+  });
+}
+
+function isJson(value: unknown): boolean {
+  try {
+    return JSON.stringify(value) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/** Options of {@link removeVersion}. */
+export interface RemoveOptions extends RepoOptions {
+  version: string;
+  /** Only this platform (with `arch`); every platform/arch that has the version when absent. */
+  platform?: string;
+  arch?: string;
+}
+
+/** What {@link removeVersion} and {@link pruneVersions} dropped. */
+export interface RemoveResult {
+  removed: { version: string; platform: string; arch: string; files: string[] }[];
+  metadata: MetadataVersions;
+}
+
+/**
+ * Drops a version's archive and patch from the targets. The next version's patch stays: clients in the
+ * field still run the removed version and can use it.
+ */
+export async function removeVersion(options: RemoveOptions): Promise<RemoveResult> {
+  let version: string;
+  try {
+    version = parseVersion(options.version, 'the version to remove');
+  } catch (error) {
+    throw fromBundleError(error);
+  }
+  const state = await loadRepository(options.repoDir);
+  const only = options.platform === undefined && options.arch === undefined ? undefined : platformKey(options.platform ?? process.platform, options.arch ?? process.arch);
+  const drop: ReleaseEntry[] = [];
+  for (const [key, releases] of releasesOf(state)) {
+    if (only !== undefined && key !== only) continue;
+    drop.push(...releases.filter((r) => r.version === version));
+  }
+  if (drop.length === 0) throw new RepoError('VERSION_NOT_FOUND', `${version} is not in the repository${only === undefined ? '' : ` for ${only}`}`);
+  return dropReleases(options, state, drop, `removing ${version}`);
+}
+
+/** Options of {@link pruneVersions}. */
+export interface PruneOptions extends RepoOptions {
+  /** Versions to keep per platform/arch, newest first. */
+  keep: number;
+}
+
+/** Keeps the newest `keep` versions of every platform/arch and drops the rest, as {@link removeVersion} does. */
+export async function pruneVersions(options: PruneOptions): Promise<RemoveResult> {
+  checkPositive(options.keep, '--keep');
+  const state = await loadRepository(options.repoDir);
+  const drop = [...releasesOf(state).values()].flatMap((releases) => releases.slice(0, Math.max(0, releases.length - options.keep)));
+  if (drop.length === 0) return { removed: [], metadata: versionsOf(state) };
+  return dropReleases(options, state, drop, `pruning to ${options.keep} versions`);
+}
+
+async function dropReleases(options: RepoOptions, state: RepoState, drop: readonly ReleaseEntry[], why: string): Promise<RemoveResult> {
+  const signers = await signersFor(options, state, ['targets', 'snapshot', 'timestamp'], why);
+  const json = state.targets.signed.toJSON();
+  const entries = { ...(json.targets as JSONObject) };
+  const removed: RemoveResult['removed'] = [];
+  return withTransaction(options.repoDir, async (tx) => {
+    for (const release of drop) {
+      const files: string[] = [];
+      for (const entry of [release.archive, release.patch]) {
+        if (entry === undefined) continue;
+        delete entries[entry.path];
+        tx.delete(entry.file);
+        files.push(entry.file);
+      }
+      removed.push({ version: release.version, platform: release.platform, arch: release.arch, files });
+    }
+    const targets = Targets.fromJSON({ ...json, targets: entries });
+    const metadata = await stageMetadata(tx, state, { targets, ...(options.now === undefined ? {} : { now: options.now }) }, signers);
+    options.logger?.info(`${why}: dropped ${removed.length} release(s)`);
+    return { removed, metadata };
+  });
+}
+
+function versionsOf(state: RepoState): MetadataVersions {
+  return {
+    root: state.root.signed.version,
+    targets: state.targets.signed.version,
+    snapshot: state.snapshot.signed.version,
+    timestamp: state.timestamp.signed.version,
+  };
+}
+

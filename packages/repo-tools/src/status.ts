@@ -1,0 +1,82 @@
+import { ROLES, type RoleName } from './config.js';
+import { availableKeys } from './keyring.js';
+import { releasesOf } from './release.js';
+import type { RepoOptions } from './repository.js';
+import { loadRepository } from './store.js';
+
+/** One role's metadata and keys. */
+export interface RoleStatus {
+  role: RoleName;
+  version: number;
+  expires: string;
+  /** Days until expiry (negative once expired). */
+  daysLeft: number;
+  keyids: string[];
+  threshold: number;
+  /** Key IDs whose private key this machine holds (keys folder, environment or signers). */
+  keysAvailable: string[];
+}
+
+/** One published version of one platform/arch. */
+export interface VersionStatus {
+  version: string;
+  required: boolean;
+  archive?: { path: string; size: number };
+  patch?: { path: string; size: number; base: string };
+}
+
+/** What {@link repositoryStatus} reports. */
+export interface StatusResult {
+  appName: string;
+  roles: RoleStatus[];
+  platforms: { platform: string; arch: string; versions: VersionStatus[] }[];
+  /** Bytes of all target files. */
+  totalSize: number;
+  /** Expired metadata, or metadata expiring within a quarter of its period (at least a day). */
+  warnings: string[];
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Versions, targets, sizes, metadata versions and expiry dates, with warnings for what expires soon. */
+export async function repositoryStatus(options: RepoOptions): Promise<StatusResult> {
+  const state = await loadRepository(options.repoDir);
+  const now = options.now ?? new Date();
+  const available = await availableKeys(options, state);
+  const warnings: string[] = [];
+  const roles = ROLES.map((role): RoleStatus => {
+    const signed = state[role].signed;
+    const daysLeft = (new Date(signed.expires).getTime() - now.getTime()) / DAY_MS;
+    const def = state.root.signed.roles[role];
+    const period = state.config.expiryDays[role];
+    if (daysLeft <= 0) warnings.push(`${role} metadata expired on ${signed.expires}: clients refuse the repository until it is re-signed`);
+    else if (daysLeft < Math.max(1, period / 4)) warnings.push(`${role} metadata expires on ${signed.expires} (in ${daysLeft.toFixed(1)} days): re-sign it`);
+    return {
+      role,
+      version: signed.version,
+      expires: signed.expires,
+      daysLeft: Math.round(daysLeft * 10) / 10,
+      keyids: [...(def?.keyIDs ?? [])],
+      threshold: def?.threshold ?? 1,
+      keysAvailable: available[role],
+    };
+  });
+  let totalSize = 0;
+  const platforms = [...releasesOf(state).values()].map((releases) => ({
+    platform: releases[0]?.platform ?? '',
+    arch: releases[0]?.arch ?? '',
+    versions: releases.map((r): VersionStatus => {
+      const v: VersionStatus = { version: r.version, required: (r.archive ?? r.patch)?.custom.tufup.required ?? false };
+      if (r.archive !== undefined) {
+        v.archive = { path: r.archive.path, size: r.archive.size };
+        totalSize += r.archive.size;
+      }
+      if (r.patch !== undefined) {
+        v.patch = { path: r.patch.path, size: r.patch.size, base: r.patch.custom.tufup.base?.version ?? '' };
+        totalSize += r.patch.size;
+      }
+      return v;
+    }),
+  }));
+  return { appName: state.config.appName, roles, platforms, totalSize, warnings };
+}

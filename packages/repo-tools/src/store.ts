@@ -1,0 +1,310 @@
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, open, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { Metadata, type Root, type Snapshot, type Targets, type Timestamp } from '@tufjs/models';
+import { CONFIG_FILE, METADATA_DIR, readConfig, serializeConfig, type RepoConfig, type RoleName } from './config.js';
+import { ioError, RepoError } from './error.js';
+import { metadataFileName, metaFileOf, nextVersion, parseMetadata, serializeMetadata, signMetadata, expiresIn, type AnySigned } from './metadata.js';
+import type { Signer } from './signer.js';
+
+/** A repository as read from disk, every file checked against the signatures root.json requires. */
+export interface RepoState {
+  repoDir: string;
+  config: RepoConfig;
+  root: Metadata<Root>;
+  targets: Metadata<Targets>;
+  snapshot: Metadata<Snapshot>;
+  timestamp: Metadata<Timestamp>;
+}
+
+async function readMetadataFile(repoDir: string, name: string): Promise<Buffer> {
+  const path = join(repoDir, METADATA_DIR, name);
+  try {
+    return await readFile(path);
+  } catch (cause) {
+    throw new RepoError('METADATA_CORRUPT', `${path} is missing or unreadable`, { cause });
+  }
+}
+
+function checkSigned(root: Metadata<Root>, role: RoleName, metadata: Metadata<AnySigned>, file: string): void {
+  try {
+    root.verifyDelegate(role, metadata);
+  } catch (cause) {
+    throw new RepoError('METADATA_CORRUPT', `${file} is not signed by enough ${role} keys of root.json: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/**
+ * Reads the repository the way a client would: root, then timestamp, then the snapshot and targets
+ * versions they name, checking signatures and the hashes each file records of the next.
+ */
+export async function loadRepository(repoDir: string): Promise<RepoState> {
+  const config = await readConfig(repoDir);
+  const rootBytes = await readMetadataFile(repoDir, 'root.json');
+  const root = parseMetadata('root', rootBytes, 'root.json');
+  checkSigned(root, 'root', root, 'root.json');
+  const versioned = await readMetadataFile(repoDir, metadataFileName('root', root.signed.version));
+  if (!versioned.equals(rootBytes)) {
+    throw new RepoError('METADATA_CORRUPT', `root.json differs from ${metadataFileName('root', root.signed.version)}`);
+  }
+  const timestamp = parseMetadata('timestamp', await readMetadataFile(repoDir, 'timestamp.json'), 'timestamp.json');
+  checkSigned(root, 'timestamp', timestamp, 'timestamp.json');
+  const snapshotName = metadataFileName('snapshot', timestamp.signed.snapshotMeta.version);
+  const snapshotBytes = await readMetadataFile(repoDir, snapshotName);
+  verifyMetaFile(timestamp.signed.snapshotMeta, snapshotBytes, snapshotName);
+  const snapshot = parseMetadata('snapshot', snapshotBytes, snapshotName);
+  checkSigned(root, 'snapshot', snapshot, snapshotName);
+  const targetsMeta = snapshot.signed.meta['targets.json'];
+  if (targetsMeta === undefined) throw new RepoError('METADATA_CORRUPT', `${snapshotName} does not list targets.json`);
+  const targetsName = metadataFileName('targets', targetsMeta.version);
+  const targetsBytes = await readMetadataFile(repoDir, targetsName);
+  verifyMetaFile(targetsMeta, targetsBytes, targetsName);
+  const targets = parseMetadata('targets', targetsBytes, targetsName);
+  checkSigned(root, 'targets', targets, targetsName);
+  return { repoDir, config, root, targets, snapshot, timestamp };
+}
+
+function verifyMetaFile(meta: { verify(data: Buffer): void }, bytes: Buffer, name: string): void {
+  try {
+    meta.verify(bytes);
+  } catch (cause) {
+    throw new RepoError('METADATA_CORRUPT', `${name} does not match the length or hash recorded for it`, { cause });
+  }
+}
+
+/**
+ * All changes of one command, staged in a temporary folder next to the repository (same volume, so
+ * moving them in is a rename) and moved in by {@link Transaction.commit}: targets first, then
+ * versioned metadata, root.json and the config, timestamp.json last, then deletions. A failure before
+ * or during the commit leaves the repository as it was.
+ */
+export class Transaction {
+  private readonly staged = new Map<string, string>();
+  private readonly deletions = new Set<string>();
+  private counter = 0;
+
+  private constructor(
+    readonly repoDir: string,
+    /** Scratch space for the command, removed by dispose(). */
+    readonly tmpDir: string,
+    private readonly lockPath: string,
+  ) {}
+
+  /** Takes the repository's lock (REPO_BUSY when another command holds it) and makes the scratch folder. */
+  static async begin(repoDir: string): Promise<Transaction> {
+    const dir = resolve(repoDir);
+    const parent = dirname(dir);
+    const lockPath = join(parent, `.${basename(dir)}.tufup-lock`);
+    try {
+      await mkdir(parent, { recursive: true });
+      const handle = await open(lockPath, 'wx');
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new RepoError('REPO_BUSY', `another tufup-repo command is working on ${repoDir} (lock ${lockPath}); delete the lock if none is`, { cause });
+      }
+      throw ioError(`could not lock ${repoDir}`, cause);
+    }
+    const tmpDir = join(parent, `.${basename(dir)}.tufup-tmp-${randomBytes(6).toString('hex')}`);
+    try {
+      await mkdir(join(tmpDir, 'files'), { recursive: true });
+    } catch (cause) {
+      await rm(lockPath, { force: true });
+      throw ioError(`could not make a temporary folder next to ${repoDir}`, cause);
+    }
+    return new Transaction(dir, tmpDir, lockPath);
+  }
+
+  /** A fresh scratch path for a file the command builds before deciding where it goes. */
+  scratch(name: string): string {
+    return join(this.tmpDir, `${this.counter++}-${name}`);
+  }
+
+  /** Stages `data` to appear at `relPath` (`/`-separated, relative to the repository) on commit. */
+  async put(relPath: string, data: Buffer): Promise<void> {
+    const path = this.scratch(basename(relPath));
+    try {
+      await writeFile(path, data, { flag: 'wx' });
+    } catch (cause) {
+      throw ioError(`could not stage ${relPath}`, cause);
+    }
+    this.staged.set(relPath, path);
+  }
+
+  /** Stages a file already built in scratch space to appear at `relPath` on commit. */
+  putFile(relPath: string, scratchPath: string): void {
+    this.staged.set(relPath, scratchPath);
+  }
+
+  /** Deletes `relPath` after everything else is committed. */
+  delete(relPath: string): void {
+    this.deletions.add(relPath);
+  }
+
+  async commit(): Promise<void> {
+    const rank = (p: string): number => {
+      if (p === `${METADATA_DIR}/timestamp.json`) return 5;
+      if (p === CONFIG_FILE) return 4;
+      if (p === `${METADATA_DIR}/root.json`) return 3;
+      if (p.startsWith(`${METADATA_DIR}/`)) return 2;
+      return 1;
+    };
+    const order = [...this.staged.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+    const done: { dest: string; backup?: string }[] = [];
+    const createdDirs: string[] = [];
+    try {
+      for (const rel of order) {
+        const dest = join(this.repoDir, ...rel.split('/'));
+        await this.mkdirs(dirname(dest), createdDirs);
+        let backup: string | undefined;
+        if (await exists(dest)) {
+          backup = this.scratch(`backup-${basename(rel)}`);
+          await link(dest, backup);
+        }
+        await rename(this.staged.get(rel) ?? '', dest);
+        done.push(backup === undefined ? { dest } : { dest, backup });
+      }
+    } catch (cause) {
+      for (const { dest, backup } of done.reverse()) {
+        if (backup === undefined) await rm(dest, { force: true });
+        else await rename(backup, dest);
+      }
+      for (const dir of createdDirs.reverse()) await rmdir(dir).catch(() => undefined);
+      throw ioError(`could not update ${this.repoDir} (it was left as it was)`, cause);
+    }
+    // The new metadata no longer names these files, so from here on a failure only leaves litter.
+    for (const rel of this.deletions) await rm(join(this.repoDir, ...rel.split('/')), { force: true });
+  }
+
+  private async mkdirs(dir: string, created: string[]): Promise<void> {
+    if (await exists(dir)) return;
+    await this.mkdirs(dirname(dir), created);
+    await mkdir(dir);
+    created.push(dir);
+  }
+
+  /** Removes scratch space and the lock; call in `finally`. */
+  async dispose(): Promise<void> {
+    await rm(this.tmpDir, { recursive: true, force: true });
+    await rm(this.lockPath, { force: true });
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `work` inside a transaction and commits it; on any error nothing in the repository changes. */
+export async function withTransaction<T>(repoDir: string, work: (tx: Transaction) => Promise<T>): Promise<T> {
+  const tx = await Transaction.begin(repoDir);
+  try {
+    const result = await work(tx);
+    await tx.commit();
+    return result;
+  } finally {
+    await tx.dispose();
+  }
+}
+
+/** The signers for each role whose metadata a command re-signs. */
+export type RoleSigners = Partial<Record<RoleName, readonly Signer[]>>;
+
+/** What a command changes in the metadata; every later role in the chain is re-signed with it. */
+export interface MetadataChange {
+  /** The new root (already at its new version); signed by `signers.root`. */
+  root?: Root;
+  /** New targets content, or true to re-sign the current targets with a fresh expiry. */
+  targets?: Targets | true;
+  /** Re-sign snapshot (implied by a targets change). */
+  snapshot?: boolean;
+  /** Re-sign timestamp (implied by a targets or snapshot change; a root change alone does not need it). */
+  timestamp?: boolean;
+  /** Expiry days per role, for this command only. */
+  expiryDays?: Partial<Record<RoleName, number>>;
+  now?: Date;
+}
+
+/** Metadata versions a command wrote. */
+export interface MetadataVersions {
+  root: number;
+  targets: number;
+  snapshot: number;
+  timestamp: number;
+}
+
+/**
+ * Builds, signs and stages the next metadata after a change: targets -> snapshot -> timestamp, each
+ * with the next version and a fresh expiry; a new root as `N.root.json` and `root.json`.
+ */
+export async function stageMetadata(tx: Transaction, state: RepoState, change: MetadataChange, signers: RoleSigners): Promise<MetadataVersions> {
+  const days = { ...state.config.expiryDays, ...change.expiryDays };
+  const now = change.now ?? new Date();
+  const need = (role: RoleName): readonly Signer[] => {
+    const list = signers[role];
+    if (list === undefined || list.length === 0) throw new RepoError('MISSING_KEY', `no ${role} signer was given`);
+    return list;
+  };
+  const versions: MetadataVersions = {
+    root: state.root.signed.version,
+    targets: state.targets.signed.version,
+    snapshot: state.snapshot.signed.version,
+    timestamp: state.timestamp.signed.version,
+  };
+  if (change.root !== undefined) {
+    const root = await signMetadata(new Metadata(change.root), need('root'));
+    const bytes = serializeMetadata(root);
+    await tx.put(`${METADATA_DIR}/${metadataFileName('root', root.signed.version)}`, bytes);
+    await tx.put(`${METADATA_DIR}/root.json`, bytes);
+    versions.root = root.signed.version;
+    const config: RepoConfig = { ...state.config, roles: rolesOf(change.root) };
+    await tx.put(CONFIG_FILE, serializeConfig(config));
+  }
+  let snapshotSigned: Snapshot | undefined;
+  if (change.targets !== undefined) {
+    const base = change.targets === true ? state.targets.signed : change.targets;
+    const targets = await signMetadata(
+      new Metadata(nextVersion(base, expiresIn(days.targets, now), (json) => (json.version = state.targets.signed.version + 1))),
+      need('targets'),
+    );
+    const bytes = serializeMetadata(targets);
+    await tx.put(`${METADATA_DIR}/${metadataFileName('targets', targets.signed.version)}`, bytes);
+    versions.targets = targets.signed.version;
+    snapshotSigned = nextVersion(state.snapshot.signed, expiresIn(days.snapshot, now), (json) => {
+      json.meta = { 'targets.json': metaFileOf(targets.signed.version, bytes).toJSON() };
+    });
+  } else if (change.snapshot === true) {
+    snapshotSigned = nextVersion(state.snapshot.signed, expiresIn(days.snapshot, now));
+  }
+  let snapshotMeta = state.timestamp.signed.snapshotMeta;
+  if (snapshotSigned !== undefined) {
+    const snapshot = await signMetadata(new Metadata(snapshotSigned), need('snapshot'));
+    const bytes = serializeMetadata(snapshot);
+    await tx.put(`${METADATA_DIR}/${metadataFileName('snapshot', snapshot.signed.version)}`, bytes);
+    versions.snapshot = snapshot.signed.version;
+    snapshotMeta = metaFileOf(snapshot.signed.version, bytes);
+  }
+  if (snapshotSigned !== undefined || change.timestamp === true) {
+    const timestampSigned = nextVersion(state.timestamp.signed, expiresIn(days.timestamp, now), (json) => {
+      json.meta = { 'snapshot.json': snapshotMeta.toJSON() };
+    });
+    const timestamp = await signMetadata(new Metadata(timestampSigned), need('timestamp'));
+    await tx.put(`${METADATA_DIR}/timestamp.json`, serializeMetadata(timestamp));
+    versions.timestamp = timestamp.signed.version;
+  }
+  return versions;
+}
+
+/** The roles' key IDs and thresholds of a root, as the config file mirrors them. */
+export function rolesOf(root: Root): RepoConfig['roles'] {
+  const role = (name: RoleName): { keyids: string[]; threshold: number } => {
+    const r = root.roles[name];
+    return { keyids: [...(r?.keyIDs ?? [])], threshold: r?.threshold ?? 1 };
+  };
+  return { root: role('root'), targets: role('targets'), snapshot: role('snapshot'), timestamp: role('timestamp') };
+}

@@ -1,0 +1,167 @@
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Metadata, MetadataKind } from '@tufjs/models';
+import {
+  applyPatch,
+  gunzipFile,
+  gunzipToBuffer,
+  parseTargetCustom,
+  parseTargetPath,
+  readPatchHeader,
+  sameDigest,
+  type TargetCustom,
+} from '@tufup/bundle';
+import { BaseFetcher, Updater } from 'tuf-js';
+import { DownloadHTTPError } from 'tuf-js/dist/error.js';
+import { METADATA_DIR, readConfig, TARGETS_DIR, type Logger } from './config.js';
+import { RepoError } from './error.js';
+import { targetFile } from './release.js';
+import type { JSONObject } from './metadata.js';
+
+/** Serves `file:` URLs to tuf-js, answering a missing file the way a static web server would (404). */
+class FileFetcher extends BaseFetcher {
+  override async fetch(url: string): Promise<ReadableStream<Uint8Array<ArrayBuffer>>> {
+    const path = fileURLToPath(url);
+    try {
+      await stat(path);
+    } catch {
+      throw new DownloadHTTPError(`${path} not found`, 404);
+    }
+    return Readable.toWeb(createReadStream(path)) as ReadableStream<Uint8Array<ArrayBuffer>>;
+  }
+}
+
+/** Options of {@link verifyRepository}. */
+export interface VerifyOptions {
+  repoDir: string;
+  /** The root a client ships with; the chain of `N.root.json` is followed from it. @default metadata/1.root.json */
+  trustedRoot?: string;
+  /** Apply every patch whose base archive is present and check the tar it produces. @default true */
+  applyPatches?: boolean;
+  logger?: Logger;
+}
+
+/** What {@link verifyRepository} checked. */
+export interface VerifyResult {
+  rootVersion: number;
+  targetsVersion: number;
+  /** Target files downloaded and checked. */
+  targets: number;
+  /** Patches applied to their base and checked against the signed tar digest. */
+  patchesApplied: number;
+  bytes: number;
+  /** Files in targets/ that no metadata names (left over, safe to delete). */
+  warnings: string[];
+}
+
+/**
+ * Checks the repository as a client would, with tuf-js: from the trusted root along the root chain,
+ * timestamp, snapshot and targets, then every target's length and hash; then tufup's own claims (the
+ * tar inside each archive, the base and result of each patch). VERIFY_FAILED names what is wrong.
+ */
+export async function verifyRepository(options: VerifyOptions): Promise<VerifyResult> {
+  const { repoDir } = options;
+  const config = await readConfig(repoDir);
+  const work = await mkdtemp(join(tmpdir(), 'tufup-verify-'));
+  const fail = (message: string, cause?: unknown): never => {
+    throw new RepoError('VERIFY_FAILED', message, cause === undefined ? undefined : { cause });
+  };
+  try {
+    const metadataDir = join(work, 'metadata');
+    const downloads = join(work, 'targets');
+    await mkdir(metadataDir);
+    await mkdir(downloads);
+    const trusted = options.trustedRoot ?? join(repoDir, METADATA_DIR, '1.root.json');
+    await copyFile(trusted, join(metadataDir, 'root.json')).catch((e: unknown) => fail(`cannot read the trusted root ${trusted}`, e));
+    const updater = new Updater({
+      metadataDir,
+      metadataBaseUrl: pathToFileURL(join(repoDir, METADATA_DIR)).href,
+      targetDir: downloads,
+      targetBaseUrl: pathToFileURL(join(repoDir, TARGETS_DIR)).href,
+      fetcher: new FileFetcher(),
+    });
+    await updater.refresh().catch((e: unknown) => fail(`the metadata does not verify: ${(e as Error).message}`, e));
+    const rootJson = await readFile(join(metadataDir, 'root.json'));
+    const published = await readFile(join(repoDir, METADATA_DIR, 'root.json')).catch(() => Buffer.alloc(0));
+    if (!rootJson.equals(published)) fail('metadata/root.json is not the newest root of the chain N.root.json');
+    const root = Metadata.fromJSON(MetadataKind.Root, JSON.parse(rootJson.toString('utf8')) as JSONObject);
+    const targets = Metadata.fromJSON(MetadataKind.Targets, JSON.parse(await readFile(join(metadataDir, 'targets.json'), 'utf8')) as JSONObject);
+
+    const local = new Map<string, { file: string; custom: TargetCustom }>();
+    let bytes = 0;
+    const referenced = new Set<string>();
+    for (const path of Object.keys(targets.signed.targets).sort()) {
+      const info = await updater.getTargetInfo(path);
+      if (info === undefined) fail(`target ${path} cannot be resolved`);
+      const custom = (() => {
+        try {
+          const id = parseTargetPath(path);
+          const c = parseTargetCustom(info?.custom, path);
+          const t = c.tufup;
+          if (t.name !== id.name || t.version !== id.version || t.kind !== id.kind || t.platform !== id.platform || t.arch !== id.arch) {
+            fail(`the custom metadata of ${path} describes another file`);
+          }
+          if (t.name !== config.appName) fail(`${path} belongs to ${t.name}, not ${config.appName}`);
+          return c;
+        } catch (e) {
+          if (e instanceof RepoError) throw e;
+          return fail(`target ${path}: ${(e as Error).message}`, e);
+        }
+      })();
+      if (info === undefined) continue;
+      const out = join(downloads, path.replace('/', '_'));
+      await updater.downloadTarget(info, out).catch((e: unknown) => fail(`target ${path} does not verify: ${(e as Error).message}`, e));
+      referenced.add(targetFile(path, info.hashes.sha256 ?? ''));
+      bytes += info.length;
+      local.set(path, { file: out, custom });
+      options.logger?.info(`verified ${path}`);
+    }
+
+    let patchesApplied = 0;
+    for (const [path, { file, custom }] of local) {
+      const t = custom.tufup;
+      if (t.kind === 'archive') {
+        const tar = await gunzipFile(file, `${file}.tar`).catch((e: unknown) => fail(`${path} is not a gzip archive`, e));
+        if (!sameDigest(tar, t.tar)) fail(`${path} does not hold the tar its metadata records`);
+        await rm(`${file}.tar`, { force: true });
+        continue;
+      }
+      const { header } = await readPatchHeader(file).catch((e: unknown) => fail(`${path} is not a tufup patch`, e));
+      if (t.base === undefined || !sameDigest(header.base, t.base) || !sameDigest(header.target, t.tar)) {
+        fail(`the header of ${path} disagrees with its signed base or result`);
+      }
+      const baseArchive = [...local.values()].find(
+        (o) => o.custom.tufup.kind === 'archive' && o.custom.tufup.platform === t.platform && o.custom.tufup.arch === t.arch && o.custom.tufup.version === t.base?.version,
+      );
+      if (options.applyPatches !== false && baseArchive !== undefined) {
+        const base = await gunzipToBuffer(baseArchive.file);
+        await applyPatch({ patchPath: file, base, outPath: `${file}.tar`, expected: t.tar }).catch((e: unknown) => fail(`${path} does not produce its signed tar`, e));
+        await rm(`${file}.tar`, { force: true });
+        patchesApplied++;
+      }
+    }
+    const warnings: string[] = [];
+    for (const file of await listFiles(join(repoDir, TARGETS_DIR))) {
+      const rel = `${TARGETS_DIR}/${file}`;
+      if (!referenced.has(rel)) warnings.push(`${rel} is not named by the current targets metadata`);
+    }
+    return { rootVersion: root.signed.version, targetsVersion: targets.signed.version, targets: local.size, patchesApplied, bytes, warnings };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function listFiles(dir: string, prefix = ''): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const files: string[] = [];
+  for (const entry of entries) {
+    const rel = `${prefix}${entry.name}`;
+    if (entry.isDirectory()) files.push(...(await listFiles(join(dir, entry.name), `${rel}/`)));
+    else files.push(rel);
+  }
+  return files;
+}
