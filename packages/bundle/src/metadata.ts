@@ -1,7 +1,7 @@
 import { BundleError } from './error.js';
 import type { Digest } from './hash.js';
 import { parseVersion } from './version.js';
-import type { TargetKind } from './naming.js';
+import { checkName, platformKey, type TargetKind } from './naming.js';
 
 /** Version of the `custom.tufup` schema below; a client refuses targets of a newer schema. */
 export const CUSTOM_SCHEMA = 1;
@@ -44,6 +44,16 @@ function digestOf(v: unknown, what: string): Digest {
   return { sha256: v.sha256, size: v.size as number };
 }
 
+/** Runs a check of ours on a metadata field, reporting any failure as INVALID_METADATA of that target. */
+function checked<T>(where: string, check: () => T): T {
+  try {
+    return check();
+  } catch (cause) {
+    const detail = cause instanceof Error ? cause.message : 'invalid';
+    throw new BundleError('INVALID_METADATA', `${where}: ${detail}`, { cause });
+  }
+}
+
 /** Validates a target's `custom` field; throws INVALID_METADATA naming the target when it is not ours. */
 export function parseTargetCustom(custom: unknown, targetPath: string): TargetCustom {
   const where = `custom metadata of ${targetPath}`;
@@ -54,11 +64,12 @@ export function parseTargetCustom(custom: unknown, targetPath: string): TargetCu
   for (const key of ['name', 'version', 'platform', 'arch'] as const) {
     if (typeof t[key] !== 'string') throw new BundleError('INVALID_METADATA', `${where} has no ${key}`);
   }
+  checked(where, () => platformKey(t.platform as string, t.arch as string));
   const tufup: TufupCustom = {
     schema: CUSTOM_SCHEMA,
     kind: t.kind,
-    name: t.name as string,
-    version: parseVersion(t.version as string, where),
+    name: checked(where, () => checkName(t.name as string)),
+    version: checked(where, () => parseVersion(t.version as string)),
     platform: t.platform as string,
     arch: t.arch as string,
     tar: digestOf(t.tar, `${where}: tar`),
@@ -67,7 +78,8 @@ export function parseTargetCustom(custom: unknown, targetPath: string): TargetCu
   if (typeof t.releaseNotes === 'string') tufup.releaseNotes = t.releaseNotes;
   if (t.kind === 'patch') {
     if (!isRecord(t.base) || typeof t.base.version !== 'string') throw new BundleError('INVALID_METADATA', `${where} has no patch base`);
-    tufup.base = { version: parseVersion(t.base.version, where), ...digestOf(t.base, `${where}: base`) };
+    const baseVersion = t.base.version;
+    tufup.base = { version: checked(where, () => parseVersion(baseVersion)), ...digestOf(t.base, `${where}: base`) };
   }
   const result: TargetCustom = { tufup };
   if (isRecord(custom.user)) result.user = custom.user;
