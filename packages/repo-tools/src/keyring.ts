@@ -61,8 +61,7 @@ async function changeRole(options: KeyCommandOptions, why: string, edit: (state:
     for (const key of known) keys[key.keyID] = key.toJSON();
     roles[role] = { keyids: change.keyids, threshold: change.threshold };
     const used = new Set(ROLES.flatMap((r) => ((roles[r] as { keyids: string[] } | undefined)?.keyids ?? [])));
-    for (const id of Object.keys(keys)) if (!used.has(id)) delete keys[id];
-    json.keys = keys;
+    json.keys = Object.fromEntries(Object.entries(keys).filter(([id]) => used.has(id)));
     json.roles = roles;
   });
 

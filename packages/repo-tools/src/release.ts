@@ -237,7 +237,8 @@ export async function addBundle(options: AddOptions): Promise<AddResult> {
 
 function isJson(value: unknown): boolean {
   try {
-    return JSON.stringify(value) !== undefined;
+    JSON.stringify(value);
+    return true;
   } catch {
     return false;
   }
@@ -297,14 +298,14 @@ export async function pruneVersions(options: PruneOptions): Promise<RemoveResult
 async function dropReleases(options: RepoOptions, state: RepoState, drop: readonly ReleaseEntry[], why: string): Promise<RemoveResult> {
   const signers = await signersFor(options, state, ['targets', 'snapshot', 'timestamp'], why);
   const json = state.targets.signed.toJSON();
-  const entries = { ...(json.targets as JSONObject) };
+  const dropped = new Set(drop.flatMap((r) => [r.archive?.path, r.patch?.path]));
+  const entries = Object.fromEntries(Object.entries(json.targets as JSONObject).filter(([path]) => !dropped.has(path)));
   const removed: RemoveResult['removed'] = [];
   return withTransaction(options.repoDir, async (tx) => {
     for (const release of drop) {
       const files: string[] = [];
       for (const entry of [release.archive, release.patch]) {
         if (entry === undefined) continue;
-        delete entries[entry.path];
         tx.delete(entry.file);
         files.push(entry.file);
       }
