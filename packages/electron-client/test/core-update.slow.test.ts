@@ -1,0 +1,323 @@
+import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { findStagedUpdate, UpdateClient, UpdateError, type Progress, type StagedUpdate } from '@tufup/electron-client/core';
+import { APP, RepoFixture, readTree } from './helpers/fixture.js';
+
+async function expectStagedBundle(fixture: RepoFixture, staged: StagedUpdate): Promise<void> {
+  expect(await readTree(staged.stagedDir)).toEqual(await readTree(fixture.bundleDir(staged.version)));
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(UpdateError);
+  return (error as UpdateError).code;
+}
+
+describe('an app checking a repository of releases 1.0.0 to 1.3.0', () => {
+  let fixture: RepoFixture;
+
+  beforeAll(async () => {
+    fixture = await RepoFixture.create();
+    await fixture.publish('1.0.0', { releaseNotes: 'first' });
+    await fixture.publish('1.1.0', { releaseNotes: 'second' });
+    await fixture.publish('1.2.0');
+    await fixture.publish('1.3.0', { releaseNotes: 'Faster startup.' });
+  });
+  afterAll(() => fixture.cleanup());
+
+  it('is up to date on the newest version', async () => {
+    const { client } = await fixture.client('1.3.0');
+    expect(await client.checkForUpdates()).toBeUndefined();
+  });
+
+  it('is offered the newest version with release notes and a patch plan smaller than the archive', async () => {
+    const { client } = await fixture.client('1.2.0');
+    const info = await client.checkForUpdates();
+    expect(info?.version).toBe('1.3.0');
+    expect(info?.releaseNotes).toBe('Faster startup.');
+    expect(info?.required).toBe(false);
+    expect(info?.custom.tufup.version).toBe('1.3.0');
+    expect(info?.plan.strategy).toBe('patch');
+    expect(info?.plan.files.map((f) => f.targetPath)).toEqual([`linux-x64/${APP}-1.3.0.patch`]);
+    expect(info?.plan.downloadSize).toBeLessThan(info!.plan.fullSize);
+  });
+
+  it('one version behind: downloads the patch, rebuilds the base from the install folder and stages the exact bundle', async () => {
+    const { client, options } = await fixture.client('1.2.0');
+    const info = (await client.checkForUpdates())!;
+    const events: Progress[] = [];
+    const staged = await client.downloadUpdate(info, { onProgress: (p) => events.push(p) });
+    expect(staged).toMatchObject({ version: '1.3.0', strategy: 'patch', required: false, releaseNotes: 'Faster startup.' });
+    expect(staged.stagedDir).toBe(join(options.cacheDir, 'staged', '1.3.0'));
+    expect(staged.downloadedBytes).toBe(info.plan.downloadSize);
+    await expectStagedBundle(fixture, staged);
+    expect(JSON.parse(await readFile(join(options.cacheDir, 'staged', '1.3.0.json'), 'utf8'))).toMatchObject({ version: '1.3.0', strategy: 'patch' });
+    // No second copy of the app: the only base kept is the new version's tar, for the next patch.
+    expect(await readdir(join(options.cacheDir, 'targets', 'linux-x64'))).toEqual([`${APP}-1.3.0.tar`]);
+    const phases = [...new Set(events.map((e) => e.phase))];
+    expect(phases).toEqual(['download', 'patch', 'extract']);
+    for (const phase of phases) {
+      const last = events.filter((e) => e.phase === phase).at(-1)!;
+      expect(last.transferred).toBe(last.total);
+      expect(last.percent).toBe(100);
+    }
+    expect(events.find((e) => e.phase === 'download')?.total).toBe(info.plan.downloadSize);
+  });
+
+  it('three versions behind: applies the chain of patches, each tar verified, and stages the newest', async () => {
+    const { client } = await fixture.client('1.0.0');
+    const info = (await client.checkForUpdates())!;
+    expect(info.plan.strategy).toBe('patch');
+    expect(info.plan.files.map((f) => f.targetPath)).toEqual(['1.1.0', '1.2.0', '1.3.0'].map((v) => `linux-x64/${APP}-${v}.patch`));
+    const staged = await client.downloadUpdate(info);
+    expect(staged.strategy).toBe('patch');
+    await expectStagedBundle(fixture, staged);
+  });
+
+  it('a fresh install whose folder gained files the bundle never had still patches (the base follows the archive list)', async () => {
+    const { client, options } = await fixture.client('1.2.0');
+    await writeFile(join(options.installDir, 'uninstall.exe'), 'added by an installer');
+    const staged = await client.downloadUpdate((await client.checkForUpdates())!);
+    expect(staged.strategy).toBe('patch');
+    await expectStagedBundle(fixture, staged);
+  });
+
+  it('an install folder changed by one byte falls back to the full archive', async () => {
+    const { client, options } = await fixture.client('1.2.0');
+    await appendFile(join(options.installDir, 'version.txt'), 'x');
+    const staged = await client.downloadUpdate((await client.checkForUpdates())!);
+    expect(staged.strategy).toBe('full');
+    await expectStagedBundle(fixture, staged);
+    expect(fixture.server.requestsFor(`${APP}-1.3.0.tar.gz`).length).toBeGreaterThan(0);
+  });
+
+  it('uses a cached tar of the running version as the patch base, without reading the install folder', async () => {
+    const first = await fixture.client('1.1.0');
+    const staged = await first.client.downloadUpdate((await first.client.checkForUpdates())!);
+    expect(staged.version).toBe('1.3.0');
+    // The next app version runs from a folder the client cannot read, but its cache holds the 1.3.0 tar.
+    await fixture.publish('1.4.0');
+    const next = new UpdateClient({ ...first.options, currentVersion: '1.3.0', installDir: join(fixture.tmp, 'nowhere') });
+    const info = (await next.checkForUpdates())!;
+    const again = await next.downloadUpdate(info);
+    expect(again).toMatchObject({ version: '1.4.0', strategy: 'patch' });
+    await expectStagedBundle(fixture, again);
+    // The older staged version is pruned once a newer one is staged.
+    expect(await readdir(join(first.options.cacheDir, 'staged'))).toEqual(['1.4.0', '1.4.0.json']);
+  });
+
+  it('finds a staged update again after a restart, and drops it once it is installed', async () => {
+    const { client, options } = await fixture.client('1.2.0');
+    const staged = await client.downloadUpdate((await client.checkForUpdates())!);
+    expect(await findStagedUpdate(options.cacheDir, '1.2.0')).toEqual(staged);
+    expect(await findStagedUpdate(options.cacheDir, staged.version)).toBeUndefined();
+    expect(await readdir(join(options.cacheDir, 'staged'))).toEqual([]);
+  });
+
+  it('never offers an excluded version', async () => {
+    const { client } = await fixture.client('1.2.0', { excludeVersions: ['1.3.0', '1.4.0'] });
+    expect(await client.checkForUpdates()).toBeUndefined();
+  });
+
+  it('only counts targets of its own platform', async () => {
+    const { client } = await fixture.client('1.2.0', { platform: 'win32' });
+    expect(await client.checkForUpdates()).toBeUndefined();
+  });
+});
+
+describe('choosing among prereleases, required updates and large patches', () => {
+  let fixture: RepoFixture;
+
+  beforeAll(async () => {
+    fixture = await RepoFixture.create();
+    await fixture.publish('2.0.0');
+    await fixture.publish('2.1.0', { required: true, releaseNotes: 'Security fix.' });
+    await fixture.publish('2.2.0-beta.1');
+    await fixture.publish('2.2.0-rc.1');
+  });
+  afterAll(() => fixture.cleanup());
+
+  it('offers only releases on the default channel', async () => {
+    const { client } = await fixture.client('2.0.0');
+    expect((await client.checkForUpdates())?.version).toBe('2.1.0');
+  });
+
+  it('flags an update as required and stages it with the flag', async () => {
+    const { client } = await fixture.client('2.0.0');
+    const info = (await client.checkForUpdates())!;
+    expect(info).toMatchObject({ version: '2.1.0', required: true, releaseNotes: 'Security fix.' });
+    const staged = await client.downloadUpdate(info);
+    expect(staged).toMatchObject({ version: '2.1.0', required: true, releaseNotes: 'Security fix.' });
+  });
+
+  it('offers the beta on the beta channel, and stages it from a patch', async () => {
+    const { client } = await fixture.client('2.1.0', { channel: 'beta' });
+    const info = (await client.checkForUpdates())!;
+    expect(info.version).toBe('2.2.0-beta.1');
+    const staged = await client.downloadUpdate(info);
+    expect(staged.strategy).toBe('patch');
+    await expectStagedBundle(fixture, staged);
+  });
+
+  it('offers the newest prerelease of any channel with allowPrerelease', async () => {
+    const { client } = await fixture.client('2.1.0', { allowPrerelease: true });
+    expect((await client.checkForUpdates())?.version).toBe('2.2.0-rc.1');
+  });
+
+  it('patches through prereleases it would not install', async () => {
+    await fixture.publish('2.2.0');
+    const { client } = await fixture.client('2.1.0');
+    const info = (await client.checkForUpdates())!;
+    expect(info.version).toBe('2.2.0');
+    expect(info.plan.files.map((f) => f.targetPath)).toEqual(['2.2.0-beta.1', '2.2.0-rc.1', '2.2.0'].map((v) => `linux-x64/${APP}-${v}.patch`));
+    const staged = await client.downloadUpdate(info);
+    expect(staged.strategy).toBe('patch');
+    await expectStagedBundle(fixture, staged);
+  });
+
+  it('flags an update as required when a skipped version was required', async () => {
+    const { client } = await fixture.client('2.0.0');
+    expect(await client.checkForUpdates()).toMatchObject({ version: '2.2.0', required: true });
+  });
+
+  it('downloads the full archive when the patch chain is larger than it', async () => {
+    await fixture.publish('3.0.0', { churn: true });
+    await fixture.publish('3.1.0', { churn: true });
+    const { client } = await fixture.client('2.2.0');
+    const info = (await client.checkForUpdates())!;
+    expect(info.version).toBe('3.1.0');
+    expect(info.plan).toMatchObject({ strategy: 'full', files: [{ targetPath: `linux-x64/${APP}-3.1.0.tar.gz` }] });
+    expect(info.plan.downloadSize).toBe(info.plan.fullSize);
+    const staged = await client.downloadUpdate(info);
+    expect(staged.strategy).toBe('full');
+    await expectStagedBundle(fixture, staged);
+  });
+});
+
+describe('downloads that go wrong', () => {
+  let fixture: RepoFixture;
+  const archive = `${APP}-5.1.0.tar.gz`;
+
+  beforeAll(async () => {
+    fixture = await RepoFixture.create();
+    // Two releases of fresh content: the patch chain outweighs the archive, so the archive (1 MiB) is
+    // what gets downloaded, cut, stalled and resumed.
+    await fixture.publish('5.0.0', { assetSize: 1024 * 1024 });
+    await fixture.publish('5.0.1', { assetSize: 1024 * 1024, churn: true });
+    await fixture.publish('5.1.0', { assetSize: 1024 * 1024, churn: true });
+  });
+  afterEach(() => fixture.server.clearFaults());
+  afterAll(() => fixture.cleanup());
+
+  it('resumes a cut connection with a Range request instead of sending the file again', async () => {
+    const { client } = await fixture.client('5.0.0');
+    const info = (await client.checkForUpdates())!;
+    expect(info.plan.strategy).toBe('full');
+    const size = info.plan.downloadSize;
+    const before = fixture.server.requestsFor(archive).length;
+    fixture.server.inject({ pathEnd: archive, afterBytes: 300_000, kind: 'cut' });
+    const staged = await client.downloadUpdate(info);
+    await expectStagedBundle(fixture, staged);
+    const [first, second, ...more] = fixture.server.requestsFor(archive).slice(before);
+    expect(more).toEqual([]);
+    expect(first).toMatchObject({ range: undefined, status: 200, bytesSent: 300_000 });
+    // Bytes still in flight when the connection dropped are lost; the rest is never sent twice.
+    const resumedAt = Number(/^bytes=(\d+)-$/.exec(second?.range ?? '')?.[1]);
+    expect(resumedAt).toBeGreaterThan(0);
+    expect(second).toMatchObject({ status: 206, bytesSent: size - resumedAt });
+    const resent = first!.bytesSent + second!.bytesSent - size;
+    expect(resent).toBe(300_000 - resumedAt);
+    expect(resent).toBeLessThan(300_000);
+    expect(staged.downloadedBytes).toBe(size);
+  });
+
+  it('cuts a stalled connection and resumes it', async () => {
+    const { client } = await fixture.client('5.0.0', { stallTimeoutMs: 300 });
+    const info = (await client.checkForUpdates())!;
+    const before = fixture.server.requestsFor(archive).length;
+    fixture.server.inject({ pathEnd: archive, afterBytes: 200_000, kind: 'stall' });
+    const staged = await client.downloadUpdate(info);
+    await expectStagedBundle(fixture, staged);
+    expect(fixture.server.requestsFor(archive).slice(before).map((r) => r.range)).toEqual([undefined, 'bytes=200000-']);
+  });
+
+  it('reports TIMEOUT when a connection stalls on every retry', async () => {
+    const { client, options } = await fixture.client('5.0.0', { stallTimeoutMs: 200, retries: 1 });
+    const info = (await client.checkForUpdates())!;
+    fixture.server.inject({ pathEnd: archive, afterBytes: 1000, kind: 'stall' });
+    fixture.server.inject({ pathEnd: archive, afterBytes: 1000, kind: 'stall' });
+    expect(await codeOf(client.downloadUpdate(info))).toBe('TIMEOUT');
+    expect(await findStagedUpdate(options.cacheDir, '5.0.0')).toBeUndefined();
+  });
+
+  it('stops on cancellation, keeps nothing that could be trusted, and resumes on the next try', async () => {
+    const { client, options } = await fixture.client('5.0.0');
+    const info = (await client.checkForUpdates())!;
+    const controller = new AbortController();
+    // The server holds the rest back and the user cancels then, so the cancellation lands mid-file.
+    fixture.server.inject({ pathEnd: archive, afterBytes: 400_000, kind: 'stall', then: () => controller.abort() });
+    const download = client.downloadUpdate(info, { signal: controller.signal });
+    expect(await codeOf(download)).toBe('CANCELLED');
+    const dir = join(options.cacheDir, 'targets', 'linux-x64');
+    const left = await readdir(dir);
+    expect(left).toHaveLength(1);
+    expect(left[0]).toMatch(/\.partial$/);
+    const kept = (await stat(join(dir, left[0]!))).size;
+    expect(kept).toBeGreaterThan(0);
+    expect(await findStagedUpdate(options.cacheDir, '5.0.0')).toBeUndefined();
+
+    const before = fixture.server.requestsFor(archive).length;
+    const staged = await client.downloadUpdate(info);
+    await expectStagedBundle(fixture, staged);
+    expect(fixture.server.requestsFor(archive).slice(before).map((r) => r.range)).toEqual([`bytes=${kept}-`]);
+    expect(staged.downloadedBytes).toBe(info.plan.downloadSize - kept);
+  });
+
+  it('throws away a resumed file that fails verification and downloads it whole', async () => {
+    const { client, options } = await fixture.client('5.0.0');
+    const info = (await client.checkForUpdates())!;
+    const sha = (await readdir(join(fixture.repoDir, 'targets', 'linux-x64'))).find((n) => n.endsWith(archive))!;
+    // A partial whose bytes are not a prefix of the signed file.
+    await writeFile(join(options.cacheDir, 'targets', 'linux-x64', `${sha}.partial`), Buffer.alloc(50_000, 7));
+    const staged = await client.downloadUpdate(info);
+    await expectStagedBundle(fixture, staged);
+    expect(staged.strategy).toBe('full');
+  });
+
+  it('rejects a tampered file on the server with VERIFICATION and stages nothing', async () => {
+    const { client, options } = await fixture.client('5.0.0');
+    const info = (await client.checkForUpdates())!;
+    const dir = join(fixture.repoDir, 'targets', 'linux-x64');
+    const name = (await readdir(dir)).find((n) => n.endsWith(archive))!;
+    const original = await readFile(join(dir, name));
+    const tampered = Buffer.from(original);
+    tampered[tampered.length - 10] = tampered[tampered.length - 10]! ^ 0xff;
+    await writeFile(join(dir, name), tampered);
+    try {
+      expect(await codeOf(client.downloadUpdate(info))).toBe('VERIFICATION');
+    } finally {
+      await writeFile(join(dir, name), original);
+    }
+    expect(await readdir(join(options.cacheDir, 'targets', 'linux-x64'))).toEqual([]);
+    expect(await findStagedUpdate(options.cacheDir, '5.0.0')).toBeUndefined();
+  });
+
+  it('reports NETWORK when the server cannot be reached', async () => {
+    const { client } = await fixture.client('5.0.0', { metadataUrl: 'http://127.0.0.1:9/metadata/', retries: 0 });
+    expect(await codeOf(client.checkForUpdates())).toBe('NETWORK');
+  });
+
+  it('reports VERIFICATION when the shipped root belongs to another repository', async () => {
+    const other = await RepoFixture.create();
+    try {
+      const { client } = await fixture.client('5.0.0', { trustedRoot: await readFile(other.trustedRoot) });
+      expect(await codeOf(client.checkForUpdates())).toBe('VERIFICATION');
+    } finally {
+      await other.cleanup();
+    }
+  });
+});
