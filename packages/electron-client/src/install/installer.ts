@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UpdateError } from '../core/error.js';
+import { UpdateError } from '../core/index.js';
 
 /** Everything the installer script needs to swap a staged update in after the app exits. */
 export interface InstallRequest {

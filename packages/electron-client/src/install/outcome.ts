@@ -1,6 +1,6 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { UpdateError } from '../core/error.js';
+import { UpdateError } from '../core/index.js';
 import { healthMarkerPath, installResultPath } from './installer.js';
 
 /** How the last installer run ended; `started` means it never finished (killed, or still running). */

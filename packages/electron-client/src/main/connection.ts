@@ -1,0 +1,139 @@
+import { UpdateError, type Logger, type Progress, type StagedUpdate, type UpdateInfo } from '../core/index.js';
+import { isRefused, PROTOCOL_VERSION, readWorkerMessage, type MainMessage, type WorkerMessage, type WorkerOptions } from '../ipc/protocol.js';
+import type { ElectronAdapter, WorkerProcess } from './adapter.js';
+
+/** How long an idle worker is kept for a follow-up request (a download right after a check). */
+export const WORKER_IDLE_MS = 2_000;
+
+interface Pending {
+  worker: WorkerProcess;
+  settle: (message: WorkerMessage | UpdateError) => void;
+  onProgress?: (progress: Progress) => void;
+}
+
+type Request = MainMessage extends infer M ? (M extends { id: number } ? Omit<M, 'v' | 'id'> : never) : never;
+
+/**
+ * The main process's end of the worker protocol. Starts a worker when a request comes and none runs,
+ * ends it when idle (a utility process never exits by itself), and turns the worker dying into an
+ * error for every request it left unanswered, never a hang.
+ */
+export class WorkerConnection {
+  private worker: WorkerProcess | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private idleTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly adapter: ElectronAdapter,
+    private readonly workerPath: string,
+    private readonly logger: Logger | undefined,
+    private readonly idleMs: number = WORKER_IDLE_MS,
+  ) {}
+
+  /** Asks the worker for the newest update; undefined when up to date. */
+  async check(options: WorkerOptions): Promise<UpdateInfo | undefined> {
+    const answer = await this.request({ type: 'check', options });
+    if (answer.type !== 'checked') throw unexpected(answer);
+    return answer.info ?? undefined;
+  }
+
+  /** Has the worker download, verify and stage `info`. */
+  async download(options: WorkerOptions, info: UpdateInfo, onProgress: (p: Progress) => void, signal?: AbortSignal): Promise<StagedUpdate> {
+    const answer = await this.request({ type: 'download', options, info }, onProgress, signal);
+    if (answer.type !== 'downloaded') throw unexpected(answer);
+    return answer.staged;
+  }
+
+  /** Ends the worker now; unanswered requests fail. */
+  close(): void {
+    clearTimeout(this.idleTimer);
+    const worker = this.worker;
+    this.worker = undefined;
+    if (worker !== undefined) this.workerGone(worker, 'the update worker was stopped');
+    worker?.kill();
+  }
+
+  private async request(request: Request, onProgress?: (p: Progress) => void, signal?: AbortSignal): Promise<WorkerMessage> {
+    if (signal?.aborted === true) throw new UpdateError('CANCELLED', 'cancelled before it started');
+    clearTimeout(this.idleTimer);
+    const worker = await this.ensureWorker();
+    const id = this.nextId++;
+    const message = { v: PROTOCOL_VERSION, id, ...request } as MainMessage;
+    const onAbort = (): void => worker.postMessage({ v: PROTOCOL_VERSION, type: 'cancel', id } satisfies MainMessage);
+    try {
+      return await new Promise<WorkerMessage>((resolve, reject) => {
+        const entry: Pending = { worker, settle: (answer) => (answer instanceof UpdateError ? reject(answer) : resolve(answer)) };
+        if (onProgress !== undefined) entry.onProgress = onProgress;
+        this.pending.set(id, entry);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        worker.postMessage(message);
+      });
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.pending.delete(id);
+      if (this.pending.size === 0) this.scheduleIdleExit();
+    }
+  }
+
+  private async ensureWorker(): Promise<WorkerProcess> {
+    // utilityProcess.fork throws before the app is ready.
+    await this.adapter.whenReady();
+    if (this.worker !== undefined) return this.worker;
+    const worker = this.adapter.forkWorker(this.workerPath);
+    this.worker = worker;
+    worker.on('message', (data) => this.receive(worker, data));
+    worker.on('exit', (code) => {
+      if (this.worker === worker) this.worker = undefined;
+      this.workerGone(worker, `the update worker exited with code ${code} before answering`);
+    });
+    return worker;
+  }
+
+  private workerGone(worker: WorkerProcess, reason: string): void {
+    for (const entry of this.pending.values()) {
+      if (entry.worker === worker) entry.settle(new UpdateError('INTERNAL', reason));
+    }
+  }
+
+  private receive(worker: WorkerProcess, data: unknown): void {
+    const message = readWorkerMessage(data);
+    if (isRefused(message)) {
+      this.logger?.warn(`tufup: refused a message from the update worker: ${message.refused}`);
+      const entry = message.id === undefined ? undefined : this.pending.get(message.id);
+      entry?.settle(new UpdateError('INTERNAL', `the update worker sent a message this version cannot read: ${message.refused}`));
+      return;
+    }
+    if (message.type === 'log') {
+      this.logger?.[message.level](message.message);
+      return;
+    }
+    const entry = this.pending.get(message.id);
+    if (entry?.worker !== worker) return;
+    switch (message.type) {
+      case 'progress':
+        entry.onProgress?.(message.progress);
+        return;
+      case 'failed':
+        entry.settle(new UpdateError(message.error.code, message.error.message));
+        return;
+      default:
+        entry.settle(message);
+    }
+  }
+
+  private scheduleIdleExit(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      const worker = this.worker;
+      if (worker === undefined || this.pending.size > 0) return;
+      this.worker = undefined;
+      worker.postMessage({ v: PROTOCOL_VERSION, type: 'exit' } satisfies MainMessage);
+    }, this.idleMs);
+    this.idleTimer.unref();
+  }
+}
+
+function unexpected(message: WorkerMessage): UpdateError {
+  return new UpdateError('INTERNAL', `the update worker answered with an unexpected ${message.type} message`);
+}

@@ -1,0 +1,19 @@
+import type { ElectronAdapter } from './adapter.js';
+import type { UpdaterOptions } from './config.js';
+import { electronAdapter } from './electron-adapter.js';
+import { TufupUpdater } from './updater.js';
+
+/**
+ * Creates the updater for the running Electron app and serves the preload bridge. Call it once, in the
+ * main process; see docs/electron-client.md for the lines to add to main, preload and renderer.
+ */
+export function createUpdater(options: UpdaterOptions, adapter: ElectronAdapter = electronAdapter()): TufupUpdater {
+  return new TufupUpdater(options, adapter);
+}
+
+export { TufupUpdater } from './updater.js';
+export { UPDATER_DEFAULTS, type UpdaterOptions } from './config.js';
+export type { ElectronAdapter, WorkerProcess, RendererTarget, InvokeContext } from './adapter.js';
+export type { InstallOutcome, InstallStatus } from '../install/outcome.js';
+export type { UpdaterEventMap, UpdaterStatus, UpdateSummary, InstallOptions } from '../ipc/channels.js';
+export { UpdateError, type UpdateErrorCode, type UpdateInfo, type StagedUpdate, type Progress, type Logger } from '../core/index.js';

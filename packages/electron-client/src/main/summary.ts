@@ -1,0 +1,29 @@
+import { UpdateError, type StagedUpdate, type UpdateInfo } from '../core/index.js';
+import type { UpdateSummary } from '../ipc/channels.js';
+import type { ErrorPayload } from '../ipc/protocol.js';
+
+/** What windows see of an update found by a check. */
+export function summaryOfInfo(info: UpdateInfo): UpdateSummary {
+  const summary: UpdateSummary = { version: info.version, required: info.required, downloadSize: info.plan.downloadSize, strategy: info.plan.strategy };
+  if (info.releaseNotes !== undefined) summary.releaseNotes = info.releaseNotes;
+  return summary;
+}
+
+/** What windows see of a downloaded update. */
+export function summaryOfStaged(staged: StagedUpdate): UpdateSummary {
+  const summary: UpdateSummary = { version: staged.version, required: staged.required, downloadSize: staged.downloadedBytes, strategy: staged.strategy };
+  if (staged.releaseNotes !== undefined) summary.releaseNotes = staged.releaseNotes;
+  return summary;
+}
+
+/** Anything thrown, as an UpdateError (`INTERNAL` when it was not one: a bug). */
+export function asUpdateError(error: unknown): UpdateError {
+  if (error instanceof UpdateError) return error;
+  return new UpdateError('INTERNAL', error instanceof Error ? error.message : String(error), { cause: error });
+}
+
+/** An error as plain data for IPC. */
+export function errorPayload(error: unknown): ErrorPayload {
+  const e = asUpdateError(error);
+  return { code: e.code, message: e.message };
+}

@@ -1,0 +1,14 @@
+import { contextBridge, ipcRenderer } from 'electron';
+import { createBridge } from './bridge.js';
+
+/** The global name renderers find the bridge under (`window.tufup`). @default 'tufup' */
+export const BRIDGE_KEY = 'tufup';
+
+/** Exposes the updater bridge to the page through `contextBridge`; call it from the window's preload script. */
+export function exposeUpdater(key: string = BRIDGE_KEY): void {
+  contextBridge.exposeInMainWorld(key, createBridge(ipcRenderer));
+}
+
+export { createBridge, type UpdaterBridge, type IpcRendererLike } from './bridge.js';
+export type { UpdaterStatus, UpdateSummary, RendererEventMap, RequestResult, InstallOptions } from '../ipc/channels.js';
+export type { ErrorPayload } from '../ipc/protocol.js';
