@@ -2,6 +2,7 @@ import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findStagedUpdate, UpdateClient, UpdateError, type Progress, type StagedUpdate } from '@tufup/electron-client/core';
+import { rotateKey } from '@tufup/repo-tools';
 import { APP, RepoFixture, readTree } from './helpers/fixture.js';
 
 async function expectStagedBundle(fixture: RepoFixture, staged: StagedUpdate): Promise<void> {
@@ -318,6 +319,54 @@ describe('downloads that go wrong', () => {
       expect(await codeOf(client.checkForUpdates())).toBe('VERIFICATION');
     } finally {
       await other.cleanup();
+    }
+  });
+});
+
+describe('the chain of trust', () => {
+  it('follows a root rotation from the root shipped in the app, and keeps the newer root', async () => {
+    const fixture = await RepoFixture.create();
+    try {
+      await fixture.publish('1.0.0');
+      const { client, options } = await fixture.client('1.0.0');
+      expect(await client.checkForUpdates()).toBeUndefined();
+      await rotateKey({ repoDir: fixture.repoDir, keysDir: fixture.keysDir, role: 'root' });
+      await rotateKey({ repoDir: fixture.repoDir, keysDir: fixture.keysDir, role: 'timestamp' });
+      await fixture.publish('1.1.0');
+      // The same client checks again: a fresh tuf-js Updater per check, over the cached metadata.
+      const info = (await client.checkForUpdates())!;
+      expect(info.version).toBe('1.1.0');
+      const cachedRoot = JSON.parse(await readFile(join(options.cacheDir, 'metadata', 'root.json'), 'utf8')) as { signed: { version: number } };
+      expect(cachedRoot.signed.version).toBeGreaterThan(1);
+      await expectStagedBundle(fixture, await client.downloadUpdate(info));
+    } finally {
+      await fixture.cleanup();
+    }
+  });
+
+  it('refuses expired metadata with VERIFICATION', async () => {
+    const fixture = await RepoFixture.create({ now: new Date(Date.now() - 400 * 86_400_000) });
+    try {
+      await fixture.publish('1.0.0');
+      await fixture.publish('1.1.0');
+      const { client } = await fixture.client('1.0.0');
+      expect(await codeOf(client.checkForUpdates())).toBe('VERIFICATION');
+    } finally {
+      await fixture.cleanup();
+    }
+  });
+
+  it('refuses to download a version the repository does not offer', async () => {
+    const fixture = await RepoFixture.create();
+    try {
+      await fixture.publish('1.0.0');
+      await fixture.publish('1.1.0');
+      const { client } = await fixture.client('1.0.0');
+      const info = (await client.checkForUpdates())!;
+      expect(await codeOf(client.downloadUpdate({ ...info, version: '1.2.0' }))).toBe('NO_UPDATE');
+      expect(await codeOf(client.downloadUpdate({ ...info, version: '0.9.0' }))).toBe('NO_UPDATE');
+    } finally {
+      await fixture.cleanup();
     }
   });
 });

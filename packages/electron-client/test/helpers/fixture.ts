@@ -58,6 +58,7 @@ export class RepoFixture {
   readonly keysDir: string;
   readonly server: LoopbackServer;
   private counter = 0;
+  private now: Date | undefined;
 
   private constructor(readonly tmp: string) {
     this.repoDir = join(tmp, 'repo');
@@ -65,9 +66,11 @@ export class RepoFixture {
     this.server = new LoopbackServer(this.repoDir);
   }
 
-  static async create(): Promise<RepoFixture> {
+  /** `now` moves the publisher's clock (for expired metadata). */
+  static async create(options: { now?: Date } = {}): Promise<RepoFixture> {
     const fixture = new RepoFixture(await mkdtemp(join(tmpdir(), 'tufup-core-')));
-    await initRepository({ repoDir: fixture.repoDir, keysDir: fixture.keysDir, appName: APP });
+    fixture.now = options.now;
+    await initRepository({ repoDir: fixture.repoDir, keysDir: fixture.keysDir, appName: APP, ...(options.now ? { now: options.now } : {}) });
     await fixture.server.start();
     return fixture;
   }
@@ -103,6 +106,7 @@ export class RepoFixture {
       arch: ARCH,
       required: options.required === true,
       ...(options.releaseNotes === undefined ? {} : { releaseNotes: options.releaseNotes }),
+      ...(this.now ? { now: this.now } : {}),
     });
   }
 
