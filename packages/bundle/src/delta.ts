@@ -6,7 +6,7 @@ import { constants, createZstdDecompress, zstdCompress } from 'node:zlib';
 import { BundleError, ioError } from './error.js';
 import { digestBuffer, DigestStream, sameDigest, type Digest } from './hash.js';
 import { listTar } from './list.js';
-import { writeFileAtomic, type TarEntry } from './tar.js';
+import { tarToBuffer, writeFileAtomic, type TarEntry } from './tar.js';
 
 const zstdCompressAsync = promisify(zstdCompress);
 
@@ -153,6 +153,12 @@ export interface ApplyPatchOptions {
   patchPath: string;
   /** The base tar, in memory (zstd needs the whole dictionary). */
   base: Buffer;
+  /**
+   * Hands the base over: it is emptied (its memory freed) as soon as the decoder holds its own copy, so
+   * the old tar is not in memory twice while the new one is decoded. Leave it off if you use `base` after.
+   * @default false
+   */
+  releaseBase?: boolean;
   /** Where the new tar goes; it appears only once it matches `expected`. */
   outPath: string;
   /** The signed digest of the new tar. */
@@ -162,14 +168,56 @@ export interface ApplyPatchOptions {
   signal?: AbortSignal;
 }
 
+/** Inputs of {@link applyPatchFromFolder}: the install folder stands in for the base tar. */
+export interface ApplyPatchFromFolderOptions extends Omit<ApplyPatchOptions, 'base' | 'releaseBase'> {
+  /** The installed app the patch applies to; files the archive never had are ignored. */
+  installDir: string;
+}
+
 /**
  * Applies a patch, streaming the new tar to disk and hashing it on the way. A wrong base is refused
  * before any work (PATCH_BASE_MISMATCH); output that grows past, or ends short of, the signed size or
  * hash is deleted (HASH_MISMATCH); an undecodable payload is PATCH_CORRUPT.
  */
 export async function applyPatch(options: ApplyPatchOptions): Promise<Digest> {
-  const { patchPath, base, outPath, expected } = options;
-  const { header, payloadOffset } = await readPatchHeader(patchPath);
+  const { header, payloadOffset } = await readPatchHeader(options.patchPath);
+  return decode(options, header, payloadOffset, options.base, options.releaseBase === true);
+}
+
+/**
+ * Applies a patch to an installed app: rebuilds the base tar from `installDir` following the patch's
+ * list of base entries (not the folder listing, so files an installer added do not matter), then applies
+ * as {@link applyPatch} does, holding the old tar in memory only once. A folder that no longer matches
+ * the base is PATCH_BASE_MISMATCH: the caller should fall back to the full archive.
+ */
+export async function applyPatchFromFolder(options: ApplyPatchFromFolderOptions): Promise<Digest> {
+  const { header, payloadOffset } = await readPatchHeader(options.patchPath);
+  let base: Buffer;
+  try {
+    base = await tarToBuffer(options.installDir, header.baseEntries);
+  } catch (cause) {
+    if (cause instanceof BundleError && cause.code === 'CONTENT_MISMATCH') {
+      throw new BundleError('PATCH_BASE_MISMATCH', `${options.installDir} is not the version ${options.patchPath} applies to: ${cause.message}`, { cause });
+    }
+    throw cause;
+  }
+  return decode(options, header, payloadOffset, base, true);
+}
+
+/** Frees a buffer's memory now rather than at the next GC; only for a buffer that owns its whole store. */
+function release(buffer: Buffer): void {
+  const store = buffer.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
+  if (buffer.byteOffset === 0 && store.byteLength === buffer.length && typeof store.transfer === 'function') store.transfer(0);
+}
+
+async function decode(
+  options: Omit<ApplyPatchOptions, 'base' | 'releaseBase'>,
+  header: PatchHeader,
+  payloadOffset: number,
+  base: Buffer,
+  releaseBase: boolean,
+): Promise<Digest> {
+  const { patchPath, outPath, expected, signal } = options;
   const baseDigest = digestBuffer(base);
   if (!sameDigest(baseDigest, header.base)) {
     throw new BundleError(
@@ -181,14 +229,19 @@ export async function applyPatch(options: ApplyPatchOptions): Promise<Digest> {
     throw new BundleError('HASH_MISMATCH', `${patchPath} produces sha256 ${header.target.sha256}, not the signed ${expected.sha256}`);
   }
   const digest = new DigestStream((done) => options.onProgress?.(done, expected.size));
+  // The decoder copies the dictionary when it is made; from here on the caller's copy is dead weight.
   const decoder = createZstdDecompress({ dictionary: base, params: { [constants.ZSTD_d_windowLogMax]: MAX_WINDOW_LOG } });
+  if (releaseBase) release(base);
   const limit = new SizeLimit(expected.size);
-  const input = createReadStream(patchPath, { start: payloadOffset, signal: options.signal });
+  const input = createReadStream(patchPath, { start: payloadOffset, signal });
   input.on('error', (e) => decoder.destroy(e));
   decoder.on('error', (e) => limit.destroy(e));
   limit.on('error', (e) => digest.destroy(e));
   input.pipe(decoder).pipe(limit).pipe(digest);
-  options.signal?.addEventListener('abort', () => digest.destroy(options.signal?.reason as Error), { once: true });
+  const onAbort = (): void => {
+    digest.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await writeFileAtomic(outPath, digest, undefined, () => {
       const actual = digest.digest();
@@ -197,14 +250,18 @@ export async function applyPatch(options: ApplyPatchOptions): Promise<Digest> {
       }
     });
   } catch (error) {
+    input.destroy();
+    decoder.destroy();
     const inner = error instanceof BundleError && error.code === 'IO' ? error.cause : error;
     if (inner instanceof BundleError) throw inner;
-    if (options.signal?.aborted) throw options.signal.reason;
+    if (signal?.aborted) throw signal.reason;
     const code = (inner as NodeJS.ErrnoException | undefined)?.code ?? '';
     if (code.startsWith('ERR_ZSTD') || code.startsWith('ZSTD_') || code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') {
       throw new BundleError('PATCH_CORRUPT', `${patchPath} could not be applied: ${(inner as Error).message}`, { cause: inner });
     }
     throw error;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
   return expected;
 }

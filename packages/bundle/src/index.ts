@@ -26,9 +26,11 @@ export {
   createPatchFile,
   readPatchHeader,
   applyPatch,
+  applyPatchFromFolder,
   zstdPatchParams,
   type PatchHeader,
   type PatchOptions,
   type ApplyPatchOptions,
+  type ApplyPatchFromFolderOptions,
 } from './delta.js';
 export { CUSTOM_SCHEMA, parseTargetCustom, type TufupCustom, type TargetCustom } from './metadata.js';

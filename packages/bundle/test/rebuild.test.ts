@@ -1,8 +1,9 @@
-import { mkdir, readFile, rm, symlink, truncate, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   applyPatch,
+  applyPatchFromFolder,
   createArchive,
   createPatch,
   digestBuffer,
@@ -91,5 +92,36 @@ describe('rebuilding the base tar from an install folder', () => {
     await damage(install);
     await expectCode(tarToBuffer(install, header.baseEntries), 'CONTENT_MISMATCH');
     await expectCode(digestTarOf(install, header.baseEntries), 'CONTENT_MISMATCH');
+  });
+});
+
+describe('applying a patch straight to an install folder', () => {
+  it('rebuilds the base from the folder, ignoring added files, and writes the new tar', async () => {
+    const { work, install, patchPath, v2Tar } = await installedApp();
+    await writeFile(join(install, 'Uninstall MyApp.exe'), 'uninstaller');
+    const expected = digestBuffer(v2Tar);
+    expect(await applyPatchFromFolder({ patchPath, installDir: install, outPath: join(work, 'new.tar'), expected })).toEqual(expected);
+    expect((await readFile(join(work, 'new.tar'))).equals(v2Tar)).toBe(true);
+  });
+
+  it('refuses a changed install with PATCH_BASE_MISMATCH and writes nothing', async () => {
+    const { work, install, patchPath, v2Tar } = await installedApp();
+    const file = join(install, 'resources/app.asar');
+    const bytes = await readFile(file);
+    bytes[10]! ^= 1;
+    await writeFile(file, bytes);
+    const outPath = join(work, 'new.tar');
+    await expectCode(applyPatchFromFolder({ patchPath, installDir: install, outPath, expected: digestBuffer(v2Tar) }), 'PATCH_BASE_MISMATCH');
+    await unlink(join(install, 'MyApp'));
+    await expectCode(applyPatchFromFolder({ patchPath, installDir: install, outPath, expected: digestBuffer(v2Tar) }), 'PATCH_BASE_MISMATCH');
+    expect((await readdir(work)).filter((name) => name.startsWith('new.tar'))).toEqual([]);
+  });
+
+  it('with releaseBase, empties the caller’s base buffer once the decoder has its copy', async () => {
+    const { work, baseTar, patchPath, v2Tar } = await installedApp();
+    const base = Buffer.from(baseTar);
+    await applyPatch({ patchPath, base, releaseBase: true, outPath: join(work, 'new.tar'), expected: digestBuffer(v2Tar) });
+    expect(base.length).toBe(0);
+    expect((await readFile(join(work, 'new.tar'))).equals(v2Tar)).toBe(true);
   });
 });
