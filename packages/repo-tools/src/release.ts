@@ -158,8 +158,9 @@ export async function addBundle(options: AddOptions): Promise<AddResult> {
   } catch (error) {
     throw fromBundleError(error);
   }
-  if (options.custom !== undefined && (!isPlainObject(options.custom) || !isJson(options.custom))) {
-    throw new RepoError('INVALID_CUSTOM', 'custom fields must be a JSON object');
+  if (options.custom !== undefined) {
+    if (!isPlainObject(options.custom)) throw new RepoError('INVALID_CUSTOM', 'custom fields must be a JSON object');
+    checkCanonical(options.custom, 'custom');
   }
   const state = await loadRepository(options.repoDir);
   const name = state.config.appName;
@@ -235,13 +236,25 @@ export async function addBundle(options: AddOptions): Promise<AddResult> {
   });
 }
 
-function isJson(value: unknown): boolean {
-  try {
-    JSON.stringify(value);
-    return true;
-  } catch {
-    return false;
+/**
+ * Throws INVALID_CUSTOM unless `value` survives canonical JSON, which signatures are made over: strings,
+ * integers, booleans, null, arrays and plain objects only (no fractions, so clients can verify them).
+ */
+function checkCanonical(value: unknown, where: string): void {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'number') {
+    if (Number.isSafeInteger(value)) return;
+    throw new RepoError('INVALID_CUSTOM', `${where} is ${value}: canonical JSON has whole numbers only; write it as a string`);
   }
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => checkCanonical(item, `${where}[${i}]`));
+    return;
+  }
+  if (isPlainObject(value)) {
+    for (const [key, item] of Object.entries(value)) checkCanonical(item, `${where}.${key}`);
+    return;
+  }
+  throw new RepoError('INVALID_CUSTOM', `${where} is not a JSON value`);
 }
 
 /** Options of {@link removeVersion}. */

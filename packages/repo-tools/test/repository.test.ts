@@ -1,0 +1,195 @@
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { targetPath, parseTargetCustom } from '@tufup/bundle';
+import {
+  addBundle,
+  addKey,
+  initRepository,
+  KeyObjectSigner,
+  loadRepository,
+  removeKey,
+  removeVersion,
+  repositoryStatus,
+  setThreshold,
+  signRepository,
+  verifyRepository,
+  type Signer,
+} from '../src/index.js';
+import { listFiles, tempDir, treeHash } from './helpers/fixtures.js';
+
+async function smallBundle(dir: string, version: string, extra = ''): Promise<string> {
+  await mkdir(join(dir, 'resources'), { recursive: true });
+  await writeFile(join(dir, 'resources', 'app.js'), `console.log(${JSON.stringify(version)});\n${'// filler line\n'.repeat(2000)}${extra}`);
+  await writeFile(join(dir, 'version.txt'), version);
+  return dir;
+}
+
+describe('the library API', () => {
+  let tmp: string;
+  let cleanup: () => Promise<void>;
+  let repoDir: string;
+  let keysDir: string;
+  const bundle = (name: string, version: string, extra = ''): Promise<string> => smallBundle(join(tmp, 'bundles', name), version, extra);
+
+  beforeEach(async () => {
+    ({ dir: tmp, cleanup } = await tempDir());
+    repoDir = join(tmp, 'repo');
+    keysDir = join(tmp, 'keys');
+  });
+  afterEach(() => cleanup());
+
+  it('initRepository + addBundle write the layout and target names of the contract', async () => {
+    const init = await initRepository({ repoDir, keysDir, appName: 'demo' });
+    expect(init.metadata).toEqual({ root: 1, targets: 1, snapshot: 1, timestamp: 1 });
+    const first = await addBundle({ repoDir, keysDir, bundleDir: await bundle('a', '1.0.0'), version: '1.0.0', platform: 'win32', arch: 'arm64' });
+    const second = await addBundle({
+      repoDir,
+      keysDir,
+      bundleDir: await bundle('b', '1.1.0-beta.1', 'new'),
+      version: '1.1.0-beta.1',
+      platform: 'win32',
+      arch: 'arm64',
+      required: true,
+      releaseNotes: 'Beta',
+      custom: { rollout: '0.5', cohort: [1, 2], beta: true },
+    });
+    expect(first.archive.path).toBe(targetPath({ name: 'demo', version: '1.0.0', kind: 'archive', platform: 'win32', arch: 'arm64' }));
+    expect(first.archive.file).toBe(`targets/win32-arm64/${first.archive.sha256}.demo-1.0.0.tar.gz`);
+    expect(second.patch?.file).toBe(`targets/win32-arm64/${second.patch?.sha256}.demo-1.1.0-beta.1.patch`);
+    expect(await listFiles(join(repoDir, 'metadata'))).toEqual([
+      '1.root.json', '1.snapshot.json', '1.targets.json', '2.snapshot.json', '2.targets.json', '3.snapshot.json', '3.targets.json', 'root.json', 'timestamp.json',
+    ]);
+    const state = await loadRepository(repoDir);
+    const patch = state.targets.signed.targets[second.patch?.path ?? ''];
+    const custom = parseTargetCustom(patch?.custom, second.patch?.path ?? '');
+    expect(custom.tufup).toMatchObject({ kind: 'patch', version: '1.1.0-beta.1', required: true, releaseNotes: 'Beta', tar: second.tar });
+    expect(custom.tufup.base).toEqual({ version: '1.0.0', ...first.tar });
+    expect(custom.user).toEqual({ rollout: '0.5', cohort: [1, 2], beta: true });
+    // Canonical JSON has no floats, so a client could never verify them: refused up front.
+    await expect(
+      addBundle({ repoDir, keysDir, bundleDir: await bundle('c', '1.2.0'), version: '1.2.0', platform: 'win32', arch: 'arm64', custom: { rollout: 0.5 } }),
+    ).rejects.toMatchObject({ code: 'INVALID_CUSTOM' });
+  });
+
+  it('patches from the latest earlier version of the same platform/arch only', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    await addBundle({ repoDir, keysDir, bundleDir: await bundle('l1', '1.0.0'), version: '1.0.0', platform: 'linux', arch: 'x64' });
+    await addBundle({ repoDir, keysDir, bundleDir: await bundle('m2', '2.0.0'), version: '2.0.0', platform: 'darwin', arch: 'x64' });
+    // Lower than darwin's 2.0.0, but linux has its own chain.
+    const linux = await addBundle({ repoDir, keysDir, bundleDir: await bundle('l2', '1.5.0'), version: '1.5.0', platform: 'linux', arch: 'x64' });
+    expect(linux.patch?.base).toBe('1.0.0');
+    const darwinFirst = await addBundle({ repoDir, keysDir, bundleDir: await bundle('ma', '1.0.0'), version: '1.0.0', platform: 'darwin', arch: 'arm64' });
+    expect(darwinFirst.patch).toBeUndefined();
+    const status = await repositoryStatus({ repoDir, keysDir });
+    expect(status.platforms.map((p) => `${p.platform}-${p.arch}:${p.versions.map((v) => v.version).join(',')}`)).toEqual([
+      'darwin-arm64:1.0.0', 'darwin-x64:2.0.0', 'linux-x64:1.0.0,1.5.0',
+    ]);
+  });
+
+  it('a failing signer (a KMS that is down) leaves the repository byte-identical', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    await addBundle({ repoDir, keysDir, bundleDir: await bundle('a', '1.0.0'), version: '1.0.0', platform: 'linux', arch: 'x64' });
+    const state = await loadRepository(repoDir);
+    const timestampId = state.root.signed.roles.timestamp?.keyIDs[0] ?? '';
+    const real = (await readdir(keysDir)).find((n) => n.startsWith('timestamp.')) ?? '';
+    const pem = await readFile(join(keysDir, real), 'utf8');
+    const { createPrivateKey } = await import('node:crypto');
+    const inner = new KeyObjectSigner(createPrivateKey(pem));
+    const down: Signer = { keyid: timestampId, publicKey: inner.publicKey, sign: () => Promise.reject(new Error('KMS unavailable')) };
+    const before = await treeHash(repoDir);
+    await expect(
+      addBundle({ repoDir, keysDir, signers: [down], bundleDir: await bundle('b', '1.1.0', 'x'), version: '1.1.0', platform: 'linux', arch: 'x64' }),
+    ).rejects.toThrow('KMS unavailable');
+    expect(await treeHash(repoDir)).toBe(before);
+  });
+
+  it('a failure half-way through moving files in rolls back what was moved', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    // Something in the way of the next snapshot file: a non-empty folder cannot be renamed over.
+    await mkdir(join(repoDir, 'metadata', '2.snapshot.json', 'blocker'), { recursive: true });
+    const before = await treeHash(repoDir);
+    await expect(addBundle({ repoDir, keysDir, bundleDir: await bundle('a', '1.0.0'), version: '1.0.0', platform: 'linux', arch: 'x64' })).rejects.toMatchObject({
+      code: 'IO',
+    });
+    expect(await treeHash(repoDir)).toBe(before);
+  });
+
+  it('init makes the configured number of keys and thresholds, and adds need that many signatures', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo', thresholds: { targets: 2 }, keyCounts: { targets: 3 }, expiryDays: { timestamp: 1 } });
+    const state = await loadRepository(repoDir);
+    expect(state.root.signed.roles.targets).toMatchObject({ threshold: 2 });
+    expect(state.root.signed.roles.targets?.keyIDs).toHaveLength(3);
+    const days = (new Date(state.timestamp.signed.expires).getTime() - Date.now()) / 86_400_000;
+    expect(Math.round(days)).toBe(1);
+    const targetsKeys = (await readdir(keysDir)).filter((n) => n.startsWith('targets.'));
+    const { rm } = await import('node:fs/promises');
+    await rm(join(keysDir, targetsKeys[0] ?? ''));
+    await rm(join(keysDir, targetsKeys[1] ?? ''));
+    await expect(addBundle({ repoDir, keysDir, bundleDir: await bundle('a', '1.0.0'), version: '1.0.0' })).rejects.toMatchObject({ code: 'MISSING_KEY' });
+    await expect(initRepository({ repoDir: join(tmp, 'r2'), keysDir, appName: 'demo', thresholds: { root: 2 }, keyCounts: { root: 1 } })).rejects.toMatchObject({
+      code: 'THRESHOLD',
+    });
+    await expect(initRepository({ repoDir: join(tmp, 'r3'), keysDir, appName: 'bad name' })).rejects.toMatchObject({ code: 'INVALID_NAME' });
+  });
+
+  it('keys add, threshold and keys remove chain new roots that clients accept', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    await addBundle({ repoDir, keysDir, bundleDir: await bundle('a', '1.0.0'), version: '1.0.0', platform: 'linux', arch: 'x64' });
+    const added = await addKey({ repoDir, keysDir, role: 'snapshot' });
+    expect(added.keyids).toHaveLength(2);
+    const raised = await setThreshold({ repoDir, keysDir, role: 'snapshot', threshold: 2 });
+    expect(raised.metadata.root).toBe(3);
+    const signed = await signRepository({ repoDir, keysDir, roles: ['snapshot'] });
+    expect(signed.roles).toEqual(['snapshot', 'timestamp']);
+    const state = await loadRepository(repoDir);
+    expect(Object.keys(state.snapshot.signatures)).toHaveLength(2);
+    await expect(removeKey({ repoDir, keysDir, role: 'snapshot', keyid: added.added[0]?.keyid ?? '' })).rejects.toMatchObject({ code: 'THRESHOLD' });
+    await setThreshold({ repoDir, keysDir, role: 'snapshot', threshold: 1 });
+    const removed = await removeKey({ repoDir, keysDir, role: 'snapshot', keyid: (added.added[0]?.keyid ?? '').slice(0, 12) });
+    expect(removed.removed).toEqual([added.added[0]?.keyid]);
+    const verified = await verifyRepository({ repoDir });
+    expect(verified.rootVersion).toBe(5);
+  });
+
+  it('keys add takes a public key held elsewhere, whose holder then signs through a Signer', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    const { generateKeyPairSync } = await import('node:crypto');
+    const kmsKey = generateKeyPairSync('ed25519');
+    const kms = new KeyObjectSigner(kmsKey.privateKey);
+    const publicKeyPem = kmsKey.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    await addKey({ repoDir, keysDir, role: 'timestamp', publicKeyPem });
+    const old = (await loadRepository(repoDir)).root.signed.roles.timestamp?.keyIDs.find((id) => id !== kms.keyid) ?? '';
+    // The timestamp must be re-signed by the keys that remain, so the holder signs.
+    await expect(removeKey({ repoDir, keysDir, role: 'timestamp', keyid: old })).rejects.toMatchObject({ code: 'MISSING_KEY' });
+    await removeKey({ repoDir, keysDir, role: 'timestamp', keyid: old, signers: [kms] });
+    await expect(signRepository({ repoDir, keysDir })).rejects.toMatchObject({ code: 'MISSING_KEY' });
+    await signRepository({ repoDir, keysDir, signers: [kms] });
+    expect(Object.keys((await loadRepository(repoDir)).timestamp.signatures)).toEqual([kms.keyid]);
+  });
+
+  it('verify finds a target file whose bytes changed on disk', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    const added = await addBundle({ repoDir, keysDir, bundleDir: await bundle('a', '1.0.0'), version: '1.0.0', platform: 'linux', arch: 'x64' });
+    const file = join(repoDir, added.archive.file);
+    const bytes = await readFile(file);
+    const middle = bytes.length >> 1;
+    bytes[middle] = (bytes[middle] ?? 0) ^ 0xff;
+    await writeFile(file, bytes);
+    await expect(verifyRepository({ repoDir })).rejects.toMatchObject({ code: 'VERIFY_FAILED' });
+  });
+
+  it('removeVersion drops the files, and refuses an unknown version', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    await addBundle({ repoDir, keysDir, bundleDir: await bundle('a', '1.0.0'), version: '1.0.0', platform: 'linux', arch: 'x64' });
+    const second = await addBundle({ repoDir, keysDir, bundleDir: await bundle('b', '1.1.0', 'b'), version: '1.1.0', platform: 'linux', arch: 'x64' });
+    await expect(removeVersion({ repoDir, keysDir, version: '9.9.9' })).rejects.toMatchObject({ code: 'VERSION_NOT_FOUND' });
+    await removeVersion({ repoDir, keysDir, version: '1.1.0' });
+    const files = await listFiles(join(repoDir, 'targets'));
+    expect(files.some((f) => f.includes('1.1.0'))).toBe(false);
+    // The next add patches from what is left.
+    const third = await addBundle({ repoDir, keysDir, bundleDir: await bundle('c', '1.2.0', 'c'), version: '1.2.0', platform: 'linux', arch: 'x64' });
+    expect(third.patch?.base).toBe('1.0.0');
+    expect(second.patch?.base).toBe('1.0.0');
+  });
+});

@@ -1,0 +1,63 @@
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { Metadata, Timestamp } from '@tufjs/models';
+import { describe, expect, it } from 'vitest';
+import { keyIdOf, KeyObjectSigner, signMetadata, tufKeyOf, type Signer } from '../src/index.js';
+import { RepoError } from '../src/error.js';
+
+function timestamp(): Metadata<Timestamp> {
+  return new Metadata(new Timestamp({ version: 1, specVersion: '1.0.31', expires: '2030-01-01T00:00:00Z' }));
+}
+
+describe('key IDs', () => {
+  it('are the sha256 of the canonical JSON of the public key, as the TUF spec says', () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const key = tufKeyOf(privateKey);
+    const hex = key.keyVal.public ?? '';
+    expect(hex).toMatch(/^[0-9a-f]{64}$/);
+    // Canonical JSON: sorted keys, no whitespace.
+    const canonical = `{"keytype":"ed25519","keyval":{"public":"${hex}"},"scheme":"ed25519"}`;
+    expect(key.keyID).toBe(createHash('sha256').update(canonical).digest('hex'));
+    expect(keyIdOf(key.toJSON())).toBe(key.keyID);
+  });
+});
+
+describe('signMetadata', () => {
+  it('makes signatures that @tufjs/models verifies', async () => {
+    const signer = new KeyObjectSigner(generateKeyPairSync('ed25519').privateKey);
+    const signed = await signMetadata(timestamp(), [signer]);
+    expect(Object.keys(signed.signatures)).toEqual([signer.keyid]);
+    expect(() => signer.publicKey.verifySignature(signed)).not.toThrow();
+  });
+
+  it('takes asynchronous signers, as a KMS would be', async () => {
+    const inner = new KeyObjectSigner(generateKeyPairSync('ed25519').privateKey);
+    const kms: Signer = {
+      keyid: inner.keyid,
+      publicKey: inner.publicKey,
+      sign: async (data) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return inner.sign(data);
+      },
+    };
+    const signed = await signMetadata(timestamp(), [kms]);
+    expect(() => inner.publicKey.verifySignature(signed)).not.toThrow();
+  });
+
+  it('refuses a signer whose signature does not verify (BAD_KEY)', async () => {
+    const honest = new KeyObjectSigner(generateKeyPairSync('ed25519').privateKey);
+    const other = new KeyObjectSigner(generateKeyPairSync('ed25519').privateKey);
+    const liar: Signer = { keyid: honest.keyid, publicKey: honest.publicKey, sign: async (data) => ({ keyid: honest.keyid, sig: (await other.sign(data)).sig }) };
+    await expect(signMetadata(timestamp(), [liar])).rejects.toMatchObject({ code: 'BAD_KEY' });
+  });
+
+  it('keeps the private key out of logs and JSON', async () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const signer = new KeyObjectSigner(privateKey);
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const body = pem.split('\n')[1] ?? '';
+    const { inspect } = await import('node:util');
+    expect(inspect(signer, { depth: 5 })).not.toContain(body);
+    expect(JSON.stringify(signer)).not.toContain(body);
+    expect(() => new KeyObjectSigner(generateKeyPairSync('ed25519').publicKey)).toThrow(RepoError);
+  });
+});
