@@ -1,0 +1,241 @@
+/**
+ * Benchmark of the client core on a large, realistic Electron bundle (160 MiB by default).
+ *
+ *   node_modules/.bin/node scripts/bench-client.ts            # after `npm run build`
+ *   BENCH_MB=300 BENCH_PATCH_LEVEL=19 node_modules/.bin/node scripts/bench-client.ts
+ *
+ * Publishes two versions with @tufup/repo-tools, serves the repository on 127.0.0.1, then runs the client
+ * in a child process (so its peak memory is its own) twice: a fresh install of 1.0.0 updating to 1.1.0
+ * by patch (base rebuilt from the install folder), and an old install updating by full archive. Prints
+ * time and peak RSS of check, download, patch, extract and verify, and bytes downloaded against the
+ * full archive. Needs about 3x the bundle size in /tmp.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, normalize, sep } from 'node:path';
+import { addBundle, initRepository } from '@tufup/repo-tools';
+import { findStagedUpdate, UpdateClient, type Progress } from '@tufup/electron-client/core';
+
+const APP = 'benchapp';
+const MiB = 1024 * 1024;
+
+interface PhaseResult {
+  phase: string;
+  ms: number;
+  peakRssMiB: number;
+  bytes?: number;
+}
+
+interface ClientResult {
+  scenario: string;
+  strategy: string;
+  downloadedBytes: number;
+  fullSize: number;
+  phases: PhaseResult[];
+}
+
+// --- the bundle -------------------------------------------------------------------------------
+
+/** Text that compresses like code and JSON do (about 4-6x). */
+function codeLike(size: number, seed: number): Buffer {
+  const words = ['function', 'return', 'const', 'export', 'import', 'await', 'async', 'this', 'value', 'props', 'state', 'render', '=>', '{', '}', '(', ')', ';', 'null', 'true'];
+  const parts: string[] = [];
+  let length = 0;
+  let x = seed;
+  while (length < size) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    const word = `${words[x % words.length] ?? ''}${x % 7 === 0 ? `_${x % 1000}\n` : ' '}`;
+    parts.push(word);
+    length += word.length;
+  }
+  return Buffer.from(parts.join('')).subarray(0, size);
+}
+
+/** Machine code compresses about 2-3x: half noise, half structure. */
+function binaryLike(size: number, seed: number): Buffer {
+  const block = 4096;
+  const noise = randomBytes(Math.ceil(size / 2) + block);
+  const text = codeLike(Math.ceil(size / 2) + block, seed);
+  const out = Buffer.alloc(size);
+  for (let i = 0, k = 0; i < size; i += block, k++) {
+    const source = k % 2 === 0 ? noise : text;
+    const offset = Math.floor(k / 2) * block;
+    source.copy(out, i, offset, offset + Math.min(block, size - i));
+  }
+  return out;
+}
+
+async function writeBundle(dir: string, totalMiB: number): Promise<void> {
+  const scale = totalMiB / 160;
+  const mb = (n: number): number => Math.round(n * scale * MiB);
+  await mkdir(join(dir, 'resources', 'app', 'node_modules'), { recursive: true });
+  await mkdir(join(dir, 'locales'), { recursive: true });
+  await mkdir(join(dir, 'lib'), { recursive: true });
+  await writeFile(join(dir, APP), binaryLike(mb(100), 1));
+  await chmod(join(dir, APP), 0o755);
+  await writeFile(join(dir, 'icudtl.dat'), binaryLike(mb(10), 2));
+  await writeFile(join(dir, 'v8_context_snapshot.bin'), randomBytes(mb(0.7)));
+  for (const [name, size] of [['libffmpeg.so', 3], ['libEGL.so', 0.5], ['libGLESv2.so', 7], ['libvk_swiftshader.so', 5]] as const) {
+    await writeFile(join(dir, 'lib', `${name}.1`), binaryLike(mb(size), name.length));
+    await chmod(join(dir, 'lib', `${name}.1`), 0o755);
+    await symlink(`${name}.1`, join(dir, 'lib', name));
+  }
+  for (let i = 0; i < 55; i++) await writeFile(join(dir, 'locales', `l${i}.pak`), codeLike(mb(0.1), 100 + i));
+  await writeFile(join(dir, 'resources', 'app.asar'), codeLike(mb(25), 7));
+  for (let i = 0; i < 200; i++) await writeFile(join(dir, 'resources', 'app', 'node_modules', `m${i}.js`), codeLike(mb(0.01) + 100, 500 + i));
+  await writeFile(join(dir, 'version'), '1.0.0\n');
+}
+
+/** A typical app release: the app code changes in places, Electron itself does not. */
+async function changeBundle(dir: string): Promise<void> {
+  const asar = await readFile(join(dir, 'resources', 'app.asar'));
+  const insert = codeLike(64 * 1024, 999);
+  const at = Math.floor(asar.length / 3);
+  await writeFile(join(dir, 'resources', 'app.asar'), Buffer.concat([asar.subarray(0, at), insert, asar.subarray(at + 1000)]));
+  for (let i = 0; i < 10; i++) await writeFile(join(dir, 'resources', 'app', 'node_modules', `m${i}.js`), codeLike(12_000, 7000 + i));
+  await writeFile(join(dir, 'locales', 'l3.pak'), codeLike(100_000, 4242));
+  await writeFile(join(dir, 'version'), '1.1.0\n');
+}
+
+// --- the client run, in a child process ----------------------------------------------------------
+
+async function runClient(args: { scenario: string; installDir: string; currentVersion: string; cacheDir: string; metadataUrl: string; targetsUrl: string; root: string }): Promise<ClientResult> {
+  const samples: [number, number][] = [];
+  const sample = (): number => samples.push([performance.now(), process.memoryUsage.rss()]);
+  const timer = setInterval(sample, 5);
+  const marks: [string, number][] = [['start', performance.now()]];
+  const client = new UpdateClient({
+    appName: APP,
+    currentVersion: args.currentVersion,
+    installDir: args.installDir,
+    metadataUrl: args.metadataUrl,
+    targetsUrl: args.targetsUrl,
+    cacheDir: args.cacheDir,
+    trustedRoot: args.root,
+    platform: 'linux',
+    arch: 'x64',
+  });
+  const info = await client.checkForUpdates();
+  if (info === undefined) throw new Error('no update found');
+  sample();
+  marks.push(['check', performance.now()]);
+  const lastOf = new Map<string, number>();
+  const staged = await client.downloadUpdate(info, {
+    onProgress: (p: Progress) => {
+      sample();
+      if (p.transferred === p.total) lastOf.set(p.phase, performance.now());
+    },
+  });
+  sample();
+  const end = performance.now();
+  for (const phase of ['download', 'patch', 'extract']) {
+    const at = lastOf.get(phase);
+    if (at !== undefined) marks.push([phase, phase === 'extract' ? end : at]);
+  }
+  const verified = await findStagedUpdate(args.cacheDir, args.currentVersion);
+  if (verified?.version !== staged.version) throw new Error('the staged update did not verify');
+  sample();
+  marks.push(['verify (findStagedUpdate)', performance.now()]);
+  clearInterval(timer);
+  const phases: PhaseResult[] = [];
+  for (let i = 1; i < marks.length; i++) {
+    const [phase, to] = marks[i] ?? ['', 0];
+    const from = marks[i - 1]?.[1] ?? 0;
+    const inPhase = samples.filter(([t]) => t >= from && t <= to).map(([, rss]) => rss);
+    const result: PhaseResult = { phase, ms: to - from, peakRssMiB: Math.max(0, ...inPhase) / MiB };
+    if (phase === 'download') result.bytes = staged.downloadedBytes;
+    phases.push(result);
+  }
+  return { scenario: args.scenario, strategy: staged.strategy, downloadedBytes: staged.downloadedBytes, fullSize: info.plan.fullSize, phases };
+}
+
+// --- the parent: publish, serve, run, print ------------------------------------------------------
+
+function serve(root: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    const file = normalize(join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
+    if (!file.startsWith(root + sep)) return void res.writeHead(404).end();
+    stat(file).then(
+      (st) => {
+        res.writeHead(200, { 'content-length': st.size });
+        createReadStream(file).pipe(res);
+      },
+      () => res.writeHead(404).end(),
+    );
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+function childRun(args: Parameters<typeof runClient>[0]): Promise<ClientResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [import.meta.filename, '--client', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as ClientResult) : reject(new Error(`client run exited with ${code}`))));
+  });
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')).join('\n');
+}
+
+async function main(): Promise<void> {
+  const totalMiB = Number(process.env.BENCH_MB ?? 160);
+  const patchLevel = Number(process.env.BENCH_PATCH_LEVEL ?? 19);
+  const tmp = await mkdtemp(join(tmpdir(), 'tufup-bench-'));
+  const log = (s: string): boolean => process.stderr.write(`${s}\n`);
+  try {
+    const v1 = join(tmp, 'bundle-1.0.0');
+    const v2 = join(tmp, 'bundle-1.1.0');
+    log(`writing a ${totalMiB} MiB bundle...`);
+    await writeBundle(v1, totalMiB);
+    await cp(v1, v2, { recursive: true, verbatimSymlinks: true });
+    await changeBundle(v2);
+    const repoDir = join(tmp, 'repo');
+    const keysDir = join(tmp, 'keys');
+    await initRepository({ repoDir, keysDir, appName: APP });
+    for (const [version, dir] of [['1.0.0', v1], ['1.1.0', v2]] as const) {
+      const t = performance.now();
+      log(`publishing ${version} (zstd level ${patchLevel})...`);
+      await addBundle({ repoDir, keysDir, bundleDir: dir, version, platform: 'linux', arch: 'x64', patchLevel });
+      log(`  ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    }
+    const server = await serve(repoDir);
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const common = { metadataUrl: `${url}/metadata/`, targetsUrl: `${url}/targets/`, root: join(repoDir, 'metadata', '1.root.json') };
+    try {
+      const results = [
+        await childRun({ scenario: 'patch, fresh install 1.0.0 -> 1.1.0', installDir: v1, currentVersion: '1.0.0', cacheDir: join(tmp, 'cache-patch'), ...common }),
+        await childRun({ scenario: 'full archive, 0.9.0 -> 1.1.0', installDir: v1, currentVersion: '0.9.0', cacheDir: join(tmp, 'cache-full'), ...common }),
+      ];
+      const tarSize = Number(execFileSync('du', ['-sb', v2]).toString().split('\t')[0]);
+      process.stdout.write(`\nbundle: ${(tarSize / MiB).toFixed(1)} MiB on disk, Node ${process.version}, ${totalMiB} MiB requested\n`);
+      for (const r of results) {
+        process.stdout.write(`\n${r.scenario} (strategy used: ${r.strategy})\n`);
+        const rows = [['phase', 'time (s)', 'peak RSS (MiB)'], ...r.phases.map((p) => [p.phase, (p.ms / 1000).toFixed(2), p.peakRssMiB.toFixed(0)])];
+        process.stdout.write(`${table(rows)}\n`);
+        process.stdout.write(
+          `downloaded ${(r.downloadedBytes / MiB).toFixed(2)} MiB of a ${(r.fullSize / MiB).toFixed(2)} MiB full archive (${((100 * r.downloadedBytes) / r.fullSize).toFixed(2)} %)\n`,
+        );
+      }
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--client') {
+  const result = await runClient(JSON.parse(process.argv[3] ?? '{}') as Parameters<typeof runClient>[0]);
+  process.stdout.write(JSON.stringify(result));
+} else {
+  await main();
+}
