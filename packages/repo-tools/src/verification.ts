@@ -35,6 +35,10 @@ class FileFetcher extends BaseFetcher {
   }
 }
 
+function fail(message: string, cause?: unknown): never {
+  throw new RepoError('VERIFY_FAILED', message, cause === undefined ? undefined : { cause });
+}
+
 /** Options of {@link verifyRepository}. */
 export interface VerifyOptions {
   repoDir: string;
@@ -67,9 +71,6 @@ export async function verifyRepository(options: VerifyOptions): Promise<VerifyRe
   const { repoDir } = options;
   const config = await readConfig(repoDir);
   const work = await mkdtemp(join(tmpdir(), 'tufup-verify-'));
-  const fail = (message: string, cause?: unknown): never => {
-    throw new RepoError('VERIFY_FAILED', message, cause === undefined ? undefined : { cause });
-  };
   try {
     const metadataDir = join(work, 'metadata');
     const downloads = join(work, 'targets');
@@ -97,22 +98,7 @@ export async function verifyRepository(options: VerifyOptions): Promise<VerifyRe
     for (const path of Object.keys(targets.signed.targets).sort()) {
       const info = await updater.getTargetInfo(path);
       if (info === undefined) fail(`target ${path} cannot be resolved`);
-      const custom = (() => {
-        try {
-          const id = parseTargetPath(path);
-          const c = parseTargetCustom(info?.custom, path);
-          const t = c.tufup;
-          if (t.name !== id.name || t.version !== id.version || t.kind !== id.kind || t.platform !== id.platform || t.arch !== id.arch) {
-            fail(`the custom metadata of ${path} describes another file`);
-          }
-          if (t.name !== config.appName) fail(`${path} belongs to ${t.name}, not ${config.appName}`);
-          return c;
-        } catch (e) {
-          if (e instanceof RepoError) throw e;
-          return fail(`target ${path}: ${(e as Error).message}`, e);
-        }
-      })();
-      if (info === undefined) continue;
+      const custom = checkCustom(path, info.custom, config.appName);
       const out = join(downloads, path.replace('/', '_'));
       await updater.downloadTarget(info, out).catch((e: unknown) => fail(`target ${path} does not verify: ${(e as Error).message}`, e));
       referenced.add(targetFile(path, info.hashes.sha256 ?? ''));
@@ -153,6 +139,24 @@ export async function verifyRepository(options: VerifyOptions): Promise<VerifyRe
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** The target's custom metadata, checked to describe the very file its path names. */
+function checkCustom(path: string, raw: unknown, appName: string): TargetCustom {
+  let custom: TargetCustom;
+  let id: ReturnType<typeof parseTargetPath>;
+  try {
+    id = parseTargetPath(path);
+    custom = parseTargetCustom(raw, path);
+  } catch (e) {
+    fail(`target ${path}: ${(e as Error).message}`, e);
+  }
+  const t = custom.tufup;
+  if (t.name !== id.name || t.version !== id.version || t.kind !== id.kind || t.platform !== id.platform || t.arch !== id.arch) {
+    fail(`the custom metadata of ${path} describes another file`);
+  }
+  if (t.name !== appName) fail(`${path} belongs to ${t.name}, not ${appName}`);
+  return custom;
 }
 
 async function listFiles(dir: string, prefix = ''): Promise<string[]> {

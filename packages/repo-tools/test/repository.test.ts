@@ -192,4 +192,24 @@ describe('the library API', () => {
     expect(third.patch?.base).toBe('1.0.0');
     expect(second.patch?.base).toBe('1.0.0');
   });
+
+  it('status warns about metadata that expires soon or has expired', async () => {
+    const now = new Date(Date.UTC(2026, 0, 1));
+    await initRepository({ repoDir, keysDir, appName: 'demo', now });
+    expect((await repositoryStatus({ repoDir, keysDir, now })).warnings).toEqual([]);
+    const soon = await repositoryStatus({ repoDir, keysDir, now: new Date(Date.UTC(2026, 0, 7, 12)) });
+    expect(soon.warnings).toHaveLength(1);
+    expect(soon.warnings[0]).toMatch(/^timestamp metadata expires on 2026-01-08T00:00:00Z/);
+    const late = await repositoryStatus({ repoDir, keysDir, now: new Date(Date.UTC(2026, 0, 20)) });
+    expect(late.warnings.some((w) => w.startsWith('timestamp metadata expired'))).toBe(true);
+    expect(late.roles.find((r) => r.role === 'timestamp')?.daysLeft).toBeLessThan(0);
+  });
+
+  it('verify warns about files in targets/ that no metadata names', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    await addBundle({ repoDir, keysDir, bundleDir: await bundle('a', '1.0.0'), version: '1.0.0', platform: 'linux', arch: 'x64' });
+    await writeFile(join(repoDir, 'targets', 'linux-x64', 'stray.bin'), 'x');
+    const result = await verifyRepository({ repoDir });
+    expect(result.warnings).toEqual(['targets/linux-x64/stray.bin is not named by the current targets metadata']);
+  });
 });
