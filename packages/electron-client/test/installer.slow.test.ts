@@ -29,13 +29,11 @@ function alive(pid: number): boolean {
     return false;
   }
   // A zombie still answers signal 0; its state letter says it has exited.
-  let stat = '';
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
-  return !/\) Z /.test(stat);
 }
 
 /** Starts the installed version the way a user would; it keeps running until it is stopped. */

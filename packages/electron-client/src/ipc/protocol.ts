@@ -61,7 +61,7 @@ export interface RefusedMessage {
   id?: number;
 }
 
-function read<M>(data: unknown, fields: Record<string, readonly string[]>): M | RefusedMessage {
+function read(data: unknown, fields: Record<string, readonly string[]>): Record<string, unknown> | RefusedMessage {
   if (typeof data !== 'object' || data === null) return { refused: 'not an object' };
   const message = data as Record<string, unknown>;
   const id = typeof message.id === 'number' ? message.id : undefined;
@@ -72,17 +72,18 @@ function read<M>(data: unknown, fields: Record<string, readonly string[]>): M | 
   for (const field of fields[type] ?? []) {
     if (!(field in message)) return refuse(`${type} message without ${field}`);
   }
-  return message as M;
+  return message;
 }
 
 /** Checks a message arriving in the worker. */
 export function readMainMessage(data: unknown): MainMessage | RefusedMessage {
-  return read<MainMessage>(data, MAIN_FIELDS);
+  // The fields were checked above against the type's own list.
+  return read(data, MAIN_FIELDS) as MainMessage | RefusedMessage;
 }
 
 /** Checks a message arriving in the main process. */
 export function readWorkerMessage(data: unknown): WorkerMessage | RefusedMessage {
-  return read<WorkerMessage>(data, WORKER_FIELDS);
+  return read(data, WORKER_FIELDS) as WorkerMessage | RefusedMessage;
 }
 
 /** True when {@link readMainMessage} or {@link readWorkerMessage} refused the message. */

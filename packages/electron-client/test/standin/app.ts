@@ -50,12 +50,7 @@ export async function runStandin(installDir: string): Promise<string> {
 
 /** Launches recorded by stand-in apps: version and pid, in order. */
 export async function launches(outDir: string): Promise<{ version: string; pid: number }[]> {
-  let text = '';
-  try {
-    text = await readFile(join(outDir, 'launches'), 'utf8');
-  } catch {
-    return [];
-  }
+  const text = await readFile(join(outDir, 'launches'), 'utf8').catch(() => '');
   return text
     .trim()
     .split('\n')

@@ -1,0 +1,245 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { UpdateError } from '../src/core/index.js';
+import { healthMarkerPath } from '../src/install/installer.js';
+import { readInstallOutcome, type InstallOutcome } from '../src/install/outcome.js';
+import type { UpdaterEventMap } from '../src/ipc/channels.js';
+import type { UpdaterOptions } from '../src/main/config.js';
+import { TufupUpdater } from '../src/main/updater.js';
+import { APP, RepoFixture, readTree } from './helpers/fixture.js';
+import { waitFor } from './standin/app.js';
+import { StandinElectron, WORKER_PATH } from './standin/electron.js';
+
+describe('the main-process updater, with a stand-in Electron, a real worker and the real installer', () => {
+  let fixture: RepoFixture;
+  let counter = 0;
+  const updaters: TufupUpdater[] = [];
+  const stand: StandinElectron[] = [];
+  const processes: ChildProcess[] = [];
+
+  /** A running "app" process: the installer waits for it, as it would for Electron's main process. */
+  const appProcess = (): ChildProcess => {
+    const child = spawn('sleep', ['300'], { stdio: 'ignore' });
+    processes.push(child);
+    return child;
+  };
+
+  /** One installed app: its install folder, user data, and the pretend Electron around it. */
+  const installApp = async (version: string): Promise<{ installDir: string; userData: string; resources: string }> => {
+    const installDir = await fixture.install(version);
+    const resources = join(fixture.tmp, `resources-${++counter}`);
+    await mkdir(resources, { recursive: true });
+    // Where the default options look for the trusted root.
+    await copyFile(fixture.trustedRoot, join(resources, 'tufup-root.json'));
+    return { installDir, userData: join(fixture.tmp, `userData-${counter}`), resources };
+  };
+
+  /** Starts the app: a stand-in Electron and the updater as `createUpdater` makes it, with default options. */
+  const launch = (
+    version: string,
+    app: { installDir: string; userData: string; resources: string },
+    pid: number,
+    options: Partial<UpdaterOptions> = {},
+  ): { updater: TufupUpdater; electron: StandinElectron } => {
+    const electron = new StandinElectron({ name: APP, version, userData: app.userData, resourcesPath: app.resources, execPath: join(app.installDir, APP), pid });
+    const updater = new TufupUpdater({ url: fixture.server.url, workerPath: WORKER_PATH, stallTimeoutMs: 5_000, ...options }, electron);
+    updaters.push(updater);
+    stand.push(electron);
+    return { updater, electron };
+  };
+
+  const record = (updater: TufupUpdater): (keyof UpdaterEventMap)[] => {
+    const events: (keyof UpdaterEventMap)[] = [];
+    for (const name of ['checking-for-update', 'update-available', 'update-not-available', 'download-progress', 'update-downloaded', 'error'] as const) {
+      updater.on(name, () => events.push(name));
+    }
+    return events;
+  };
+
+  const outcome = (cacheDir: string): Promise<InstallOutcome> =>
+    waitFor(async () => {
+      const result = await readInstallOutcome(cacheDir);
+      return result !== undefined && result.status !== 'started' ? result : undefined;
+    }, 'the installer result');
+
+  /** What a relaunched new version does when it starts well: `markHealthy()` writes this marker. */
+  const healthyRelaunch = (cacheDir: string, version: string): string[] => ['/bin/sh', '-c', 'touch "$1"', 'sh', healthMarkerPath(cacheDir, version)];
+
+  beforeAll(async () => {
+    fixture = await RepoFixture.create();
+    await fixture.publish('1.0.0');
+    await fixture.publish('1.1.0', { releaseNotes: 'Faster.' });
+  });
+  afterEach(() => {
+    for (const updater of updaters.splice(0)) updater.dispose();
+    for (const electron of stand.splice(0)) electron.killWorkers();
+    for (const child of processes.splice(0)) child.kill('SIGKILL');
+  });
+  afterAll(() => fixture.cleanup());
+
+  it('finds, downloads and stages an update with electron-updater events in order, then installs it at quitAndInstall', async () => {
+    const app = await installApp('1.0.0');
+    const running = appProcess();
+    const { updater, electron } = launch('1.0.0', app, running.pid!);
+    const events = record(updater);
+    const downloaded = new Promise<UpdaterEventMap['update-downloaded'][0]>((resolve) => updater.once('update-downloaded', resolve));
+
+    const info = await updater.checkForUpdates();
+    expect(info?.version).toBe('1.1.0');
+    expect(await downloaded).toMatchObject({ version: '1.1.0', releaseNotes: 'Faster.', strategy: 'patch' });
+
+    expect(events.slice(0, 2)).toEqual(['checking-for-update', 'update-available']);
+    expect(events.at(-1)).toBe('update-downloaded');
+    expect(new Set(events.slice(2, -1))).toEqual(new Set(['download-progress']));
+    expect(updater.getStatus()).toMatchObject({ state: 'downloaded', update: { version: '1.1.0' } });
+
+    updater.quitAndInstall({ relaunch: false });
+    expect(electron.quitCount).toBe(1);
+    expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.0.0')));
+    running.kill();
+
+    expect(await outcome(updater.cacheDir)).toEqual({ status: 'installed', version: '1.1.0' });
+    expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.1.0')));
+  });
+
+  it('says so when the app is up to date', async () => {
+    const { updater } = launch('1.1.0', await installApp('1.1.0'), process.pid);
+    const events = record(updater);
+    expect(await updater.checkForUpdates()).toBeUndefined();
+    expect(events).toEqual(['checking-for-update', 'update-not-available']);
+  });
+
+  it('installs at the normal quit when autoInstallOnAppQuit is on, without relaunching', async () => {
+    const app = await installApp('1.0.0');
+    const running = appProcess();
+    const marker = join(fixture.tmp, `relaunched-${counter}`);
+    const { updater, electron } = launch('1.0.0', app, running.pid!, { relaunchCommand: ['/bin/sh', '-c', 'touch "$1"', 'sh', marker] });
+    await updater.checkForUpdates();
+    await updater.downloadUpdate();
+
+    electron.quit();
+    running.kill();
+
+    expect(await outcome(updater.cacheDir)).toEqual({ status: 'installed', version: '1.1.0' });
+    expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.1.0')));
+    await expect(stat(marker)).rejects.toThrow();
+  });
+
+  it('relaunches the new version, which confirms a healthy start; the next launch finds the install done', async () => {
+    const app = await installApp('1.0.0');
+    const running = appProcess();
+    const cacheDir = join(app.userData, 'tufup');
+    const { updater } = launch('1.0.0', app, running.pid!, { relaunchCommand: healthyRelaunch(cacheDir, '1.1.0'), healthCheckTimeoutMs: 20_000 });
+    await updater.checkForUpdates();
+    await updater.downloadUpdate();
+
+    updater.quitAndInstall();
+    running.kill();
+    expect(await outcome(cacheDir)).toEqual({ status: 'installed', version: '1.1.0' });
+
+    const next = launch('1.1.0', app, process.pid).updater;
+    expect(await next.applyPendingUpdate()).toBe(false);
+    expect(next.lastInstall).toEqual({ status: 'installed', version: '1.1.0' });
+  });
+
+  it('installs a download that was not installed at the next launch, before any window', async () => {
+    const app = await installApp('1.0.0');
+    const first = launch('1.0.0', app, process.pid, { autoInstallOnAppQuit: false });
+    await first.updater.checkForUpdates();
+    await first.updater.downloadUpdate();
+    // The app went away without installing (the system killed the installer, or the app crashed).
+
+    const running = appProcess();
+    const cacheDir = join(app.userData, 'tufup');
+    const { updater, electron } = launch('1.0.0', app, running.pid!, { relaunchCommand: healthyRelaunch(cacheDir, '1.1.0') });
+    expect(await updater.applyPendingUpdate()).toBe(true);
+    expect(electron.quitCount).toBe(1);
+    running.kill();
+
+    expect(await outcome(cacheDir)).toEqual({ status: 'installed', version: '1.1.0' });
+    expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.1.0')));
+  });
+
+  it('discards at the next launch a staged update that no longer verifies', async () => {
+    const app = await installApp('1.0.0');
+    const first = launch('1.0.0', app, process.pid, { autoInstallOnAppQuit: false });
+    await first.updater.checkForUpdates();
+    const staged = await first.updater.downloadUpdate();
+    await writeFile(join(staged.stagedDir, 'version.txt'), 'tampered\n');
+
+    const { updater, electron } = launch('1.0.0', app, process.pid);
+    expect(await updater.applyPendingUpdate()).toBe(false);
+    expect(electron.quitCount).toBe(0);
+    await expect(stat(staged.stagedDir)).rejects.toThrow();
+    expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.0.0')));
+  });
+
+  it('reports the worker dying as an error event, never a hang, and starts a new worker for the next check', async () => {
+    const { updater, electron } = launch('1.0.0', await installApp('1.0.0'), process.pid, { autoDownload: false });
+    const errors: UpdateError[] = [];
+    updater.on('error', (error) => errors.push(error));
+    electron.onFork = (child) => child.kill('SIGKILL');
+
+    await expect(updater.checkForUpdates()).rejects.toMatchObject({ code: 'INTERNAL' });
+    expect(errors.map((e) => e.code)).toEqual(['INTERNAL']);
+    expect(updater.getStatus()).toMatchObject({ state: 'error', error: { code: 'INTERNAL' } });
+
+    electron.onFork = undefined;
+    expect((await updater.checkForUpdates())?.version).toBe('1.1.0');
+    expect(electron.workers).toHaveLength(2);
+  });
+
+  it('rejects a download without an update or with a cancelled signal, with error codes', async () => {
+    const { updater } = launch('1.0.0', await installApp('1.0.0'), process.pid, { autoDownload: false });
+    updater.on('error', () => undefined);
+    await expect(updater.downloadUpdate()).rejects.toMatchObject({ code: 'NO_UPDATE' });
+    await updater.checkForUpdates();
+    await expect(updater.downloadUpdate(AbortSignal.abort())).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(() => updater.quitAndInstall()).toThrow(UpdateError);
+  });
+
+  it('reports an unreachable repository as a NETWORK error event', async () => {
+    const { updater } = launch('1.0.0', await installApp('1.0.0'), process.pid, { url: 'http://127.0.0.1:9/' });
+    const codes: string[] = [];
+    updater.on('error', (error) => codes.push(error.code));
+    await expect(updater.checkForUpdates()).rejects.toBeInstanceOf(UpdateError);
+    expect(codes).toEqual(['NETWORK']);
+  });
+
+  it('notifies the user once the update is downloaded when asked to', async () => {
+    const { updater, electron } = launch('1.0.0', await installApp('1.0.0'), process.pid);
+    expect((await updater.checkForUpdatesAndNotify())?.version).toBe('1.1.0');
+    expect(electron.notifications).toHaveLength(1);
+    expect(electron.notifications[0]?.title).toContain('1.1.0');
+  });
+
+  // Last: it publishes 1.2.0.
+  it('rolls back a version that does not start, never offers it again, and offers the next one', async () => {
+    const app = await installApp('1.0.0');
+    const running = appProcess();
+    const cacheDir = join(app.userData, 'tufup');
+    const { updater } = launch('1.0.0', app, running.pid!, { relaunchCommand: ['/bin/sh', '-c', 'exit 3'], healthCheckTimeoutMs: 20_000 });
+    await updater.checkForUpdates();
+    await updater.downloadUpdate();
+    updater.quitAndInstall();
+    running.kill();
+
+    expect(await outcome(cacheDir)).toEqual({ status: 'rolled-back', version: '1.1.0', reason: 'exited-before-healthy' });
+    expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.0.0')));
+
+    const next = launch('1.0.0', app, process.pid);
+    const events = record(next.updater);
+    expect(await next.updater.applyPendingUpdate()).toBe(false);
+    expect(next.updater.lastInstall).toEqual({ status: 'rolled-back', version: '1.1.0', reason: 'exited-before-healthy' });
+    expect(await next.updater.checkForUpdates()).toBeUndefined();
+    expect(events).toEqual(['checking-for-update', 'update-not-available']);
+    expect(JSON.parse(await readFile(join(cacheDir, 'failed-versions.json'), 'utf8'))).toEqual(['1.1.0']);
+
+    await fixture.publish('1.2.0');
+    const later = launch('1.0.0', app, process.pid, { autoDownload: false });
+    expect((await later.updater.checkForUpdates())?.version).toBe('1.2.0');
+    await rm(join(cacheDir, 'staged'), { recursive: true, force: true });
+  });
+});
