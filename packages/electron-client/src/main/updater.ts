@@ -40,6 +40,8 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
   private downloading: Promise<StagedUpdate> | undefined;
   private prepared: Promise<string[]> | undefined;
   private installing = false;
+  /** False when running unpackaged without an explicit installDir: the "install folder" would be Electron's own. */
+  private readonly enabled: boolean;
   private readonly stopServing: () => void;
 
   constructor(
@@ -56,6 +58,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
     this.logger = o.logger;
     this.currentVersion = o.currentVersion;
     this.status = { state: 'idle', currentVersion: o.currentVersion };
+    this.enabled = adapter.isPackaged() || options.installDir !== undefined;
     this.connection = new WorkerConnection(adapter, o.workerPath, { debug: (...a) => this.logger?.debug(...a), info: (...a) => this.logger?.info(...a), warn: (...a) => this.logger?.warn(...a), error: (...a) => this.logger?.error(...a) });
     adapter.onWillQuit(() => this.installOnQuit());
     this.stopServing = serveRenderers(this, adapter, o.allowedOrigins);
@@ -73,6 +76,10 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
 
   /** Asks the repository for a newer version; downloads it too when `autoDownload` is on. */
   checkForUpdates(): Promise<UpdateInfo | undefined> {
+    if (!this.enabled) {
+      this.logger?.info('tufup: not checking for updates: the app is not packaged (set installDir to try updates in development)');
+      return Promise.resolve(undefined);
+    }
     this.checking ??= this.runCheck().finally(() => (this.checking = undefined));
     return this.checking;
   }
@@ -117,6 +124,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
    * because the system killed the installer. Returns true when the app is quitting to install it.
    */
   async applyPendingUpdate(): Promise<boolean> {
+    if (!this.enabled) return false;
     const failed = await this.prepare();
     if (!this.autoInstallOnAppQuit) return false;
     const staged = await findStagedUpdate(this.options.cacheDir, this.currentVersion, { excludeVersions: failed, ...(this.logger ? { logger: this.logger } : {}) });

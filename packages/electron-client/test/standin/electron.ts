@@ -17,6 +17,8 @@ export interface StandinFacts {
   /** The main process the installer waits for. @default process.pid */
   pid?: number;
   argv?: string[];
+  /** `app.isPackaged`. @default true */
+  packaged?: boolean;
 }
 
 type Handler = (context: InvokeContext, ...args: unknown[]) => Promise<unknown>;
@@ -92,7 +94,7 @@ export class StandinElectron implements ElectronAdapter {
     return this.facts.userData;
   }
   isPackaged(): boolean {
-    return true;
+    return this.facts.packaged ?? true;
   }
   resourcesPath(): string {
     return this.facts.resourcesPath;
