@@ -21,6 +21,7 @@ const COMMON: Options = {
   repo: { type: 'string', default: '.' },
   'keys-dir': { type: 'string' },
   'passphrase-file': { type: 'string' },
+  'passphrase-stdin': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 };
@@ -30,6 +31,7 @@ Common options:
   --repo DIR              the repository folder (default: the current folder)
   --keys-dir DIR          private keys folder (default: $${KEYS_DIR_ENV}, else the one init recorded)
   --passphrase-file FILE  passphrase of encrypted keys (default: $${PASSPHRASE_ENV})
+  --passphrase-stdin      read the passphrase from stdin (asked for, without echo, on a terminal)
   --json                  print the result as JSON
   -h, --help              show this help
 Keys may also come from $TUFUP_KEY_ROOT, $TUFUP_KEY_TARGETS, $TUFUP_KEY_SNAPSHOT, $TUFUP_KEY_TIMESTAMP (PEM).`;
@@ -81,14 +83,71 @@ function perRole(args: Parsed, name: string): Partial<Record<RoleName, number>> 
   return result;
 }
 
-function passphraseOf(args: Parsed): string | undefined {
+let stdinPassphrase: Promise<string> | undefined;
+
+/** The passphrase from --passphrase-file, --passphrase-stdin or $TUFUP_KEY_PASSPHRASE, in that order. */
+async function passphraseOf(args: Parsed, confirm = false): Promise<string | undefined> {
   const file = str(args, 'passphrase-file');
-  if (file === undefined) return process.env[PASSPHRASE_ENV];
-  try {
-    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-  } catch (cause) {
-    throw new RepoError('IO', `cannot read the passphrase file ${file}`, { cause });
+  if (file !== undefined) {
+    try {
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (cause) {
+      throw new RepoError('IO', `cannot read the passphrase file ${file}`, { cause });
+    }
   }
+  if (args.values['passphrase-stdin'] === true) {
+    stdinPassphrase ??= readPassphrase(confirm).then((value) => {
+      if (value === '') throw new RepoError('BAD_PASSPHRASE', 'the passphrase read from stdin is empty');
+      return value;
+    });
+    return stdinPassphrase;
+  }
+  return process.env[PASSPHRASE_ENV];
+}
+
+/** Reads one line from stdin; on a terminal, asks for it without echo (twice when `confirm`). */
+async function readPassphrase(confirm: boolean): Promise<string> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) {
+    let text = '';
+    for await (const chunk of stdin) {
+      text += String(chunk);
+      if (text.includes('\n')) break;
+    }
+    return text.split(/\r?\n/)[0] ?? '';
+  }
+  const ask = (prompt: string): Promise<string> =>
+    new Promise((resolvePromise, reject) => {
+      process.stderr.write(prompt);
+      stdin.setRawMode(true);
+      stdin.resume();
+      let value = '';
+      const onData = (chunk: Buffer): void => {
+        for (const char of chunk.toString('utf8')) {
+          if (char === '\r' || char === '\n') {
+            done();
+            resolvePromise(value);
+            return;
+          }
+          if (char === '\u0003') {
+            done();
+            reject(new RepoError('USAGE', 'cancelled'));
+            return;
+          }
+          value = char === '\u007f' || char === '\b' ? value.slice(0, -1) : value + char;
+        }
+      };
+      const done = (): void => {
+        stdin.off('data', onData);
+        stdin.setRawMode(false);
+        stdin.pause();
+        process.stderr.write('\n');
+      };
+      stdin.on('data', onData);
+    });
+  const first = await ask('Passphrase: ');
+  if (confirm && (await ask('Passphrase again: ')) !== first) throw new RepoError('BAD_PASSPHRASE', 'the two passphrases differ');
+  return first;
 }
 
 function repoOf(args: Parsed): string {
@@ -107,7 +166,7 @@ async function keysDirOf(args: Parsed, repoDir: string): Promise<string> {
 async function source(args: Parsed): Promise<{ repoDir: string; keysDir: string; passphrase?: string }> {
   const repoDir = repoOf(args);
   const keysDir = await keysDirOf(args, repoDir);
-  const passphrase = passphraseOf(args);
+  const passphrase = await passphraseOf(args);
   return passphrase === undefined ? { repoDir, keysDir } : { repoDir, keysDir, passphrase };
 }
 
@@ -144,7 +203,7 @@ const COMMANDS: Record<string, Command> = {
       const repoDir = repoOf(args);
       const given = str(args, 'keys-dir') ?? process.env[KEYS_DIR_ENV];
       const keysDir = given !== undefined && given !== '' ? resolve(given) : `${repoDir}-keys`;
-      const passphrase = passphraseOf(args);
+      const passphrase = await passphraseOf(args, true);
       const result = await initRepository({
         repoDir,
         keysDir,

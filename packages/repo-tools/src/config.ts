@@ -71,10 +71,12 @@ export function checkPositive(value: number, what: string, integer = true): numb
   return value;
 }
 
+/** True for the name of a top-level role. */
 export function isRoleName(value: string): value is RoleName {
   return (ROLES as readonly string[]).includes(value);
 }
 
+/** Returns `value` as a role name; USAGE naming the valid roles otherwise. */
 export function checkRole(value: string): RoleName {
   if (!isRoleName(value)) throw new RepoError('USAGE', `"${value}" is not a role; use one of ${ROLES.join(', ')}`);
   return value;

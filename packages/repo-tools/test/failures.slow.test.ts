@@ -26,10 +26,10 @@ describe('tufup-repo refuses bad input and leaves the repository untouched', () 
   });
 
   /** Runs a command that must fail and returns its run, after checking the repository did not change. */
-  async function refused(args: string[], options: { env?: NodeJS.ProcessEnv; repoDir?: string } = {}): Promise<CliRun> {
+  async function refused(args: string[], options: { env?: NodeJS.ProcessEnv; repoDir?: string; input?: string } = {}): Promise<CliRun> {
     const repoDir = options.repoDir ?? repo;
     const before = await treeHash(repoDir);
-    const run = await runCli(args, options.env === undefined ? {} : { env: options.env });
+    const run = await runCli(args, { ...(options.env === undefined ? {} : { env: options.env }), ...(options.input === undefined ? {} : { input: options.input }) });
     expect(run.code, run.stderr).toBe(1);
     expect(run.stderr).not.toBe('');
     expect(run.stderr).not.toContain('PRIVATE KEY');
@@ -177,6 +177,12 @@ describe('tufup-repo refuses bad input and leaves the repository untouched', () 
     it('refuses a missing passphrase', async () => {
       const args = ['add', bundle, '--repo', encRepo, '--keys-dir', encKeys, '--version', '1.0.0'];
       expect(errorCode(await refused(args, { repoDir: encRepo }))).toBe('BAD_PASSPHRASE');
+    });
+
+    it('reads the passphrase from stdin, refusing a wrong one there too', async () => {
+      const args = ['sign', '--repo', encRepo, '--keys-dir', encKeys, '--passphrase-stdin'];
+      expect(errorCode(await refused(args, { repoDir: encRepo, input: 'nope\n' }))).toBe('BAD_PASSPHRASE');
+      await cliOk(args, { input: `${passphrase}\n` });
     });
 
     it('works with the right passphrase from a file', async () => {

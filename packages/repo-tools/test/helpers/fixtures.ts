@@ -73,19 +73,20 @@ export interface CliRun {
 }
 
 /** Runs the real `tufup-repo` CLI in a child process on the project's Node. */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliRun> {
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<CliRun> {
   // A clean environment, so keys or passphrases of the machine running the tests cannot leak in.
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...options.env };
   return new Promise((resolvePromise) => {
-    execFile(NODE, [CLI, ...args], { env, cwd: options.cwd ?? ROOT, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const child = execFile(NODE, [CLI, ...args], { env, cwd: options.cwd ?? ROOT, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
       resolvePromise({ code, stdout, stderr });
     });
+    child.stdin?.end(options.input ?? '');
   });
 }
 
 /** Runs the CLI and fails the test, showing stderr, unless it exits 0. */
-export async function cliOk(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliRun> {
+export async function cliOk(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<CliRun> {
   const run = await runCli(args, options);
   if (run.code !== 0) throw new Error(`tufup-repo ${args.join(' ')} exited ${run.code}:\n${run.stderr}`);
   return run;
