@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { TargetFile, Targets } from '@tufjs/models';
 import {
   BundleError,
@@ -208,7 +209,7 @@ export async function addBundle(options: AddOptions): Promise<AddResult> {
     let patch: AddResult['patch'];
     if (base?.archive !== undefined) {
       const baseTar = tx.scratch('base.tar');
-      const baseArchive = `${options.repoDir}/${base.archive.file}`;
+      const baseArchive = join(options.repoDir, ...base.archive.file.split('/'));
       options.logger?.info(`making the patch from ${base.version}`);
       const baseDigest = await gunzipFile(baseArchive, baseTar).catch((e: unknown) => {
         throw new RepoError('METADATA_CORRUPT', `${base.archive?.file}, the archive of ${base.version}, is missing or unreadable`, { cause: e });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Metadata, type Root, type Snapshot, type Targets, type Timestamp } from '@tufjs/models';
 import { CONFIG_FILE, METADATA_DIR, readConfig, serializeConfig, type RepoConfig, type RoleName } from './config.js';
@@ -125,7 +125,14 @@ export class Transaction {
   async put(relPath: string, data: Buffer): Promise<void> {
     const path = this.scratch(basename(relPath));
     try {
-      await writeFile(path, data, { flag: 'wx' });
+      const handle = await open(path, 'wx');
+      try {
+        await handle.writeFile(data);
+        // On disk before the rename that publishes it, so a power cut cannot leave an empty file.
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
     } catch (cause) {
       throw ioError(`could not stage ${relPath}`, cause);
     }
