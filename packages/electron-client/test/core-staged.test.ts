@@ -81,6 +81,14 @@ describe('findStagedUpdate', () => {
     expect((await readdir(staged())).sort()).toEqual(['1.1.0', '1.1.0.json']);
   });
 
+  it('leaves a folder not yet recorded alone while a live process is staging it', async () => {
+    await stage('1.1.0');
+    await mkdir(join(staged(), '1.3.0'));
+    await writeFile(join(staged(), `.busy-${process.pid}`), '');
+    await findStagedUpdate(cacheDir, '1.0.0');
+    expect(await readdir(staged())).toContain('1.3.0');
+  });
+
   it('removes excluded (rolled back) versions', async () => {
     const older = await stage('1.1.0');
     await stage('1.2.0');

@@ -21,7 +21,7 @@ import { resolveOptions, type CoreOptions, type ResolvedOptions } from './config
 import { toUpdateError, UpdateError } from './error.js';
 import { ResumableFetcher } from './fetcher.js';
 import { ProgressMeter, type Progress } from './progress.js';
-import { findStagedUpdate, removeStaged, stagedPaths, writeStagedRecord, type StagedUpdate } from './stage.js';
+import { findStagedUpdate, markBusy, removeStaged, stagedPaths, writeStagedRecord, type StagedUpdate } from './stage.js';
 
 /** An update the repository offers, as `checkForUpdates` found it in signed metadata. */
 export interface UpdateInfo {
@@ -85,11 +85,10 @@ export class UpdateClient {
   downloadUpdate(info: UpdateInfo, options: DownloadOptions = {}): Promise<StagedUpdate> {
     return this.serial(async () => {
       const o = this.options;
-      const { signal, onProgress } = options;
+      const { signal } = options;
       if (compareVersions(info.version, o.currentVersion) <= 0) {
         throw new UpdateError('NO_UPDATE', `${info.version} is not newer than the running ${o.currentVersion}`);
       }
-      const { dir: stagedDir } = stagedPaths(o.stagedDir, info.version);
       const already = await findStagedUpdate(o.cacheDir, o.currentVersion, { excludeVersions: [...o.excludeVersions], logger: o.logger });
       if (already?.version === info.version) return already;
 
@@ -99,42 +98,58 @@ export class UpdateClient {
         throw new UpdateError('NO_UPDATE', `${o.appName} ${info.version} for ${o.platformKey} is no longer offered by the repository`);
       }
       const fresh = this.describe(session.catalog, archive);
-      const bytesBefore = session.fetcher.targetBytes;
-      await removeStaged(o.stagedDir, info.version);
-      await mkdir(o.stagedDir, { recursive: true });
-
-      let strategy: 'patch' | 'full' = 'full';
-      let keep: string | undefined;
-      if (fresh.plan.strategy === 'patch') {
-        try {
-          keep = await this.stageFromPatches(session, fresh, stagedDir, options);
-          strategy = 'patch';
-        } catch (error) {
-          const e = toUpdateError(error, `patching to ${info.version}`, signal, session.fetcher.lastFailure);
-          if (e.code !== 'PATCH' && e.code !== 'VERIFICATION') throw e;
-          o.logger.warn(`tufup: ${e.message}; downloading the full archive instead`);
-          await rm(stagedDir, { recursive: true, force: true });
-        }
-      }
-      if (keep === undefined) keep = await this.stageFromArchive(session, archive, stagedDir, onProgress, signal);
-
-      const staged: StagedUpdate = {
-        version: info.version,
-        stagedDir,
-        tar: archive.custom.tufup.tar,
-        strategy,
-        downloadedBytes: session.fetcher.targetBytes - bytesBefore,
-        required: fresh.required,
-        stagedAt: new Date().toISOString(),
-      };
-      if (fresh.releaseNotes !== undefined) staged.releaseNotes = fresh.releaseNotes;
-      await this.guard(`staging ${info.version}`, signal, async () => {
-        await writeStagedRecord(o.stagedDir, staged);
-        await this.prune(keep, info.version);
+      await this.guard('preparing the staging folder', signal, async () => {
+        await removeStaged(o.stagedDir, info.version);
+        await mkdir(o.stagedDir, { recursive: true });
       });
-      o.logger.info(`tufup: staged ${o.appName} ${info.version} (${strategy}, ${staged.downloadedBytes} bytes downloaded)`);
-      return staged;
+
+      const done = await this.guard('preparing the staging folder', signal, () => markBusy(o.stagedDir));
+      try {
+        return await this.stage(session, fresh, archive, options);
+      } finally {
+        await done();
+      }
     });
+  }
+
+  /** Patch (or, failing that, the full archive), extract, record; the caller holds the busy marker. */
+  private async stage(session: Session, info: UpdateInfo, archive: Target, options: DownloadOptions): Promise<StagedUpdate> {
+    const o = this.options;
+    const { signal, onProgress } = options;
+    const { dir: stagedDir } = stagedPaths(o.stagedDir, info.version);
+    const bytesBefore = session.fetcher.targetBytes;
+    let strategy: 'patch' | 'full' = 'full';
+    let keep: string | undefined;
+    if (info.plan.strategy === 'patch') {
+      try {
+        keep = await this.stageFromPatches(session, info, stagedDir, options);
+        strategy = 'patch';
+      } catch (error) {
+        const e = toUpdateError(error, `patching to ${info.version}`, signal, session.fetcher.lastFailure);
+        if (e.code !== 'PATCH' && e.code !== 'VERIFICATION') throw e;
+        o.logger.warn(`tufup: ${e.message}; downloading the full archive instead`);
+        await rm(stagedDir, { recursive: true, force: true });
+      }
+    }
+    keep ??= await this.stageFromArchive(session, archive, stagedDir, onProgress, signal);
+
+    const staged: StagedUpdate = {
+      version: info.version,
+      stagedDir,
+      tar: archive.custom.tufup.tar,
+      strategy,
+      downloadedBytes: session.fetcher.targetBytes - bytesBefore,
+      required: info.required,
+      stagedAt: new Date().toISOString(),
+    };
+    if (info.releaseNotes !== undefined) staged.releaseNotes = info.releaseNotes;
+    const kept = keep;
+    await this.guard(`staging ${info.version}`, signal, async () => {
+      await writeStagedRecord(o.stagedDir, staged);
+      await this.prune(kept, info.version);
+    });
+    o.logger.info(`tufup: staged ${o.appName} ${info.version} (${strategy}, ${staged.downloadedBytes} bytes downloaded)`);
+    return staged;
   }
 
   private describe(catalog: Catalog, archive: Target): UpdateInfo {

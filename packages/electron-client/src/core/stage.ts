@@ -1,4 +1,4 @@
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compareVersions, digestTarOf, parseVersion, sameDigest, scanBundle, writeFileAtomic, type Digest } from '@tufup/bundle';
 import { silentLogger, type Logger } from './config.js';
@@ -71,8 +71,16 @@ function parseRecord(text: string, stagedDir: string): StagedUpdate | undefined 
   }
 }
 
+/** Marks `<staged>/` as being written by this process, from extraction until the record is written. */
+export async function markBusy(stagedRoot: string): Promise<() => Promise<void>> {
+  const marker = join(stagedRoot, `.busy-${process.pid}`);
+  await writeFile(marker, '');
+  return () => rm(marker, { force: true });
+}
+
+/** Whether `name` is an extraction folder or busy marker of a process that is still running. */
 function writerAlive(name: string): boolean {
-  const pid = Number(/\.partial-(\d+)-/.exec(name)?.[1]);
+  const pid = Number(/^\.(?:.+\.partial-|busy-)(\d+)/.exec(name)?.[1]);
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
@@ -117,11 +125,13 @@ export async function findStagedUpdate(cacheDir: string, currentVersion: string,
     records.push(staged);
     keep.add(staged.version).add(name);
   }
-  // Folders without a record are interrupted extractions; they can never be trusted. One that a live
-  // process is still writing (`.<version>.partial-<pid>-*`) is left alone.
-  for (const name of names) {
-    if (name.endsWith(RECORD_SUFFIX) || keep.has(name) || writerAlive(name)) continue;
-    await rm(join(root, name), { recursive: true, force: true });
+  // Folders without a record are interrupted extractions; they can never be trusted. While a live
+  // process is staging (a `.busy-<pid>` marker), its folder may be complete but not yet recorded: leave all alone.
+  if (!names.some((n) => n.startsWith('.busy-') && writerAlive(n))) {
+    for (const name of names) {
+      if (name.endsWith(RECORD_SUFFIX) || keep.has(name) || writerAlive(name)) continue;
+      await rm(join(root, name), { recursive: true, force: true });
+    }
   }
   records.sort((a, b) => compareVersions(b.version, a.version));
   for (const staged of records) {
