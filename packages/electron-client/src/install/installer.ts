@@ -102,10 +102,11 @@ export function installerCommand(request: InstallRequest): { command: string; ar
   ] as const;
   if ((request.platform ?? process.platform) === 'win32') {
     const named = options.flatMap(([, name, value]) => [`-${name}`, value]);
-    // The relaunch command binds to the last parameter, which takes the remaining arguments.
+    // As base64 of a JSON array, no relaunch argument can be taken for a parameter of the script.
+    const relaunchArg = relaunch.length > 0 ? ['-Relaunch', Buffer.from(JSON.stringify(relaunch)).toString('base64')] : [];
     return {
       command: 'powershell.exe',
-      args: ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-WindowStyle', 'Hidden', '-File', files.script, ...named, ...relaunch],
+      args: ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-WindowStyle', 'Hidden', '-File', files.script, ...named, ...relaunchArg],
     };
   }
   const named = options.flatMap(([option, , value]) => [`--${option}`, value]);

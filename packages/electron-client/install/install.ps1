@@ -1,0 +1,252 @@
+# tufup installer for Windows (Windows PowerShell 5.1 and PowerShell 7).
+#
+# Started detached by @tufup/electron-client when the app quits with a staged update:
+#   powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -File install.ps1
+#     -AppPid PID -InstallDir DIR -StagedDir DIR -BackupDir DIR -LogFile FILE -ResultFile FILE -Version V
+#     [-WaitTimeout SECONDS] [-HealthTimeout SECONDS] [-HealthMarker FILE] [-Relaunch BASE64-JSON-ARRAY]
+# It waits for the app (and every process running from the install folder) to exit, swaps the staged
+# folder into the install folder's place, optionally relaunches the app and waits for it to confirm a
+# healthy start, and puts the previous install back on any failure. The result file gets one line,
+# "<installed|rolled-back|failed> <version> [<reason>]", like install.sh (the same steps, in the same order).
+#
+# The relaunch command arrives as base64 of a JSON array so that no argument can be mistaken for a
+# parameter of this script and no quoting is lost on the way.
+#
+# This script could not be run where it was written (no Windows there); install.sh is the tested twin.
+
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory = $true)][int]$AppPid,
+    [Parameter(Mandatory = $true)][string]$InstallDir,
+    [Parameter(Mandatory = $true)][string]$StagedDir,
+    [Parameter(Mandatory = $true)][string]$BackupDir,
+    [Parameter(Mandatory = $true)][string]$LogFile,
+    [Parameter(Mandatory = $true)][string]$ResultFile,
+    [Parameter(Mandatory = $true)][string]$Version,
+    [int]$WaitTimeout = 120,
+    [int]$HealthTimeout = 0,
+    [string]$HealthMarker = '',
+    [string]$Relaunch = ''
+)
+
+$ErrorActionPreference = 'Stop'
+Set-StrictMode -Version 2.0
+
+$InstallDir = [IO.Path]::GetFullPath($InstallDir).TrimEnd('\')
+$parent = Split-Path -Parent $InstallDir
+$name = Split-Path -Leaf $InstallDir
+$incoming = Join-Path $parent ".$name.tufup-incoming"
+$failedDir = Join-Path $parent ".$name.tufup-failed"
+$stagedMoved = $false
+$child = $null
+
+$relaunchCommand = @()
+if ($Relaunch -ne '') {
+    $parsed = ConvertFrom-Json ([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($Relaunch)))
+    # Piping a variable enumerates it, which Windows PowerShell 5.1 does not do with ConvertFrom-Json's own output.
+    $relaunchCommand = @($parsed | ForEach-Object { [string]$_ })
+}
+if ($HealthTimeout -gt 0 -and $relaunchCommand.Count -gt 0 -and $HealthMarker -eq '') {
+    [Console]::Error.WriteLine('install.ps1: -HealthMarker is required with -HealthTimeout and -Relaunch')
+    exit 64
+}
+
+function Write-Log([string]$message) {
+    $line = '{0} [{1}] {2}' -f (Get-Date).ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ'), $PID, $message
+    try { Add-Content -LiteralPath $LogFile -Value $line -Encoding UTF8 } catch { }
+}
+
+function Write-Result([string]$status, [string]$reason = '') {
+    $line = "$status $Version"
+    if ($reason -ne '') { $line = "$line $reason" }
+    try {
+        # Written aside and renamed so the app never reads half a line.
+        Set-Content -LiteralPath "$ResultFile.tmp" -Value $line -Encoding ASCII
+        Move-Item -LiteralPath "$ResultFile.tmp" -Destination $ResultFile -Force
+    } catch { Write-Log "could not write the result file: $_" }
+}
+
+# Quotes one argument for the Windows command line (CommandLineToArgvW rules).
+function ConvertTo-Argument([string]$arg) {
+    if ($arg -ne '' -and $arg -notmatch '[\s"]') { return $arg }
+    $escaped = [regex]::Replace($arg, '(\\*)"', '$1$1\"')
+    $escaped = [regex]::Replace($escaped, '(\\+)$', '$1$1')
+    return '"' + $escaped + '"'
+}
+
+function Start-App {
+    if ($relaunchCommand.Count -eq 0) { return $null }
+    $info = New-Object System.Diagnostics.ProcessStartInfo
+    $info.FileName = [string]$relaunchCommand[0]
+    $info.Arguments = (@($relaunchCommand | Select-Object -Skip 1) | ForEach-Object { ConvertTo-Argument ([string]$_) }) -join ' '
+    $info.UseShellExecute = $false
+    $info.WorkingDirectory = $InstallDir
+    # ELECTRON_RUN_AS_NODE would start the app as plain Node.
+    if ($info.EnvironmentVariables.ContainsKey('ELECTRON_RUN_AS_NODE')) { $info.EnvironmentVariables.Remove('ELECTRON_RUN_AS_NODE') }
+    try {
+        $process = [System.Diagnostics.Process]::Start($info)
+        Write-Log "relaunched $($info.FileName) as pid $($process.Id)"
+        return $process
+    } catch {
+        Write-Log "could not relaunch: $_"
+        return $null
+    }
+}
+
+function Stop-Here([string]$reason, [bool]$relaunchOld = $true) {
+    Write-Log "failed: $reason; the previous install stays in place"
+    Write-Result 'failed' $reason
+    if ($relaunchOld) { [void](Start-App) }
+    exit 1
+}
+
+# Renames with a few retries: antivirus scanners and the search indexer hold files open for moments.
+function Move-Folder([string]$from, [string]$to) {
+    for ($attempt = 1; ; $attempt++) {
+        try {
+            [IO.Directory]::Move($from, $to)
+            return $true
+        } catch {
+            if ($attempt -ge 10) { Write-Log "could not move $from to ${to}: $_"; return $false }
+            Start-Sleep -Milliseconds 500
+        }
+    }
+}
+
+function Remove-Folder([string]$path) {
+    if (Test-Path -LiteralPath $path) {
+        try { Remove-Item -LiteralPath $path -Recurse -Force } catch { Write-Log "could not remove ${path}: $_" }
+    }
+}
+
+function Undo-Incoming {
+    if (-not (Test-Path -LiteralPath $incoming)) { return }
+    if ($stagedMoved -and -not (Test-Path -LiteralPath $StagedDir)) {
+        if (-not (Move-Folder $incoming $StagedDir)) { Remove-Folder $incoming }
+    } else {
+        Remove-Folder $incoming
+    }
+}
+
+# Puts the backup back in the install folder's place; the new version goes aside and is deleted.
+function Restore-Backup {
+    if (-not (Test-Path -LiteralPath $BackupDir)) { return $false }
+    if (Test-Path -LiteralPath $InstallDir) {
+        Remove-Folder $failedDir
+        if (-not (Move-Folder $InstallDir $failedDir)) { return $false }
+    }
+    if (Move-Folder $BackupDir $InstallDir) {
+        Remove-Folder $failedDir
+        return $true
+    }
+    if (Test-Path -LiteralPath $failedDir) { [void](Move-Folder $failedDir $InstallDir) }
+    return $false
+}
+
+# Every process started from the install folder (the app's GPU, renderer, utility and crashpad helpers
+# run the same exe) must be gone, or its files stay locked.
+function Get-InstallProcesses {
+    $prefix = $InstallDir + '\'
+    @(Get-Process -ErrorAction SilentlyContinue | Where-Object {
+            $path = $null
+            try { $path = $_.Path } catch { }
+            $path -and $path.StartsWith($prefix, [StringComparison]::OrdinalIgnoreCase)
+        })
+}
+
+function Test-AppRunning {
+    if (Get-Process -Id $AppPid -ErrorAction SilentlyContinue) { return $true }
+    return (Get-InstallProcesses).Count -gt 0
+}
+
+Write-Log "installing $Version into $InstallDir (waiting for pid $AppPid)"
+
+$deadline = (Get-Date).AddSeconds($WaitTimeout)
+while (Test-AppRunning) {
+    if ((Get-Date) -gt $deadline) { Stop-Here 'app-still-running' $false }
+    Start-Sleep -Milliseconds 200
+}
+Write-Log "pid $AppPid and the processes of the install folder have exited"
+
+# An earlier attempt killed between its two renames left only the backup: put it back first.
+if (-not (Test-Path -LiteralPath $InstallDir) -and (Test-Path -LiteralPath $BackupDir)) {
+    Write-Log 'restoring the install folder from a backup left by an interrupted attempt'
+    if (-not (Move-Folder $BackupDir $InstallDir)) { Stop-Here 'install-missing' }
+}
+
+if (-not (Test-Path -LiteralPath $StagedDir -PathType Container)) { Stop-Here 'staged-missing' }
+if (-not (Get-ChildItem -LiteralPath $StagedDir -Force | Select-Object -First 1)) { Stop-Here 'staged-empty' }
+if (-not (Test-Path -LiteralPath $InstallDir -PathType Container)) { Stop-Here 'install-missing' }
+
+# Leftovers of an earlier attempt that was killed: the install folder in place is the one that runs.
+Remove-Folder $incoming
+Remove-Folder $failedDir
+if (Test-Path -LiteralPath $BackupDir) {
+    Write-Log 'removing a stale backup'
+    Remove-Folder $BackupDir
+    if (Test-Path -LiteralPath $BackupDir) { Stop-Here 'install-not-writable' }
+}
+
+# Staging: a rename on the same volume, a copy across volumes (a rename there fails).
+$sameVolume = [IO.Path]::GetPathRoot([IO.Path]::GetFullPath($StagedDir)) -eq [IO.Path]::GetPathRoot($InstallDir)
+if ($sameVolume -and (Move-Folder $StagedDir $incoming)) {
+    $stagedMoved = $true
+} else {
+    Write-Log 'copying the staged folder'
+    & robocopy.exe $StagedDir $incoming /E /SL /COPY:DAT /DCOPY:DAT /R:2 /W:1 /NFL /NDL /NJH /NJS /NP | Out-Null
+    # robocopy exit codes below 8 mean success.
+    if ($LASTEXITCODE -ge 8) {
+        Remove-Folder $incoming
+        Stop-Here 'install-not-writable'
+    }
+}
+
+# The two renames below are the only moment the install folder is missing.
+if (-not (Move-Folder $InstallDir $BackupDir)) {
+    Undo-Incoming
+    Stop-Here 'install-not-writable'
+}
+if (-not (Move-Folder $incoming $InstallDir)) {
+    [void](Move-Folder $BackupDir $InstallDir)
+    Undo-Incoming
+    Stop-Here 'swap-failed'
+}
+Write-Log "swapped in $Version; the previous install is at $BackupDir"
+
+if ($relaunchCommand.Count -gt 0 -and $HealthTimeout -gt 0) {
+    if ($HealthMarker -ne '') { Remove-Item -LiteralPath $HealthMarker -Force -ErrorAction SilentlyContinue }
+    $child = Start-App
+    $reason = ''
+    $deadline = (Get-Date).AddSeconds($HealthTimeout)
+    while (-not (Test-Path -LiteralPath $HealthMarker)) {
+        if ($null -eq $child -or $child.HasExited) { $reason = 'exited-before-healthy'; break }
+        if ((Get-Date) -gt $deadline) { $reason = 'health-timeout'; break }
+        Start-Sleep -Milliseconds 200
+    }
+    # The app may mark itself healthy and exit right away: check the marker once more.
+    if (-not (Test-Path -LiteralPath $HealthMarker)) {
+        Write-Log "rolling back ${Version}: $reason"
+        if ($null -ne $child -and -not $child.HasExited) {
+            try { Stop-Process -Id $child.Id -Force } catch { }
+        }
+        # Its helpers must be gone too before the folder can move.
+        $deadline = (Get-Date).AddSeconds(10)
+        while ((Get-InstallProcesses).Count -gt 0 -and (Get-Date) -lt $deadline) {
+            Get-InstallProcesses | ForEach-Object { try { Stop-Process -Id $_.Id -Force } catch { } }
+            Start-Sleep -Milliseconds 200
+        }
+        if (Restore-Backup) { Write-Log 'restored the previous install' } else { Write-Log "could not restore the previous install from $BackupDir" }
+        Write-Result 'rolled-back' $reason
+        [void](Start-App)
+        exit 1
+    }
+    Write-Log "$Version reported a healthy start"
+} else {
+    [void](Start-App)
+}
+
+Remove-Folder $BackupDir
+if (-not $stagedMoved) { Remove-Folder $StagedDir }
+Write-Result 'installed'
+Write-Log "installed $Version"
+exit 0
