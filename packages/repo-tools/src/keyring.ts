@@ -2,7 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { checkPositive, PASSPHRASE_ENV, ROLES, type RoleName } from './config.js';
 import { RepoError } from './error.js';
-import { findSigners, generateKey, requireSigners, writeKeyFile } from './keystore.js';
+import { checkKeysOutside, findSigners, generateKey, requireSigners, writeKeyFile } from './keystore.js';
 import type { JSONObject } from './metadata.js';
 import { expiresIn } from './metadata.js';
 import { nextRoot, type KeyInfo, type RepoOptions } from './repository.js';
@@ -83,7 +83,10 @@ async function changeRole(options: KeyCommandOptions, why: string, edit: (state:
   }
   const removed = current.keyIDs.filter((id) => !change.keyids.includes(id));
   const keysDir = options.keysDir;
-  if (generated.length > 0 && keysDir === undefined) throw new RepoError('USAGE', `${why} makes new keys: give a keys folder (--keys-dir)`);
+  if (generated.length > 0) {
+    if (keysDir === undefined) throw new RepoError('USAGE', `${why} makes new keys: give a keys folder (--keys-dir)`);
+    checkKeysOutside(keysDir, options.repoDir);
+  }
   const added: KeyInfo[] = [];
   try {
     const metadata = await withTransaction(options.repoDir, async (tx) => {

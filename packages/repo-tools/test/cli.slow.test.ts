@@ -123,6 +123,13 @@ describe('tufup-repo, from init to prune, as clients in the field see it', () =>
     expect(fresh).toMatchObject({ rootVersion: 3, version: '1.2.0' });
   });
 
+  it('keys rotate snapshot and timestamp: clients accept metadata signed by the new keys', async () => {
+    await cli('keys', 'rotate', 'snapshot');
+    await cli('keys', 'rotate', 'timestamp');
+    expect(await linux.check()).toMatchObject({ rootVersion: 5, version: '1.2.0' });
+    expect((await (await freshClient()).check()).rootVersion).toBe(5);
+  });
+
   it('sign refreshes the timestamp expiry, and clients accept the new timestamp', async () => {
     const before = ((await readJson(join(repo, 'metadata/timestamp.json'))).signed as Json).version as number;
     const result = await cliJson('sign', '--expires-in', '2');
@@ -161,11 +168,11 @@ describe('tufup-repo, from init to prune, as clients in the field see it', () =>
     const status = await cliJson('status');
     expect(status.appName).toBe('demo');
     const roles = status.roles as { role: string; version: number }[];
-    expect(roles.find((r) => r.role === 'root')?.version).toBe(3);
+    expect(roles.find((r) => r.role === 'root')?.version).toBe(5);
     expect(status.platforms).toMatchObject([{ platform: 'linux', arch: 'x64', versions: [{ version: '1.1.0' }, { version: '1.2.0' }] }]);
     const verified = await cliJson('verify');
     // 1.1.0 keeps its patch from the pruned 1.0.0 (clients still on 1.0.0 use it); only 1.2.0's base is here to apply.
-    expect(verified).toMatchObject({ rootVersion: 3, targets: 4, patchesApplied: 1, warnings: [] });
+    expect(verified).toMatchObject({ rootVersion: 5, targets: 4, patchesApplied: 1, warnings: [] });
   });
 
   it('never prints or publishes private key material', async () => {

@@ -212,4 +212,31 @@ describe('the library API', () => {
     const result = await verifyRepository({ repoDir });
     expect(result.warnings).toEqual(['targets/linux-x64/stray.bin is not named by the current targets metadata']);
   });
+
+  it('a root with a 2-of-2 threshold needs both root keys, and clients follow the chain to it', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    await addKey({ repoDir, keysDir, role: 'root' });
+    await setThreshold({ repoDir, keysDir, role: 'root', threshold: 2 });
+    const rootKeys = (await readdir(keysDir)).filter((n) => n.startsWith('root.'));
+    expect(rootKeys).toHaveLength(2);
+    const { rename } = await import('node:fs/promises');
+    await mkdir(join(tmp, 'safe'));
+    await rename(join(keysDir, rootKeys[0] ?? ''), join(tmp, 'safe', rootKeys[0] ?? ''));
+    await expect(signRepository({ repoDir, keysDir, roles: ['root'] })).rejects.toMatchObject({ code: 'MISSING_KEY' });
+    await rename(join(tmp, 'safe', rootKeys[0] ?? ''), join(keysDir, rootKeys[0] ?? ''));
+    await signRepository({ repoDir, keysDir, roles: ['root'] });
+    const state = await loadRepository(repoDir);
+    expect(Object.keys(state.root.signatures)).toHaveLength(2);
+    expect((await verifyRepository({ repoDir })).rootVersion).toBe(4);
+  });
+
+  it('key commands refuse to write new keys into the repository', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    const { cp } = await import('node:fs/promises');
+    const inside = join(repoDir, 'keys');
+    await cp(keysDir, inside, { recursive: true });
+    const before = await treeHash(repoDir);
+    await expect(addKey({ repoDir, keysDir: inside, role: 'targets' })).rejects.toMatchObject({ code: 'KEYS_IN_REPO' });
+    expect(await treeHash(repoDir)).toBe(before);
+  });
 });
