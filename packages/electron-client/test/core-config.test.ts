@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,6 +63,14 @@ describe('UpdateClient options', () => {
     const error = await client.checkForUpdates().catch((e: unknown) => e);
     expect((error as UpdateError).code).toBe('CONFIG');
     expect(requests).toEqual([]);
+  });
+
+  it('reports DISK when the cache folder cannot be created', async () => {
+    const file = join(tmp, 'a-file');
+    await writeFile(file, '');
+    const client = new UpdateClient({ ...base, cacheDir: join(file, 'cache') });
+    const error = await client.checkForUpdates().catch((e: unknown) => e);
+    expect((error as UpdateError).code).toBe('DISK');
   });
 
   it('reports CANCELLED for a check whose signal has already fired', async () => {

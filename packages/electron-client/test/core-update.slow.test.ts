@@ -96,6 +96,24 @@ describe('an app checking a repository of releases 1.0.0 to 1.3.0', () => {
     expect(fixture.server.requestsFor(`${APP}-1.3.0.tar.gz`).length).toBeGreaterThan(0);
   });
 
+  it('falls back to the full archive once when a patch fails verification', async () => {
+    const dir = join(fixture.repoDir, 'targets', 'linux-x64');
+    const name = (await readdir(dir)).find((n) => n.endsWith(`${APP}-1.3.0.patch`))!;
+    const original = await readFile(join(dir, name));
+    await writeFile(join(dir, name), Buffer.concat([original.subarray(0, -1), Buffer.from([original.at(-1)! ^ 1])]));
+    try {
+      const { client } = await fixture.client('1.2.0');
+      const info = (await client.checkForUpdates())!;
+      expect(info.plan.strategy).toBe('patch');
+      const staged = await client.downloadUpdate(info);
+      expect(staged.strategy).toBe('full');
+      expect(staged.downloadedBytes).toBe(info.plan.downloadSize + info.plan.fullSize);
+      await expectStagedBundle(fixture, staged);
+    } finally {
+      await writeFile(join(dir, name), original);
+    }
+  });
+
   it('uses a cached tar of the running version as the patch base, without reading the install folder', async () => {
     const first = await fixture.client('1.1.0');
     const staged = await first.client.downloadUpdate((await first.client.checkForUpdates())!);
