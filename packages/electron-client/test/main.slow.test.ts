@@ -191,6 +191,14 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     expect(electron.workers).toHaveLength(2);
   });
 
+  it('ends the worker once it is idle, since a utility process never exits by itself', async () => {
+    const { updater, electron } = launch('1.0.0', await installApp('1.0.0'), process.pid, { autoDownload: false });
+    await updater.checkForUpdates();
+    const worker = electron.workers[0]!;
+    const code = worker.exitCode ?? (await new Promise<number | null>((resolve) => worker.once('exit', resolve)));
+    expect(code).toBe(0);
+  });
+
   it('rejects a download without an update or with a cancelled signal, with error codes', async () => {
     const { updater } = launch('1.0.0', await installApp('1.0.0'), process.pid, { autoDownload: false });
     updater.on('error', () => undefined);
