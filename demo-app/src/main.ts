@@ -1,0 +1,87 @@
+/**
+ * Main process of the demo app: one window, updated by @tufup/electron-client.
+ *
+ * Where updates come from is read from the environment, so the same build runs against any local demo
+ * repository (`npm run demo:electron` sets these):
+ * - `TUFUP_DEMO_URL`: base URL of the repository (`metadata/` and `targets/` below it). Required.
+ * - `TUFUP_DEMO_USER_DATA`: a userData folder to use instead of the system one (cache, logs, lock).
+ * The trusted root is the `tufup-root.json` shipped in the bundle (next to package.json); a packaged app
+ * uses the client's default, `<resources>/tufup-root.json`.
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { app, BrowserWindow, dialog } from 'electron';
+import { createUpdater, type TufupUpdater, type UpdaterOptions } from '@tufup/electron-client';
+
+/** Environment variable naming the repository's base URL. */
+export const URL_ENV = 'TUFUP_DEMO_URL';
+/** Environment variable naming a userData folder to use instead of the system one. */
+export const USER_DATA_ENV = 'TUFUP_DEMO_USER_DATA';
+/** The trusted root file shipped in the bundle, next to package.json. */
+export const ROOT_FILE = 'tufup-root.json';
+
+const outDir = dirname(fileURLToPath(import.meta.url));
+
+function updaterOptions(url: string): UpdaterOptions {
+  if (app.isPackaged) return { url };
+  // Started as `electron <folder>`: the folder is the install that gets replaced, and it carries its root.
+  const appDir = app.getAppPath();
+  return { url, installDir: appDir, trustedRoot: join(appDir, ROOT_FILE) };
+}
+
+function openWindow(updater: TufupUpdater): BrowserWindow {
+  const window = new BrowserWindow({
+    width: 560,
+    height: 520,
+    show: false,
+    title: `Tufup demo ${app.getVersion()}`,
+    webPreferences: {
+      preload: join(outDir, 'preload.cjs'),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+    },
+  });
+  // The page is local; it never needs to navigate or open windows, so nothing else can reach the bridge.
+  window.webContents.on('will-navigate', (event) => event.preventDefault());
+  window.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  window.once('ready-to-show', () => {
+    window.show();
+    // A relaunched new version that got this far works: the installer keeps it instead of rolling back.
+    updater.markHealthy().catch((error: unknown) => console.error('tufup demo: could not mark this version healthy', error));
+  });
+  void window.loadFile(join(outDir, '..', 'renderer', 'index.html'));
+  return window;
+}
+
+async function main(): Promise<void> {
+  const userData = process.env[USER_DATA_ENV];
+  if (userData !== undefined && userData !== '') app.setPath('userData', userData);
+  if (!app.requestSingleInstanceLock()) {
+    app.quit();
+    return;
+  }
+  const url = process.env[URL_ENV];
+  await app.whenReady();
+  if (url === undefined || url === '') {
+    dialog.showErrorBox('Tufup demo', `Set ${URL_ENV} to the demo repository's URL, or start the demo with \`npm run demo:electron\`.`);
+    app.quit();
+    return;
+  }
+  const updater = createUpdater(updaterOptions(url));
+  // An update downloaded in an earlier run but never installed is installed now, before any window opens.
+  if (await updater.applyPendingUpdate()) return;
+  let window = openWindow(updater);
+  app.on('second-instance', () => {
+    if (window.isDestroyed()) window = openWindow(updater);
+    window.focus();
+  });
+  app.on('window-all-closed', () => app.quit());
+  // Errors reach the window through the bridge; the promise is only awaited there.
+  updater.checkForUpdates().catch(() => undefined);
+}
+
+main().catch((error: unknown) => {
+  console.error('tufup demo: failed to start', error);
+  app.exit(1);
+});

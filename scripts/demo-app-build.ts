@@ -1,0 +1,92 @@
+/**
+ * Builds the demo app into demo-app/out/: `main.js` with tsc, and `preload.cjs`, the preload script
+ * bundled into one CommonJS file, because a sandboxed preload can only `require('electron')` (no ESM, no
+ * other files, no packages). The bundler is deliberately tiny: it transpiles each module with the
+ * TypeScript compiler API and links them in a module table; it handles static imports and re-exports,
+ * which is all the preload code uses.
+ *
+ *   node_modules/.bin/node scripts/demo-app-build.ts      # after `npm run build`
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+
+/** The repository root. */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The demo app's folder. */
+export const DEMO_APP = join(ROOT, 'demo-app');
+/** Modules the bundle leaves to the preload's own `require`: the only one a sandboxed preload has. */
+const EXTERNAL = new Set(['electron']);
+
+interface Module {
+  id: string;
+  code: string;
+  /** Specifier in this module -> id of the module it names. */
+  links: Map<string, string>;
+}
+
+/** Bundles `entry` and what it imports (except {@link EXTERNAL}) into one CommonJS script. */
+export async function bundleCommonJs(entry: string): Promise<string> {
+  const modules = new Map<string, Module>();
+  const base = dirname(entry);
+  const visit = async (file: string): Promise<string> => {
+    const id = relative(base, file).split('\\').join('/');
+    if (modules.has(id)) return id;
+    const source = await readFile(file, 'utf8');
+    const { outputText } = ts.transpileModule(source, {
+      fileName: file,
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false, esModuleInterop: false },
+    });
+    const module: Module = { id, code: outputText, links: new Map() };
+    modules.set(id, module);
+    const require = createRequire(file);
+    for (const [, specifier = ''] of outputText.matchAll(/\brequire\("([^"]+)"\)/g)) {
+      if (EXTERNAL.has(specifier) || module.links.has(specifier)) continue;
+      module.links.set(specifier, await visit(require.resolve(specifier)));
+    }
+    return id;
+  };
+  const entryId = await visit(entry);
+  const table = [...modules.values()]
+    .map((m) => `  ${JSON.stringify(m.id)}: [${JSON.stringify(Object.fromEntries(m.links))}, function (exports, require, module) {\n${m.code}\n  }],`)
+    .join('\n');
+  return `'use strict';
+// Bundled by scripts/demo-app-build.ts from ${relative(ROOT, entry)}; do not edit.
+(() => {
+const modules = {
+${table}
+};
+const cache = {};
+const load = (id) => {
+  if (cache[id] !== undefined) return cache[id].exports;
+  const [links, factory] = modules[id];
+  const module = (cache[id] = { exports: {} });
+  factory(module.exports, (specifier) => (specifier in links ? load(links[specifier]) : require(specifier)), module);
+  return module.exports;
+};
+load(${JSON.stringify(entryId)});
+})();
+`;
+}
+
+/** Compiles main.ts and bundles the preload into demo-app/out/. */
+export async function buildDemoApp(): Promise<void> {
+  execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-b', join(DEMO_APP, 'tsconfig.build.json')], { stdio: 'inherit' });
+  const out = join(DEMO_APP, 'out', 'preload.cjs');
+  await mkdir(dirname(out), { recursive: true });
+  const partial = `${out}.partial-${process.pid}`;
+  try {
+    await writeFile(partial, await bundleCommonJs(join(DEMO_APP, 'src', 'preload.ts')));
+    await rename(partial, out);
+  } finally {
+    await rm(partial, { force: true });
+  }
+}
+
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await buildDemoApp();
+  console.log(`built ${relative(process.cwd(), join(DEMO_APP, 'out'))}/main.js and preload.cjs`);
+}
