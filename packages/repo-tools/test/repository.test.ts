@@ -239,4 +239,24 @@ describe('the library API', () => {
     await expect(addKey({ repoDir, keysDir: inside, role: 'targets' })).rejects.toMatchObject({ code: 'KEYS_IN_REPO' });
     expect(await treeHash(repoDir)).toBe(before);
   });
+
+  it('refuses to work while another command holds the lock (REPO_BUSY), changing nothing', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    const lock = join(tmp, '.repo.tufup-lock');
+    await writeFile(lock, '12345\n');
+    const before = await treeHash(repoDir);
+    await expect(signRepository({ repoDir, keysDir })).rejects.toMatchObject({ code: 'REPO_BUSY' });
+    expect(await treeHash(repoDir)).toBe(before);
+    const { rm } = await import('node:fs/promises');
+    await rm(lock);
+    await expect(signRepository({ repoDir, keysDir })).resolves.toMatchObject({ roles: ['timestamp'] });
+  });
+
+  it('verify refuses a repository that the trusted root does not sign', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    const other = join(tmp, 'other');
+    await initRepository({ repoDir: other, keysDir: join(tmp, 'other-keys'), appName: 'demo' });
+    await expect(verifyRepository({ repoDir, trustedRoot: join(other, 'metadata', '1.root.json') })).rejects.toMatchObject({ code: 'VERIFY_FAILED' });
+    await expect(verifyRepository({ repoDir, trustedRoot: join(repoDir, 'metadata', 'root.json') })).resolves.toMatchObject({ rootVersion: 1 });
+  });
 });
