@@ -162,6 +162,24 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.1.0')));
   });
 
+  it('does not start a second installer when the app is reopened while one is still at work', async () => {
+    const app = await installApp('1.0.0');
+    const running = appProcess();
+    const cacheDir = join(app.userData, 'tufup');
+    const first = launch('1.0.0', app, running.pid!);
+    await first.updater.checkForUpdates();
+    await first.updater.downloadUpdate();
+    first.updater.quitAndInstall({ relaunch: false });
+
+    const reopened = launch('1.0.0', app, process.pid);
+    expect(await reopened.updater.applyPendingUpdate()).toBe(false);
+    expect(reopened.electron.quitCount).toBe(0);
+
+    running.kill();
+    expect(await outcome(cacheDir)).toEqual({ status: 'installed', version: '1.1.0' });
+    expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.1.0')));
+  });
+
   it('discards at the next launch a staged update that no longer verifies', async () => {
     const app = await installApp('1.0.0');
     const first = launch('1.0.0', app, process.pid, { autoInstallOnAppQuit: false });

@@ -60,6 +60,11 @@ export function installResultPath(cacheDir: string): string {
   return join(installFolder(cacheDir), 'result');
 }
 
+/** Holds the process id of the last installer started, so a launch can tell that one is still at work. */
+export function installerPidPath(cacheDir: string): string {
+  return join(installFolder(cacheDir), 'installer.pid');
+}
+
 /** Paths of one installer run. */
 export function installFiles(request: Pick<InstallRequest, 'cacheDir' | 'installDir' | 'version' | 'platform'>): InstallFiles {
   const folder = installFolder(request.cacheDir);
@@ -144,5 +149,12 @@ export function startInstaller(request: InstallRequest): ChildProcess {
   // retries the staged update.
   child.on('error', () => undefined);
   child.unref();
+  if (child.pid !== undefined) {
+    try {
+      writeFileSync(installerPidPath(request.cacheDir), `${child.pid}\n`);
+    } catch {
+      // Only a hint for the next launch; the install itself does not need it.
+    }
+  }
   return child;
 }

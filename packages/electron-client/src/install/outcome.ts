@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UpdateError } from '../core/index.js';
-import { healthMarkerPath, installResultPath } from './installer.js';
+import { healthMarkerPath, installerPidPath, installResultPath } from './installer.js';
 
 /** How the last installer run ended; `started` means it never finished (killed, or still running). */
 export type InstallStatus = 'installed' | 'rolled-back' | 'failed' | 'started';
@@ -30,6 +30,21 @@ export async function readInstallOutcome(cacheDir: string): Promise<InstallOutco
   const outcome: InstallOutcome = { status: status as InstallStatus, version };
   if (reason !== undefined) outcome.reason = reason;
   return outcome;
+}
+
+/**
+ * True when the installer started last is still running: a launch while it works (the user reopening the
+ * app during the swap) must not start a second one.
+ */
+export async function installerRunning(cacheDir: string): Promise<boolean> {
+  const pid = Number((await readFile(installerPidPath(cacheDir), 'utf8').catch(() => '')).trim());
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Forgets the last installer result once the app has acted on it. */

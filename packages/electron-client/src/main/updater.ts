@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { findStagedUpdate, UpdateError, type Logger, type StagedUpdate, type UpdateInfo } from '../core/index.js';
 import { startInstaller } from '../install/installer.js';
-import { addFailedVersion, clearInstallOutcome, readFailedVersions, readInstallOutcome, writeHealthMarker, type InstallOutcome } from '../install/outcome.js';
+import { addFailedVersion, clearInstallOutcome, installerRunning, readFailedVersions, readInstallOutcome, writeHealthMarker, type InstallOutcome } from '../install/outcome.js';
 import type { InstallOptions, RendererEvent, RendererEventMap, UpdaterEventMap, UpdaterStatus } from '../ipc/channels.js';
 import type { WorkerOptions } from '../ipc/protocol.js';
 import type { ElectronAdapter } from './adapter.js';
@@ -131,6 +131,10 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
     if (staged === undefined) return false;
     this.staged = staged;
     const last = this.lastInstall;
+    if (last?.status === 'started' && (await installerRunning(this.options.cacheDir))) {
+      this.logger?.info('tufup: an installer is still at work; not starting another');
+      return false;
+    }
     if (last?.status === 'failed' && last.version === staged.version) {
       // Installing it failed just now (e.g. the folder is not writable); retrying at every launch would loop.
       this.logger?.warn(`tufup: ${staged.version} failed to install (${last.reason ?? 'unknown'}); retrying when the app quits`);
