@@ -11,7 +11,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { app, BrowserWindow, dialog } from 'electron';
-import { createUpdater, type TufupUpdater, type UpdaterOptions } from '@tufup/electron-client';
+import { createUpdater, type UpdaterOptions } from '@tufup/electron-client';
 
 /** Environment variable naming the repository's base URL. */
 export const URL_ENV = 'TUFUP_DEMO_URL';
@@ -29,11 +29,10 @@ function updaterOptions(url: string): UpdaterOptions {
   return { url, installDir: appDir, trustedRoot: join(appDir, ROOT_FILE) };
 }
 
-function openWindow(updater: TufupUpdater): BrowserWindow {
+async function openWindow(): Promise<BrowserWindow> {
   const window = new BrowserWindow({
     width: 560,
-    height: 520,
-    show: false,
+    height: 540,
     title: `Tufup demo ${app.getVersion()}`,
     webPreferences: {
       preload: join(outDir, 'preload.cjs'),
@@ -45,40 +44,38 @@ function openWindow(updater: TufupUpdater): BrowserWindow {
   // The page is local; it never needs to navigate or open windows, so nothing else can reach the bridge.
   window.webContents.on('will-navigate', (event) => event.preventDefault());
   window.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
-  window.once('ready-to-show', () => {
-    window.show();
-    // A relaunched new version that got this far works: the installer keeps it instead of rolling back.
-    updater.markHealthy().catch((error: unknown) => console.error('tufup demo: could not mark this version healthy', error));
-  });
-  void window.loadFile(join(outDir, '..', 'renderer', 'index.html'));
+  await window.loadFile(join(outDir, '..', 'renderer', 'index.html'));
   return window;
 }
 
 async function main(): Promise<void> {
   const userData = process.env[USER_DATA_ENV];
+  // Before the updater and the lock, which both live under userData.
   if (userData !== undefined && userData !== '') app.setPath('userData', userData);
   if (!app.requestSingleInstanceLock()) {
     app.quit();
     return;
   }
   const url = process.env[URL_ENV];
+  const updater = url === undefined || url === '' ? undefined : createUpdater(updaterOptions(url));
   await app.whenReady();
-  if (url === undefined || url === '') {
+  if (updater === undefined) {
     dialog.showErrorBox('Tufup demo', `Set ${URL_ENV} to the demo repository's URL, or start the demo with \`npm run demo:electron\`.`);
     app.quit();
     return;
   }
-  const updater = createUpdater(updaterOptions(url));
   // An update downloaded in an earlier run but never installed is installed now, before any window opens.
   if (await updater.applyPendingUpdate()) return;
-  let window = openWindow(updater);
+  let window = await openWindow();
   app.on('second-instance', () => {
-    if (window.isDestroyed()) window = openWindow(updater);
-    window.focus();
+    if (window.isDestroyed()) void openWindow().then((w) => (window = w));
+    else window.focus();
   });
   app.on('window-all-closed', () => app.quit());
-  // Errors reach the window through the bridge; the promise is only awaited there.
-  updater.checkForUpdates().catch(() => undefined);
+  // This version works: an update relaunched by the installer is kept instead of rolled back.
+  await updater.markHealthy();
+  // Errors and progress reach the window through the bridge; this promise never rejects.
+  void updater.checkForUpdatesAndNotify();
 }
 
 main().catch((error: unknown) => {
