@@ -11,6 +11,7 @@
  *   --runs N          runs per engine; the table shows medians (default 3)
  *   --max-seconds S   stop repeating an engine once one run took longer than S seconds (default 60)
  *   --level L         zstd level of our engine (default: the library's, 19)
+ *   --max-table-log T cap of our engine's zstd hash/chain tables (default: the library's, 27)
  *   --engines LIST    comma-separated subset of ours,bsdiff,xdelta3,zstd (default: all installed)
  *   --keep            keep the temp folder with tars and patches
  *
@@ -23,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { applyPatch, createPatchFile, digestFile, gzipFile, writeTar, type Digest } from '@tufup/bundle';
+import { applyPatch, createPatchFile, digestFile, gzipFile, writeTar, type Digest, type PatchOptions } from '@tufup/bundle';
 
 const GNU_TIME = '/usr/bin/time';
 const SELF = fileURLToPath(import.meta.url);
@@ -34,8 +35,10 @@ const MB = 2 ** 20;
 async function child(args: readonly string[]): Promise<void> {
   const [mode, a = '', b = '', c = '', d = '', e = ''] = args;
   if (mode === 'diff') {
-    const level = d === '' ? undefined : Number(d);
-    await createPatchFile(a, b, c, level === undefined ? {} : { level });
+    const options: PatchOptions = {};
+    if (d !== '') options.level = Number(d);
+    if (e !== '') options.maxTableLog = Number(e);
+    await createPatchFile(a, b, c, options);
   } else if (mode === 'apply') {
     // As a client does: the base tar is handed over, so it is held once while the new tar is decoded.
     await applyPatch({ patchPath: a, base: await readFile(b), releaseBase: true, outPath: c, expected: { sha256: d, size: Number(e) } });
@@ -92,7 +95,7 @@ interface Engine {
   available: () => boolean;
 }
 
-function engines(level: number | undefined, target: Digest, baseSize: number): Engine[] {
+function engines(level: number | undefined, maxTableLog: number | undefined, target: Digest, baseSize: number): Engine[] {
   const node = process.execPath;
   // xdelta3 only matches within a source window (64 MiB by default); give it the whole old file, as
   // zstd and we get, or it cannot see most of a large base.
@@ -100,8 +103,8 @@ function engines(level: number | undefined, target: Digest, baseSize: number): E
   const has = (tool: string): boolean => ['/usr/bin', '/usr/local/bin', '/bin'].some((dir) => existsSync(join(dir, tool)));
   return [
     {
-      name: `tufup (zstd ${level === undefined ? '19' : String(level)}, node:zlib)`,
-      diff: (b, t, p) => [node, [SELF, '--child', 'diff', b, t, p, level === undefined ? '' : String(level)]],
+      name: `tufup (zstd ${level === undefined ? '19' : String(level)}${maxTableLog === undefined ? '' : `, tables 2^${String(maxTableLog)}`}, node:zlib)`,
+      diff: (b, t, p) => [node, [SELF, '--child', 'diff', b, t, p, level === undefined ? '' : String(level), maxTableLog === undefined ? '' : String(maxTableLog)]],
       apply: (b, p, o) => [node, [SELF, '--child', 'apply', p, b, o, target.sha256, String(target.size)]],
       available: () => true,
     },
@@ -212,6 +215,7 @@ async function main(): Promise<void> {
       runs: { type: 'string', default: '3' },
       'max-seconds': { type: 'string', default: '60' },
       level: { type: 'string' },
+      'max-table-log': { type: 'string' },
       engines: { type: 'string', default: ENGINE_KEYS.join(',') },
       keep: { type: 'boolean', default: false },
     },
@@ -219,13 +223,14 @@ async function main(): Promise<void> {
   if (values.child) return child(positionals);
   const [oldInput, newInput] = positionals;
   if (oldInput === undefined || newInput === undefined || positionals.length !== 2) {
-    process.stderr.write('usage: node scripts/bench-delta.ts [--runs N] [--max-seconds S] [--level L] [--engines ours,bsdiff,xdelta3,zstd] [--keep] <old> <new>\n');
+    process.stderr.write('usage: node scripts/bench-delta.ts [--runs N] [--max-seconds S] [--level L] [--max-table-log T] [--engines ours,bsdiff,xdelta3,zstd] [--keep] <old> <new>\n');
     process.exitCode = 2;
     return;
   }
   const runs = Number(values.runs);
   const maxSeconds = Number(values['max-seconds']);
   const level = values.level === undefined ? undefined : Number(values.level);
+  const maxTableLog = values['max-table-log'] === undefined ? undefined : Number(values['max-table-log']);
   const wanted = new Set(values.engines.split(','));
 
   const work = await mkdtemp(join(tmpdir(), 'bench-delta-'));
@@ -235,7 +240,7 @@ async function main(): Promise<void> {
     const base = await digestFile(baseTar);
     const target = await digestFile(targetTar);
     const full = await gzipFile(targetTar, join(work, 'new.tar.gz'));
-    const all = engines(level, target, base.size);
+    const all = engines(level, maxTableLog, target, base.size);
     const chosen = all.filter((_, i) => wanted.has(ENGINE_KEYS[i]!) && all[i]!.available());
     const missing = all.filter((_, i) => wanted.has(ENGINE_KEYS[i]!) && !all[i]!.available()).map((e) => e.name);
 

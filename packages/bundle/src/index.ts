@@ -28,6 +28,7 @@ export {
   applyPatch,
   applyPatchFromFolder,
   zstdPatchParams,
+  DEFAULT_MAX_TABLE_LOG,
   type PatchHeader,
   type PatchOptions,
   type ApplyPatchOptions,
