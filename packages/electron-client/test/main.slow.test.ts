@@ -3,7 +3,7 @@ import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { UpdateError } from '../src/core/index.js';
-import { healthMarkerPath } from '../src/install/installer.js';
+import { healthMarkerPath, installerPidPath } from '../src/install/installer.js';
 import { readInstallOutcome, type InstallOutcome } from '../src/install/outcome.js';
 import type { UpdaterEventMap } from '../src/ipc/channels.js';
 import type { UpdaterOptions } from '../src/main/config.js';
@@ -157,6 +157,37 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     expect(await updater.applyPendingUpdate()).toBe(true);
     expect(electron.quitCount).toBe(1);
     running.kill();
+
+    expect(await outcome(cacheDir)).toEqual({ status: 'installed', version: '1.1.0' });
+    expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.1.0')));
+  });
+
+  it('recovers at the next launch when the system killed the installer before it swapped anything', async () => {
+    const app = await installApp('1.0.0');
+    const running = appProcess();
+    const cacheDir = join(app.userData, 'tufup');
+    const first = launch('1.0.0', app, running.pid!);
+    await first.updater.checkForUpdates();
+    await first.updater.downloadUpdate();
+    first.updater.quitAndInstall({ relaunch: false });
+    const installer = Number(await readFile(installerPidPath(cacheDir), 'utf8'));
+    process.kill(installer, 'SIGKILL');
+    await waitFor(async () => {
+      try {
+        process.kill(installer, 0);
+        return undefined;
+      } catch {
+        return Promise.resolve(true);
+      }
+    }, 'the installer to be gone');
+    running.kill();
+    expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.0.0')));
+
+    const nextRun = appProcess();
+    const next = launch('1.0.0', app, nextRun.pid!, { relaunchCommand: healthyRelaunch(cacheDir, '1.1.0') });
+    expect(await next.updater.applyPendingUpdate()).toBe(true);
+    expect(next.updater.lastInstall).toEqual({ status: 'started' });
+    nextRun.kill();
 
     expect(await outcome(cacheDir)).toEqual({ status: 'installed', version: '1.1.0' });
     expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.1.0')));

@@ -127,7 +127,8 @@ export class StandinElectron implements ElectronAdapter {
     this.onFork?.(child);
     return {
       postMessage: (message) => {
-        if (child.connected) child.send(message as object);
+        // Electron drops a message to a utility process that is exiting; so does the stand-in.
+        if (child.connected) child.send(message as object, () => undefined);
       },
       kill: () => child.kill(),
       on: (event: 'message' | 'exit', listener: (value: never) => void) => {
