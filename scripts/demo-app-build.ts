@@ -40,10 +40,12 @@ export async function bundleCommonJs(entry: string): Promise<string> {
       fileName: file,
       compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false, esModuleInterop: false },
     });
-    const module: Module = { id, code: outputText, links: new Map() };
+    // Source maps point at files the bundle does not ship.
+    const code = outputText.replace(/^\/\/# sourceMappingURL=.*$/gm, '');
+    const module: Module = { id, code, links: new Map() };
     modules.set(id, module);
     const require = createRequire(file);
-    for (const [, specifier = ''] of outputText.matchAll(/\brequire\("([^"]+)"\)/g)) {
+    for (const [, specifier = ''] of code.matchAll(/\brequire\("([^"]+)"\)/g)) {
       if (EXTERNAL.has(specifier) || module.links.has(specifier)) continue;
       module.links.set(specifier, await visit(require.resolve(specifier)));
     }

@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { copyFile, cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, normalize, sep } from 'node:path';
+import { dirname, join, normalize, sep } from 'node:path';
 import { addBundle, initRepository, METADATA_DIR, type AddResult } from '@tufup/repo-tools';
 import { DEMO_APP } from './demo-app-build.ts';
 
@@ -29,7 +29,7 @@ export const DEMO_RELEASES: readonly DemoRelease[] = [
 ];
 
 /** The demo app's files that make up its bundle (what gets installed), when present. */
-const BUNDLE_ENTRIES = ['package.json', 'version.js', 'renderer', 'out'];
+const BUNDLE_ENTRIES = ['package.json', 'version.js', 'renderer', join('out', 'main.js'), join('out', 'preload.cjs')];
 
 /** The trusted root shipped in each bundle (the demo app's main.ts reads it from there). */
 export const BUNDLE_ROOT_FILE = 'tufup-root.json';
@@ -73,8 +73,8 @@ export async function writeDemoBundle(dir: string, release: DemoRelease, trusted
   for (const entry of BUNDLE_ENTRIES) {
     const from = join(DEMO_APP, entry);
     if (await stat(from).then(() => true, () => false)) {
-      // Build leftovers (partial files of an interrupted build) have no place in a release.
-      await cp(from, join(dir, entry), { recursive: true, filter: (source) => !/\.partial-\d+$/.test(source) });
+      await mkdir(dirname(join(dir, entry)), { recursive: true });
+      await cp(from, join(dir, entry), { recursive: true });
     }
   }
   const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
