@@ -130,7 +130,7 @@ async function main(): Promise<void> {
 
     const installDir = join(workDir, 'apps', DEMO_APP_NAME);
     await extractArchive(join(repo.repoDir, first.archive.file), installDir, { expected: first.tar });
-    step(4, 'Install', `${first.version} into ${installDir}, extracted from ${basename(first.archive.file)}`);
+    step(4, 'Install', `${first.version} into ${installDir}, extracted from ${first.archive.path}`);
     const app = await startNode([join(installDir, 'version.js'), '--wait']);
     children.push(app.child);
     detail(`the app is running (pid ${String(app.child.pid)}): ${app.firstLine}`);
