@@ -72,6 +72,14 @@ function request(pid: number, extra: Partial<InstallRequest> = {}): InstallReque
   };
 }
 
+/** The launches once there are `count` of them: a relaunched app records itself a moment after it starts. */
+async function launchCount(count: number): Promise<{ version: string; pid: number }[]> {
+  return waitFor(async () => {
+    const started = await launches(outDir);
+    return started.length >= count ? started : undefined;
+  }, `${count} launches`);
+}
+
 async function outcome(): Promise<InstallOutcome> {
   return waitFor(async () => {
     const result = await readInstallOutcome(cacheDir);
@@ -151,7 +159,7 @@ describe('the POSIX installer', () => {
 
     expect(await outcome()).toEqual({ status: 'rolled-back', version: '2.0.0', reason: 'exited-before-healthy' });
     expect(await runStandin(installDir)).toBe('1.0.0');
-    expect((await launches(outDir)).map((l) => l.version)).toEqual(['1.0.0', '2.0.0', '1.0.0']);
+    expect((await launchCount(3)).map((l) => l.version)).toEqual(['1.0.0', '2.0.0', '1.0.0']);
     expect(await exists(installFiles(request(0)).backup)).toBe(false);
   });
 
@@ -163,7 +171,7 @@ describe('the POSIX installer', () => {
 
     expect(await outcome()).toEqual({ status: 'rolled-back', version: '2.0.0', reason: 'health-timeout' });
     expect(await runStandin(installDir)).toBe('1.0.0');
-    const started = await launches(outDir);
+    const started = await launchCount(3);
     expect(started.map((l) => l.version)).toEqual(['1.0.0', '2.0.0', '1.0.0']);
     expect(alive(started[1]!.pid)).toBe(false);
   });
@@ -207,8 +215,7 @@ describe('the POSIX installer', () => {
 
     expect(await outcome()).toEqual({ status: 'failed', version: '2.0.0', reason: 'staged-missing' });
     expect(await runStandin(installDir)).toBe('1.0.0');
-    await waitFor(async () => ((await launches(outDir)).length === 2 ? true : undefined), 'the relaunch');
-    expect((await launches(outDir)).map((l) => l.version)).toEqual(['1.0.0', '1.0.0']);
+    expect((await launchCount(2)).map((l) => l.version)).toEqual(['1.0.0', '1.0.0']);
   });
 
   it('keeps the old install and the staged update when the install folder is not writable', async () => {
