@@ -165,6 +165,7 @@ rollback() {
   else
     log "could not restore the previous install from $backup"
   fi
+  # The result comes first: the old version reads it when it starts, to stop offering this one.
   write_result rolled-back "$reason"
   relaunch "$@"
   exit 1
