@@ -87,16 +87,17 @@ function startNode(args: string[]): Promise<{ child: ChildProcess; firstLine: st
   });
 }
 
-/** Runs a command to its end; resolves with its exit code and output. */
-function run(command: string, args: string[]): Promise<{ code: number | null; stdout: string }> {
+/** Starts a command; `done` resolves with its exit code and output once it ends. */
+function run(command: string, args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; stdout: string }> } {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk: string) => (stdout += chunk));
-  return new Promise((resolve, reject) => {
+  const done = new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout }));
   });
+  return { child, done };
 }
 
 /** The installer script shipped in @tufup/electron-client's `install/` folder, beside its `dist/`. */
@@ -177,17 +178,18 @@ async function main(): Promise<void> {
       ...['--wait-timeout', '30', '--health-timeout', '20', '--health-marker', marker],
       ...['--', process.execPath, join(installDir, 'version.js'), '--mark-healthy', marker],
     ]);
+    children.push(installer.child);
     step(7, 'Install', `install.sh waits for the app (pid ${String(app.child.pid)}) to quit, swaps ${staged.version} in, relaunches it and waits for a healthy start`);
     const quit = new Promise((resolve) => app.child.once('exit', resolve));
     app.child.kill('SIGTERM');
     await quit;
     detail('the app quit');
-    const { code } = await installer;
+    const { code } = await installer.done;
     const outcome = (await readFile(result, 'utf8').catch(() => '')).trim();
     detail(`installer exited with ${String(code)}: ${outcome || '(no result)'}`);
     if (outcome !== `installed ${staged.version}`) throw new Error(`the installer did not install ${staged.version}; see ${join(installFolder, 'install.log')}`);
 
-    const check = await run(process.execPath, [join(installDir, 'version.js')]);
+    const check = await run(process.execPath, [join(installDir, 'version.js')]).done;
     const installed = check.stdout.trim();
     step(8, 'Verify', `node ${join(installDir, 'version.js')}`);
     detail(`installed version: ${installed}`);
@@ -206,6 +208,8 @@ async function main(): Promise<void> {
 try {
   await main();
 } catch (error) {
-  process.stderr.write(`\ndemo failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  // Update errors carry a code (NETWORK, VERIFICATION, PATCH, ...) that says more than the message.
+  const code = error instanceof Error && 'code' in error && typeof error.code === 'string' ? `${error.code}: ` : '';
+  process.stderr.write(`\ndemo failed: ${code}${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 1;
 }

@@ -10,7 +10,7 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { app, BrowserWindow, dialog } from 'electron';
+import { app, BrowserWindow, dialog, session } from 'electron';
 import { createUpdater, type UpdaterOptions } from '@tufup/electron-client';
 
 /** Environment variable naming the repository's base URL. */
@@ -64,16 +64,22 @@ async function main(): Promise<void> {
     app.quit();
     return;
   }
+  // The page needs no camera, notifications or other permissions.
+  session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
   // An update downloaded in an earlier run but never installed is installed now, before any window opens.
-  if (await updater.applyPendingUpdate()) return;
+  const installing = await updater.applyPendingUpdate().catch((error: unknown) => {
+    console.error('tufup demo: could not finish an earlier update', error);
+    return false;
+  });
+  if (installing) return;
+  app.on('window-all-closed', () => app.quit());
   let window = await openWindow();
   app.on('second-instance', () => {
     if (window.isDestroyed()) void openWindow().then((w) => (window = w));
     else window.focus();
   });
-  app.on('window-all-closed', () => app.quit());
   // This version works: an update relaunched by the installer is kept instead of rolled back.
-  await updater.markHealthy();
+  await updater.markHealthy().catch((error: unknown) => console.error('tufup demo: could not confirm a healthy start', error));
   // Errors and progress reach the window through the bridge; this promise never rejects.
   void updater.checkForUpdatesAndNotify();
 }
