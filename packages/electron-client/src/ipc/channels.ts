@@ -17,6 +17,7 @@ export interface UpdaterEventMap {
 /** The events as renderers receive them: plain data only, since IPC copies values by structured clone. */
 export type RendererEventMap = { [K in keyof UpdaterEventMap]: K extends 'error' ? [error: ErrorPayload] : UpdaterEventMap[K] };
 
+/** The name of one updater event. */
 export type UpdaterEventName = keyof UpdaterEventMap;
 
 /** One event as sent to renderers on {@link EVENT_CHANNEL}. */
@@ -60,6 +61,7 @@ export interface RendererRequestMap {
   install: { args: [options?: InstallOptions]; result: RequestResult<null> };
 }
 
+/** The name of one renderer request. */
 export type RendererRequest = keyof RendererRequestMap;
 
 /** All channel names start with this, so they cannot clash with the app's own. */

@@ -19,6 +19,7 @@ export interface ErrorPayload {
   message: string;
 }
 
+/** The level of a diagnostic the worker forwards. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** Main process to worker. */

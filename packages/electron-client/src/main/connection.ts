@@ -50,8 +50,11 @@ export class WorkerConnection {
     clearTimeout(this.idleTimer);
     const worker = this.worker;
     this.worker = undefined;
-    if (worker !== undefined) this.workerGone(worker, 'the update worker was stopped');
-    worker?.kill();
+    if (worker === undefined) return;
+    this.workerGone(worker, 'the update worker was stopped');
+    // kill() can fail on a worker that has not finished spawning; the exit message still ends it.
+    worker.postMessage({ v: PROTOCOL_VERSION, type: 'exit' } satisfies MainMessage);
+    worker.kill();
   }
 
   private async request(request: Request, onProgress?: (p: Progress) => void, signal?: AbortSignal): Promise<WorkerMessage> {
