@@ -52,7 +52,7 @@ if ($HealthTimeout -gt 0 -and $relaunchCommand.Count -gt 0 -and $HealthMarker -e
 }
 
 function Write-Log([string]$message) {
-    $line = '{0} [{1}] {2}' -f (Get-Date).ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ'), $PID, $message
+    $line = '{0} [{1}] {2}' -f (Get-Date).ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'"), $PID, $message
     try { Add-Content -LiteralPath $LogFile -Value $line -Encoding UTF8 } catch { }
 }
 
