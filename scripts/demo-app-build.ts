@@ -5,7 +5,8 @@
  * TypeScript compiler API and links them in a module table; it handles static imports and re-exports,
  * which is all the preload code uses.
  *
- *   node_modules/.bin/node scripts/demo-app-build.ts      # after `npm run build`
+ *   node_modules/.bin/node scripts/demo-app-build.ts                  # after `npm run build`
+ *   node_modules/.bin/node scripts/demo-app-build.ts --preload FILE   # only bundle the preload, into FILE
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -74,10 +75,8 @@ load(${JSON.stringify(entryId)});
 `;
 }
 
-/** Compiles main.ts and bundles the preload into demo-app/out/. */
-export async function buildDemoApp(): Promise<void> {
-  execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-b', join(DEMO_APP, 'tsconfig.build.json')], { stdio: 'inherit' });
-  const out = join(DEMO_APP, 'out', 'preload.cjs');
+/** Bundles the demo app's preload script into `out` (written to a temporary file and renamed). */
+export async function bundlePreload(out: string): Promise<void> {
   await mkdir(dirname(out), { recursive: true });
   const partial = `${out}.partial-${process.pid}`;
   try {
@@ -88,7 +87,20 @@ export async function buildDemoApp(): Promise<void> {
   }
 }
 
+/** Compiles main.ts and bundles the preload into demo-app/out/. */
+export async function buildDemoApp(): Promise<void> {
+  execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-b', join(DEMO_APP, 'tsconfig.build.json')], { stdio: 'inherit' });
+  await bundlePreload(join(DEMO_APP, 'out', 'preload.cjs'));
+}
+
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  await buildDemoApp();
-  console.log(`built ${relative(process.cwd(), join(DEMO_APP, 'out'))}/main.js and preload.cjs`);
+  const preloadArg = process.argv.indexOf('--preload');
+  const preloadOut = preloadArg >= 0 ? process.argv[preloadArg + 1] : undefined;
+  if (preloadOut !== undefined) {
+    await bundlePreload(resolve(preloadOut));
+    console.log(`bundled the preload into ${preloadOut}`);
+  } else {
+    await buildDemoApp();
+    console.log(`built ${relative(process.cwd(), join(DEMO_APP, 'out'))}/main.js and preload.cjs`);
+  }
 }

@@ -1,15 +1,15 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createContext, runInContext } from 'node:vm';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UpdaterBridge } from '@tufup/electron-client/preload';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const NODE = existsSync(join(ROOT, 'node_modules', '.bin', 'node')) ? join(ROOT, 'node_modules', '.bin', 'node') : process.execPath;
-const BUNDLE = join(ROOT, 'demo-app', 'out', 'preload.cjs');
 
 type Listener = (event: unknown, ...args: unknown[]) => void;
 
@@ -37,9 +37,19 @@ function sandbox() {
   return { context: createContext({ require }), required, exposed, invoked, listeners };
 }
 
+let tmp: string;
+let BUNDLE: string;
+
 describe('the bundled preload script (out/preload.cjs)', () => {
   beforeAll(async () => {
-    await promisify(execFile)(NODE, [join(ROOT, 'scripts', 'demo-app-build.ts')], { cwd: ROOT });
+    // Bundled into a temp folder, so this test never races a demo build writing demo-app/out/.
+    tmp = await mkdtemp(join(tmpdir(), 'tufup-demo-preload-'));
+    BUNDLE = join(tmp, 'preload.cjs');
+    await promisify(execFile)(NODE, [join(ROOT, 'scripts', 'demo-app-build.ts'), '--preload', BUNDLE], { cwd: ROOT });
+  });
+
+  afterAll(async () => {
+    await rm(tmp, { recursive: true, force: true });
   });
 
   it('runs in a sandboxed renderer: it requires electron only and exposes window.tufup', async () => {
