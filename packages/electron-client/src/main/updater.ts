@@ -27,8 +27,6 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
   logger: Logger | undefined;
   /** The running version. */
   readonly currentVersion: string;
-  /** How the last installer run ended, read at the first check or {@link applyPendingUpdate}. */
-  lastInstall: InstallOutcome | undefined;
 
   private readonly options: ResolvedUpdaterOptions;
   private readonly connection: WorkerConnection;
@@ -40,6 +38,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
   private downloading: Promise<StagedUpdate> | undefined;
   private prepared: Promise<string[]> | undefined;
   private installing = false;
+  private lastOutcome: InstallOutcome | undefined;
   /** False when running unpackaged without an explicit installDir: the "install folder" would be Electron's own. */
   private readonly enabled: boolean;
   private readonly stopServing: () => void;
@@ -59,9 +58,15 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
     this.currentVersion = o.currentVersion;
     this.status = { state: 'idle', currentVersion: o.currentVersion };
     this.enabled = adapter.isPackaged() || options.installDir !== undefined;
+    // Through `this.logger`, so that an app replacing the logger at run time also gets the worker's lines.
     this.connection = new WorkerConnection(adapter, o.workerPath, { debug: (...a) => this.logger?.debug(...a), info: (...a) => this.logger?.info(...a), warn: (...a) => this.logger?.warn(...a), error: (...a) => this.logger?.error(...a) });
     adapter.onWillQuit(() => this.installOnQuit());
     this.stopServing = serveRenderers(this, adapter, o.allowedOrigins);
+  }
+
+  /** How the last installer run ended, read at the first check or {@link applyPendingUpdate}. */
+  get lastInstall(): InstallOutcome | undefined {
+    return this.lastOutcome;
   }
 
   /** The cache folder: metadata, downloads, staged updates and installer logs. */
@@ -130,7 +135,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
     const staged = await findStagedUpdate(this.options.cacheDir, this.currentVersion, { excludeVersions: failed, ...(this.logger ? { logger: this.logger } : {}) });
     if (staged === undefined) return false;
     this.staged = staged;
-    const last = this.lastInstall;
+    const last = this.lastOutcome;
     if (last?.status === 'started' && (await installerRunning(this.options.cacheDir))) {
       this.logger?.info('tufup: an installer is still at work; not starting another');
       return false;
@@ -211,7 +216,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
     this.prepared ??= (async () => {
       const cacheDir = this.options.cacheDir;
       const outcome = await readInstallOutcome(cacheDir);
-      this.lastInstall = outcome;
+      this.lastOutcome = outcome;
       if (outcome?.status === 'rolled-back' && outcome.version !== undefined) {
         this.logger?.warn(`tufup: ${outcome.version} was rolled back (${outcome.reason ?? 'unknown'}); it will not be offered again`);
         await addFailedVersion(cacheDir, outcome.version);
