@@ -106,6 +106,10 @@ function shippedInstaller(): string {
 }
 
 async function main(): Promise<void> {
+  if (process.platform === 'win32') {
+    // install.ps1 needs the app's processes and PowerShell; this terminal demo drives install.sh.
+    throw new Error('the terminal demo runs on Linux and macOS (it drives install.sh); on Windows use npm run demo:electron');
+  }
   const keep = process.argv.includes('--keep');
   const started = performance.now();
   const workDir = await mkdtemp(join(tmpdir(), 'tufup-demo-'));
