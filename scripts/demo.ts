@@ -53,7 +53,8 @@ class ProgressBars {
     if (this.phase !== p.phase) this.end();
     this.phase = p.phase;
     this.last = p;
-    if (tty) out.write(`\r${this.line(p)}`);
+    // Clear to the end of the line: a shorter redraw must not leave the tail of the last one.
+    if (tty) out.write(`\r${this.line(p)}\x1b[K`);
   }
 
   /** Finishes the current phase's line. */
