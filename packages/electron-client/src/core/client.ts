@@ -1,4 +1,7 @@
+import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { join } from 'node:path';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import { Updater } from 'tuf-js';
@@ -6,7 +9,7 @@ import {
   applyPatch,
   compareVersions,
   digestBuffer,
-  extractArchive,
+  extractTar,
   gunzipToBuffer,
   readPatchHeader,
   sameDigest,
@@ -241,14 +244,16 @@ export class UpdateClient {
     return file;
   }
 
+  /** Extracts a verified `.tar` or `.tar.gz` into the fresh `stagedDir`; the signal stops it mid-way. */
   private async extract(path: string, stagedDir: string, tar: Digest, onProgress: DownloadOptions['onProgress'], signal: AbortSignal | undefined): Promise<void> {
     const meter = new ProgressMeter('extract', tar.size, onProgress);
-    await this.guard(`extracting ${path}`, signal, () => extractArchive(path, stagedDir, { expected: tar, onProgress: (b) => meter.update(b) }));
+    await this.guard(`extracting ${path}`, signal, () => {
+      const file = createReadStream(path, signal ? { signal } : {});
+      // pipeline() carries an abort or read error into the gunzip stream, which extractTar is reading.
+      const source: AsyncIterable<Buffer> = path.endsWith('.gz') ? pipeline(file, createGunzip(), () => undefined) : file;
+      return extractTar(source, stagedDir, { expected: tar, onProgress: (b) => meter.update(b) });
+    });
     meter.finish();
-    if (signal?.aborted === true) {
-      await rm(stagedDir, { recursive: true, force: true });
-      throw new UpdateError('CANCELLED', 'the update was cancelled');
-    }
   }
 
   /**

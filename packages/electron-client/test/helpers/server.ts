@@ -20,8 +20,6 @@ export interface Fault {
   afterBytes: number;
   /** ...`cut`: close the connection; `stall`: keep it open and send nothing more. */
   kind: 'cut' | 'stall';
-  /** Called once the bytes are sent and the fault is in effect. */
-  then?: () => void;
 }
 
 /**
@@ -100,7 +98,6 @@ export class LoopbackServer {
       if (fault.kind === 'stall') this.stalled.add(res);
       // Flush what was written, then drop the connection mid-body.
       else res.socket?.end(() => res.socket?.destroy());
-      fault.then?.();
     });
   }
 }
