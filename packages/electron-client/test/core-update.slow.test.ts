@@ -142,9 +142,14 @@ describe('an app checking a repository of releases 1.0.0 to 1.3.0', () => {
     expect(await client.checkForUpdates()).toBeUndefined();
   });
 
-  it('only counts targets of its own platform', async () => {
-    const { client } = await fixture.client('1.2.0', { platform: 'win32' });
-    expect(await client.checkForUpdates()).toBeUndefined();
+  it('only counts targets of its own platform and arch', async () => {
+    await fixture.publish('9.0.0', { platform: 'win32' });
+    const linux = await fixture.client('1.2.0');
+    expect((await linux.client.checkForUpdates())?.version).toBe('1.4.0');
+    const windows = await fixture.client('1.2.0', { platform: 'win32' });
+    expect(await windows.client.checkForUpdates()).toMatchObject({ version: '9.0.0', plan: { strategy: 'full' } });
+    const arm = await fixture.client('1.2.0', { arch: 'arm64' });
+    expect(await arm.client.checkForUpdates()).toBeUndefined();
   });
 });
 
@@ -171,6 +176,7 @@ describe('choosing among prereleases, required updates and large patches', () =>
     expect(info).toMatchObject({ version: '2.1.0', required: true, releaseNotes: 'Security fix.' });
     const staged = await client.downloadUpdate(info);
     expect(staged).toMatchObject({ version: '2.1.0', required: true, releaseNotes: 'Security fix.' });
+    await expectStagedBundle(fixture, staged);
   });
 
   it('offers the beta on the beta channel, and stages it from a patch', async () => {
