@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, linkSync, mkdirSync, openSync, symlinkSync, writeSync } from 'node:fs';
 import { lstat, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -26,7 +27,7 @@ export async function extractTar(source: AsyncIterable<Uint8Array>, dest: string
   if (await lstat(dest).then(() => true, () => false)) {
     throw new BundleError('DESTINATION_EXISTS', `${dest} already exists; extraction only writes into a fresh folder`);
   }
-  const partial = join(dirname(dest), `.${basename(dest)}.partial-${process.pid}-${Date.now().toString(36)}`);
+  const partial = join(dirname(dest), `.${basename(dest)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
   const digest = new Hasher(options.onProgress);
   let writer: EntryWriter | undefined;
   try {
@@ -101,7 +102,10 @@ function errorText(error: unknown): string {
 
 /** Writes entries one at a time, synchronously, so the parser never runs ahead of the disk. */
 class EntryWriter {
-  private readonly links = new Map<string, string>();
+  /** Symlinks by {@link fold}ed path, so a link is found the way a case-insensitive disk finds it. */
+  private readonly links = new Map<string, { rel: string; target: string }>();
+  /** Folders made implicitly for deeper entries: a later file or link there would replace a folder. */
+  private readonly parents = new Set<string>();
   private readonly files = new Set<string>();
   private readonly seen = new Set<string>();
   private readonly dirs: [string, number][] = [];
@@ -122,8 +126,11 @@ class EntryWriter {
     if (mode & 0o7000) throw unsafe(rel, 'has setuid, setgid or sticky bits');
     if (this.seen.has(rel)) throw unsafe(rel, 'appears twice in the archive');
     for (let i = 1; i < parts.length; i++) {
-      if (this.links.has(parts.slice(0, i).join('/'))) throw unsafe(rel, 'would be written through a symlink');
+      const parent = parts.slice(0, i).join('/');
+      if (this.links.has(fold(parent))) throw unsafe(rel, 'would be written through a symlink');
+      this.parents.add(parent);
     }
+    if (entry.type !== 'Directory' && this.parents.has(rel)) throw unsafe(rel, 'would replace a folder that holds other entries');
     this.seen.add(rel);
     const full = join(this.root, ...parts);
     switch (entry.type) {
@@ -140,7 +147,7 @@ class EntryWriter {
         return;
       case 'SymbolicLink': {
         const target = entry.linkpath ?? '';
-        this.links.set(rel, target);
+        this.links.set(fold(rel), { rel, target });
         if (resolveLink(this.links, parts.slice(0, -1), target, 0) === undefined) {
           throw unsafe(rel, `is a symlink to "${target}", outside the folder`);
         }
@@ -182,7 +189,7 @@ class EntryWriter {
 
   /** Checks every link again with the full link map: a later link can make an earlier one escape. */
   checkLinks(): void {
-    for (const [rel, target] of this.links) {
+    for (const { rel, target } of this.links.values()) {
       if (resolveLink(this.links, rel.split('/').slice(0, -1), target, 0) === undefined) {
         throw unsafe(rel, `is a symlink to "${target}", outside the folder`);
       }
@@ -215,10 +222,18 @@ function safeParts(path: string): string[] {
 }
 
 /**
+ * The key a path has on a case-insensitive, normalising disk (macOS, Windows): checks use it so that `D/..`
+ * is known to pass through a link `d`. On a case-sensitive disk this can only refuse more, never less.
+ */
+function fold(path: string): string {
+  return path.normalize('NFC').toLowerCase();
+}
+
+/**
  * Resolves a link target against the links already in the archive, the way the OS will; undefined when
  * it leads outside the root or loops.
  */
-function resolveLink(links: ReadonlyMap<string, string>, from: readonly string[], target: string, depth: number): string[] | undefined {
+function resolveLink(links: ReadonlyMap<string, { target: string }>, from: readonly string[], target: string, depth: number): string[] | undefined {
   if (depth > MAX_LINK_DEPTH || target.startsWith('/') || /^[A-Za-z]:/.test(target) || target.includes('\\')) return undefined;
   let at = [...from];
   for (const part of target.split('/')) {
@@ -229,9 +244,9 @@ function resolveLink(links: ReadonlyMap<string, string>, from: readonly string[]
       continue;
     }
     at.push(part);
-    const link = links.get(at.join('/'));
+    const link = links.get(fold(at.join('/')));
     if (link !== undefined) {
-      const resolved = resolveLink(links, at.slice(0, -1), link, depth + 1);
+      const resolved = resolveLink(links, at.slice(0, -1), link.target, depth + 1);
       if (resolved === undefined) return undefined;
       at = resolved;
     }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, open, readdir, readlink, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -142,7 +143,7 @@ export async function writeFileAtomic(
   beforeCommit?: () => void,
 ): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const partial = `${path}.partial-${process.pid}-${Date.now().toString(36)}`;
+  const partial = `${path}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     const handle = await open(partial, 'wx');
     try {

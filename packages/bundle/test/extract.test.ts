@@ -29,6 +29,14 @@ const refused: [string, CraftEntry[]][] = [
     'a symlink chain that only escapes once all links are known',
     [{ path: 'y/x', type: '2', linkname: '../d/..' }, { path: 'd', type: '2', linkname: '.' }],
   ],
+  [
+    // On macOS and Windows `D` is the link `d`, so x -> D/.. -> ./.. leads out.
+    'a symlink that escapes through another link on a case-insensitive disk',
+    [{ path: 'd', type: '2', linkname: '.' }, { path: 'x', type: '2', linkname: 'D/..' }],
+  ],
+  ['a file written through a symlink spelled in another case', [{ path: 'sub/', type: '5' }, { path: 'l', type: '2', linkname: 'sub' }, file('L/evil.txt')]],
+  ['a symlink that replaces a folder made for earlier entries', [file('a/x'), { path: 'a', type: '2', linkname: '.' }]],
+  ['a file that replaces a folder made for earlier entries', [file('a/x'), file('a')]],
   ['a symlink loop', [{ path: 'a', type: '2', linkname: 'b' }, { path: 'b', type: '2', linkname: 'a' }]],
   ['a file written through a symlink', [{ path: 'sub/', type: '5' }, { path: 'l', type: '2', linkname: 'sub' }, file('l/evil.txt')]],
   ['a file written through a symlink that points outside', [{ path: 'l', type: '2', linkname: '.' }, file('l/x')]],
