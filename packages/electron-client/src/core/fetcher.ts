@@ -98,10 +98,11 @@ export class ResumableFetcher implements Fetcher {
       if (response.status === 206 && offset > 0 && rangeStart(response) === offset) {
         start = offset;
         this.options.logger.info(`tufup: resuming ${url} at byte ${offset}`);
-      } else if (response.status === 416 && offset > 0) {
-        // The partial is not a prefix of what the server has now; start again on the next try.
+      } else if ((response.status === 416 || response.status === 206) && offset > 0) {
+        // The server will not continue at our offset (the file changed, or a proxy mangles ranges):
+        // start again from nothing on the next try.
         await rm(partial, { force: true });
-        throw new UpdateError('NETWORK', `the server refused to resume ${url}; starting it again`);
+        throw new UpdateError('NETWORK', `the server refused to resume ${url} at byte ${offset}; starting it again`);
       } else if (response.ok && response.status !== 206) {
         start = 0;
       } else {
