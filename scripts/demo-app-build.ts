@@ -1,14 +1,13 @@
 /**
- * Builds the demo app into demo-app/out/: `main.js` with tsc, and `preload.cjs`, the preload script
+ * Builds the demo app into demo-app/out/ (or --out DIR): `main.js`, and `preload.cjs`, the preload script
  * bundled into one CommonJS file, because a sandboxed preload can only `require('electron')` (no ESM, no
  * other files, no packages). The bundler is deliberately tiny: it transpiles each module with the
  * TypeScript compiler API and links them in a module table; it handles static imports and re-exports,
  * which is all the preload code uses.
  *
- *   node_modules/.bin/node scripts/demo-app-build.ts                  # after `npm run build`
+ *   node_modules/.bin/node scripts/demo-app-build.ts [--out DIR]      # after `npm run build`
  *   node_modules/.bin/node scripts/demo-app-build.ts --preload FILE   # only bundle the preload, into FILE
  */
-import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -75,32 +74,50 @@ load(${JSON.stringify(entryId)});
 `;
 }
 
-/** Bundles the demo app's preload script into `out` (written to a temporary file and renamed). */
-export async function bundlePreload(out: string): Promise<void> {
-  await mkdir(dirname(out), { recursive: true });
-  const partial = `${out}.partial-${process.pid}`;
+/** Writes `text` to `path` through a temporary file and a rename, so readers never see half a file. */
+async function writeAtomic(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const partial = `${path}.partial-${process.pid}`;
   try {
-    await writeFile(partial, await bundleCommonJs(join(DEMO_APP, 'src', 'preload.ts')));
-    await rename(partial, out);
+    await writeFile(partial, text);
+    await rename(partial, path);
   } finally {
     await rm(partial, { force: true });
   }
 }
 
-/** Compiles main.ts and bundles the preload into demo-app/out/. */
-export async function buildDemoApp(): Promise<void> {
-  execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-b', join(DEMO_APP, 'tsconfig.build.json')], { stdio: 'inherit' });
-  await bundlePreload(join(DEMO_APP, 'out', 'preload.cjs'));
+/** Bundles the demo app's preload script into the file `out`. */
+export async function bundlePreload(out: string): Promise<void> {
+  await writeAtomic(out, await bundleCommonJs(join(DEMO_APP, 'src', 'preload.ts')));
+}
+
+/**
+ * Emits the demo app's `main.js` and `preload.cjs` into `outDir` (default demo-app/out/, where
+ * `electron demo-app` looks). main.ts is only transpiled: `npm run typecheck` type-checks it, and a
+ * transpile is fast and writes nothing but the two files.
+ */
+export async function buildDemoApp(outDir: string = join(DEMO_APP, 'out')): Promise<void> {
+  const source = join(DEMO_APP, 'src', 'main.ts');
+  const { outputText } = ts.transpileModule(await readFile(source, 'utf8'), {
+    fileName: source,
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2023, verbatimModuleSyntax: true },
+  });
+  await writeAtomic(join(outDir, 'main.js'), outputText);
+  await bundlePreload(join(outDir, 'preload.cjs'));
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const preloadArg = process.argv.indexOf('--preload');
-  const preloadOut = preloadArg >= 0 ? process.argv[preloadArg + 1] : undefined;
-  if (preloadOut !== undefined) {
-    await bundlePreload(resolve(preloadOut));
-    console.log(`bundled the preload into ${preloadOut}`);
+  const option = (name: string): string | undefined => {
+    const i = process.argv.indexOf(name);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+  };
+  const preload = option('--preload');
+  if (preload !== undefined) {
+    await bundlePreload(resolve(preload));
+    console.log(`bundled the preload into ${preload}`);
   } else {
-    await buildDemoApp();
-    console.log(`built ${relative(process.cwd(), join(DEMO_APP, 'out'))}/main.js and preload.cjs`);
+    const outDir = resolve(option('--out') ?? join(DEMO_APP, 'out'));
+    await buildDemoApp(outDir);
+    console.log(`built ${relative(process.cwd(), outDir) || '.'}/main.js and preload.cjs`);
   }
 }

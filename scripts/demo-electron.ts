@@ -3,26 +3,27 @@
  * machine where Electron starts (it cannot on the project's build machine).
  *
  *   npm run demo:electron                                  # build, then this script
- *   node_modules/.bin/node scripts/demo-electron.ts [--port N] [--no-launch]   # after `npm run build`
+ *   node_modules/.bin/node scripts/demo-electron.ts [--port N] [--no-launch] [--dir DIR]   # after `npm run build`
  *
- * Builds the demo app, publishes versions 1.0.0, 1.1.0 and 1.2.0 to a fresh repository (the same one
+ * Builds and publishes versions 1.0.0, 1.1.0 and 1.2.0 of the demo app to a fresh repository (the same one
  * `npm run demo` makes) in .tmp/electron-demo/, serves it on 127.0.0.1, installs 1.0.0 by
  * extracting its archive, and starts `electron <install folder>` with TUFUP_DEMO_URL and
  * TUFUP_DEMO_USER_DATA pointing at the repository and a demo userData folder. The install lies inside
  * the project so that the app finds @tufup/electron-client in the project's node_modules. The server
  * runs until Ctrl+C, which also removes the folder. With --no-launch it prepares and serves everything
- * and prints the command that starts Electron, for starting it by hand.
+ * and prints the command that starts Electron, for starting it by hand. --dir replaces the working folder;
+ * it must lie inside the project, for the reason above.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { extractArchive } from '@tufup/bundle';
-import { buildDemoApp, ROOT } from './demo-app-build.ts';
+import { ROOT } from './demo-app-build.ts';
 import { createDemoRepository, DEMO_APP_NAME, serveRepository } from './demo-repo.ts';
 
-/** The working folder: inside the project (see above), ignored by git. */
-const WORK_DIR = join(ROOT, '.tmp', 'electron-demo');
+/** The default working folder: inside the project (see above), ignored by git. */
+const DEFAULT_WORK_DIR = join(ROOT, '.tmp', 'electron-demo');
 
 /** The Electron binary: the `electron` package's main export, when its download succeeded. */
 function electronBinary(): string {
@@ -33,22 +34,26 @@ function electronBinary(): string {
   }
 }
 
+function option(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 async function main(): Promise<void> {
-  const portArg = process.argv.indexOf('--port');
-  const port = portArg >= 0 ? Number(process.argv[portArg + 1]) : 0;
+  const port = Number(option('--port') ?? 0);
+  const workDir = resolve(option('--dir') ?? DEFAULT_WORK_DIR);
   const launch = !process.argv.includes('--no-launch');
   const electron = launch ? electronBinary() : 'npx electron';
 
-  await buildDemoApp();
-  await rm(WORK_DIR, { recursive: true, force: true });
-  await mkdir(WORK_DIR, { recursive: true });
-  const repo = await createDemoRepository(WORK_DIR, (r) => console.log(`published ${DEMO_APP_NAME} ${r.version}`));
+  await rm(workDir, { recursive: true, force: true });
+  await mkdir(workDir, { recursive: true });
+  const repo = await createDemoRepository(workDir, (r) => console.log(`published ${DEMO_APP_NAME} ${r.version}`));
   const first = repo.published[0];
   if (first === undefined) throw new Error('nothing was published');
   const server = await serveRepository(repo.repoDir, port);
-  const installDir = join(WORK_DIR, 'apps', DEMO_APP_NAME);
+  const installDir = join(workDir, 'apps', DEMO_APP_NAME);
   await extractArchive(join(repo.repoDir, first.archive.file), installDir, { expected: first.tar });
-  const userData = join(WORK_DIR, 'user-data');
+  const userData = join(workDir, 'user-data');
 
   console.log(`
 repository  ${server.url}   (${repo.repoDir})
@@ -73,8 +78,8 @@ and relaunches it as 1.2.0, which confirms a healthy start. Press Ctrl+C here to
   const stop = async (): Promise<void> => {
     if (app?.exitCode === null) app.kill();
     await server.close();
-    await rm(WORK_DIR, { recursive: true, force: true });
-    console.log(`stopped the server and removed ${WORK_DIR}`);
+    await rm(workDir, { recursive: true, force: true });
+    console.log(`stopped the server and removed ${workDir}`);
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());

@@ -8,9 +8,9 @@ import { createReadStream } from 'node:fs';
 import { copyFile, cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dirname, join, normalize, sep } from 'node:path';
+import { join, normalize, sep } from 'node:path';
 import { addBundle, initRepository, METADATA_DIR, type AddResult } from '@tufup/repo-tools';
-import { DEMO_APP } from './demo-app-build.ts';
+import { buildDemoApp, DEMO_APP } from './demo-app-build.ts';
 
 /** The app name in archive names: the demo app's package name, which is what `app.getName()` returns. */
 export const DEMO_APP_NAME = 'tufup-demo-app';
@@ -28,8 +28,8 @@ export const DEMO_RELEASES: readonly DemoRelease[] = [
   { version: '1.2.0', releaseNotes: 'Progress shows each phase: download, patch, unpack.\nFixes the window title.' },
 ];
 
-/** The demo app's files that make up its bundle (what gets installed), when present. */
-const BUNDLE_ENTRIES = ['package.json', 'version.js', 'renderer', join('out', 'main.js'), join('out', 'preload.cjs')];
+/** The demo app's source files that go into its bundle as they are; `out/` is built into each bundle. */
+const BUNDLE_ENTRIES = ['package.json', 'version.js', 'renderer'];
 
 /** The trusted root shipped in each bundle (the demo app's main.ts reads it from there). */
 export const BUNDLE_ROOT_FILE = 'tufup-root.json';
@@ -64,19 +64,14 @@ function runtimeStandin(size: number): Buffer {
 }
 
 /**
- * Writes the bundle of one version: the demo app's files with that version in package.json, a
+ * Writes the bundle of one version: the demo app's files and build with that version in package.json, a
  * CHANGES.md that grows with each release, the trusted root and the runtime stand-in.
  */
 export async function writeDemoBundle(dir: string, release: DemoRelease, trustedRoot: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  for (const entry of BUNDLE_ENTRIES) {
-    const from = join(DEMO_APP, entry);
-    if (await stat(from).then(() => true, () => false)) {
-      await mkdir(dirname(join(dir, entry)), { recursive: true });
-      await cp(from, join(dir, entry), { recursive: true });
-    }
-  }
+  for (const entry of BUNDLE_ENTRIES) await cp(join(DEMO_APP, entry), join(dir, entry), { recursive: true });
+  await buildDemoApp(join(dir, 'out'));
   const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
   await writeFile(join(dir, 'package.json'), `${JSON.stringify({ ...pkg, version: release.version }, null, 2)}\n`);
   const history = DEMO_RELEASES.slice(0, DEMO_RELEASES.findIndex((r) => r.version === release.version) + 1)

@@ -4,7 +4,7 @@
  *   npm run demo                                     # build, then this script
  *   node_modules/.bin/node scripts/demo.ts [--keep]  # after `npm run build`; --keep leaves the folder
  *
- * Builds the demo app, publishes three versions of it to a fresh TUF repository with @tufup/repo-tools,
+ * Builds and publishes three versions of the demo app to a fresh TUF repository with @tufup/repo-tools,
  * serves the repository on 127.0.0.1, installs version 1 by extracting its archive, then updates that
  * install with the real client core (UpdateClient: TUF check, patch chain download, patch, verify,
  * stage) and the real installer script (install.sh: wait for the app to quit, swap, relaunch, health
@@ -18,11 +18,12 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { extractArchive } from '@tufup/bundle';
 import { UpdateClient, type Progress, type StagedUpdate, type UpdateInfo } from '@tufup/electron-client/core';
-import { buildDemoApp } from './demo-app-build.ts';
 import { createDemoRepository, DEMO_APP_NAME, DEMO_RELEASES, serveRepository, type RepoServer } from './demo-repo.ts';
 
 const out = process.stdout;
 const tty = out.isTTY;
+// A closed pipe (`npm run demo | head`) must not stop the demo before it cleans up.
+out.on('error', () => undefined);
 const BAR_WIDTH = 30;
 
 function formatBytes(bytes: number): string {
@@ -119,10 +120,7 @@ async function main(): Promise<void> {
   try {
     out.write(`tufup demo: secure, small updates of ${DEMO_APP_NAME} (working in ${workDir})\n`);
 
-    step(1, 'Build', 'compiling demo-app (main.js, bundled preload.cjs)');
-    await buildDemoApp();
-
-    step(2, 'Publish', `a new TUF repository; its private keys stay in ${join(workDir, 'keys')} (never printed)`);
+    step(1, 'Publish', `the demo app, built, in a new TUF repository; its private keys stay in ${join(workDir, 'keys')} (never printed)`);
     const repo = await createDemoRepository(workDir, (r) => {
       const patch = r.patch === undefined ? '' : `, patch from ${r.patch.base}: ${formatBytes(r.patch.size)}`;
       detail(`${r.version}: archive ${formatBytes(r.archive.size)}${patch}`);
@@ -132,11 +130,11 @@ async function main(): Promise<void> {
     if (first === undefined || newest === undefined) throw new Error('nothing was published');
 
     server = await serveRepository(repo.repoDir);
-    step(3, 'Serve', `${server.url} (metadata/ and targets/), on 127.0.0.1 only`);
+    step(2, 'Serve', `${server.url} (metadata/ and targets/), on 127.0.0.1 only`);
 
     const installDir = join(workDir, 'apps', DEMO_APP_NAME);
     await extractArchive(join(repo.repoDir, first.archive.file), installDir, { expected: first.tar });
-    step(4, 'Install', `${first.version} into ${installDir}, extracted from ${first.archive.path}`);
+    step(3, 'Install', `${first.version} into ${installDir}, extracted from ${first.archive.path}`);
     const app = await startNode([join(installDir, 'version.js'), '--wait']);
     children.push(app.child);
     detail(`the app is running (pid ${String(app.child.pid)}): ${app.firstLine}`);
@@ -154,11 +152,11 @@ async function main(): Promise<void> {
     const info: UpdateInfo | undefined = await client.checkForUpdates();
     if (info === undefined) throw new Error(`the client found no update from ${first.version}`);
     const chain = info.plan.files.length;
-    step(5, 'Check', `${info.version} is available: ${info.plan.strategy === 'patch' ? `a chain of ${chain} patch${chain === 1 ? '' : 'es'}` : 'the full archive'}, ${formatBytes(info.plan.downloadSize)} to download (full archive: ${formatBytes(info.plan.fullSize)})`);
+    step(4, 'Check', `${info.version} is available: ${info.plan.strategy === 'patch' ? `a chain of ${chain} patch${chain === 1 ? '' : 'es'}` : 'the full archive'}, ${formatBytes(info.plan.downloadSize)} to download (full archive: ${formatBytes(info.plan.fullSize)})`);
     detail('metadata verified by TUF: signatures, thresholds, versions and expiry of root, timestamp, snapshot and targets');
     for (const line of (info.releaseNotes ?? '(no release notes)').split('\n')) detail(`| ${line}`);
 
-    step(6, 'Download', `${info.version} with the real client core`);
+    step(5, 'Download', `${info.version} with the real client core`);
     const bars = new ProgressBars();
     const staged: StagedUpdate = await client.downloadUpdate(info, { onProgress: (p) => bars.update(p) });
     bars.end();
@@ -184,7 +182,7 @@ async function main(): Promise<void> {
       ...['--', process.execPath, join(installDir, 'version.js'), '--mark-healthy', marker],
     ]);
     children.push(installer.child);
-    step(7, 'Install', `install.sh waits for the app (pid ${String(app.child.pid)}) to quit, swaps ${staged.version} in, relaunches it and waits for a healthy start`);
+    step(6, 'Install', `install.sh waits for the app (pid ${String(app.child.pid)}) to quit, swaps ${staged.version} in, relaunches it and waits for a healthy start`);
     const quit = new Promise((resolve) => app.child.once('exit', resolve));
     app.child.kill('SIGTERM');
     await quit;
@@ -196,7 +194,7 @@ async function main(): Promise<void> {
 
     const check = await run(process.execPath, [join(installDir, 'version.js')]).done;
     const installed = check.stdout.trim();
-    step(8, 'Verify', `node ${join(installDir, 'version.js')}`);
+    step(7, 'Verify', `node ${join(installDir, 'version.js')}`);
     detail(`installed version: ${installed}`);
     if (installed !== `${DEMO_APP_NAME} ${newest.version}`) throw new Error(`expected ${newest.version} to be installed, found "${installed}"`);
 
