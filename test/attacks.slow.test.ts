@@ -190,7 +190,6 @@ describe('attacks on the update channel', () => {
       const v = await victim();
       expect((await tryUpdate(v.client)).outcome).toBe('staged');
       const seen = await cachedVersion(v.options, 'timestamp');
-      await v.client.checkForUpdates();
       repo.server.replace(new Map([['metadata/timestamp.json', oldTimestamp]]));
       const before = await readTree(v.options.installDir);
       const attempt = await tryUpdate(new UpdateClient({ ...v.options }));

@@ -139,13 +139,19 @@ describe('I/O faults', () => {
     it('while downloading: DISK, and the next try after space is freed completes', async (context) => {
       const disk = await smallCache('disk full while downloading', 96, (r) => context.skip(r));
       const v = await victim('full', { cacheDir: disk.dir });
-      await expectRecovery('disk full while downloading', 'DISK', v, await tryUpdate(v.client), () => disk.remount('size=4m'));
+      const phases = new Set<string>();
+      const attempt = await tryUpdate(v.client, (p) => phases.add(p.phase));
+      expect([...phases]).toEqual(['download']);
+      await expectRecovery('disk full while downloading', 'DISK', v, attempt, () => disk.remount('size=4m'));
     });
 
     it('while patching: DISK, and the next try after space is freed completes', async (context) => {
       const disk = await smallCache('disk full while patching', 96, (r) => context.skip(r));
       const v = await victim('patch', { cacheDir: disk.dir });
-      await expectRecovery('disk full while patching', 'DISK', v, await tryUpdate(v.client), () => disk.remount('size=4m'));
+      const phases = new Set<string>();
+      const attempt = await tryUpdate(v.client, (p) => phases.add(p.phase));
+      expect([...phases]).toEqual(['download', 'patch']);
+      await expectRecovery('disk full while patching', 'DISK', v, attempt, () => disk.remount('size=4m'));
     });
 
     it('while extracting: DISK, no half-extracted folder, and the next try reuses the download', async (context) => {
