@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
-import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
 import { constants, createZstdDecompress, zstdCompress } from 'node:zlib';
 import { BundleError, ioError } from './error.js';
@@ -242,14 +242,14 @@ async function decode(
   const decoder = createZstdDecompress({ dictionary: base, params: { [constants.ZSTD_d_windowLogMax]: MAX_WINDOW_LOG } });
   if (releaseBase) release(base);
   const limit = new SizeLimit(expected.size);
-  const input = createReadStream(patchPath, { start: payloadOffset, signal });
-  input.on('error', (e) => decoder.destroy(e));
-  decoder.on('error', (e) => limit.destroy(e));
-  limit.on('error', (e) => digest.destroy(e));
-  input.pipe(decoder).pipe(limit).pipe(digest);
+  const input = createReadStream(patchPath, { start: payloadOffset });
+  // pipeline() listens for errors on every stage and destroys them all on the first one, which then
+  // reaches the reader below through `digest`; its callback has nothing to add.
+  pipeline(input, decoder, limit, digest, () => undefined);
   const onAbort = (): void => {
     digest.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
   };
+  if (signal?.aborted === true) onAbort();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await writeFileAtomic(outPath, digest, undefined, () => {
@@ -259,8 +259,6 @@ async function decode(
       }
     });
   } catch (error) {
-    input.destroy();
-    decoder.destroy();
     const inner = error instanceof BundleError && error.code === 'IO' ? error.cause : error;
     if (inner instanceof BundleError) throw inner;
     if (signal?.aborted) throw signal.reason;
