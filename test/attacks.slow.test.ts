@@ -357,6 +357,10 @@ describe('attacks on the update channel', () => {
         { path: 'app', content: '#!/bin/sh\necho evil\n', mode: 0o755 },
         { path: '../../escaped', content: 'pwned' },
       ],
+      'an absolute path': [
+        { path: 'app', content: '#!/bin/sh\necho evil\n', mode: 0o755 },
+        { path: '/tmp/tufup-e2e-escaped', content: 'pwned' },
+      ],
       'a symlink out of the folder': [
         { path: 'app', content: '#!/bin/sh\necho evil\n', mode: 0o755 },
         { path: 'lib', type: '2', linkname: '../..' },
@@ -374,6 +378,7 @@ describe('attacks on the update channel', () => {
         const attempt = await tryUpdate(v.client);
         const escaped = await listFiles(v.options.cacheDir).then((files) => files.filter((f) => f.endsWith('escaped')));
         expect(escaped).toEqual([]);
+        expect(await stat('/tmp/tufup-e2e-escaped').then(() => true, () => false)).toBe(false);
         await expectRefused(`malicious archive: ${what}`, 'VERIFICATION', v, attempt);
       });
     }

@@ -186,7 +186,8 @@ export class Repo {
       trustedRoot: this.trustedRoot,
       platform: PLATFORM,
       arch: ARCH,
-      stallTimeoutMs: 2_000,
+      // Generous: the machine is shared; tests of stalls set their own.
+      stallTimeoutMs: 10_000,
       retries: 1,
       ...extra,
     };
