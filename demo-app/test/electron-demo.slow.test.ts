@@ -15,7 +15,7 @@ const NODE = existsSync(join(ROOT, 'node_modules', '.bin', 'node')) ? join(ROOT,
 const REGISTER = pathToFileURL(join(import.meta.dirname, 'standin', 'register.ts')).href;
 const TIMEOUT_MS = 60_000;
 
-interface Record {
+interface ReportLine {
   pid: number;
   type: string;
   [key: string]: unknown;
@@ -26,12 +26,12 @@ let demo: ChildProcess;
 let printed = '';
 let report: string;
 
-async function records(): Promise<Record[]> {
+async function records(): Promise<ReportLine[]> {
   const text = await readFile(report, 'utf8').catch(() => '');
   return text
     .split('\n')
     .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as Record);
+    .map((line) => JSON.parse(line) as ReportLine);
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
@@ -129,5 +129,19 @@ describe('npm run demo:electron (main.js on a stand-in Electron)', () => {
     expect(second.find((r) => r.type === 'start')).toMatchObject({ version: '1.2.0' });
     expect(second.find((r) => r.type === 'status')).toMatchObject({ status: { currentVersion: '1.2.0' } });
     expect(JSON.parse(await readFile(join(installDir, 'package.json'), 'utf8'))).toMatchObject({ version: '1.2.0' });
+  });
+
+  it('tells the user how to start it when no repository URL is set, and quits', async () => {
+    const quietReport = join(workDir, 'no-url.jsonl');
+    const env: NodeJS.ProcessEnv = { ...process.env, STANDIN_APP_PATH: installDir, STANDIN_REPORT: quietReport, TUFUP_DEMO_USER_DATA: join(workDir, 'no-url-user-data') };
+    env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${REGISTER}`.trim();
+    delete env.TUFUP_DEMO_URL;
+    const app = spawn(NODE, [join(installDir, 'out', 'main.js')], { stdio: 'inherit', env });
+    const code = await new Promise((resolve) => app.once('exit', resolve));
+    expect(code).toBe(0);
+    const lines = (await readFile(quietReport, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as ReportLine);
+    expect(lines.find((r) => r.type === 'error-box')?.content).toContain('TUFUP_DEMO_URL');
+    expect(lines.map((r) => r.type)).toContain('quit');
+    expect(lines.map((r) => r.type)).not.toContain('window');
   });
 });
