@@ -155,6 +155,7 @@ describe('crash recovery', () => {
       ['staging', 'before moving the staged folder next to the install'],
       ['backup', 'before moving the old install aside'],
       ['swap', 'between moving the old install aside and the new one in'],
+      ['health', 'while waiting for the relaunched app to report a healthy start'],
       ['cleanup', 'before removing the backup'],
       ['result', 'before writing its result'],
     ];
@@ -169,6 +170,11 @@ describe('crash recovery', () => {
           // The app is still running while the installer waits for it.
           app = spawn('sleep', ['600'], { stdio: 'ignore' });
           request.pid = app.pid!;
+        }
+        if (step === 'health') {
+          // A relaunched app that has not confirmed its start yet (it dies with the installer's process group).
+          request.relaunch = ['/bin/sleep', '600'];
+          request.healthTimeoutMs = 60_000;
         }
         const installer = await installerStoppedAt(request, step, workDir);
         killLater.push(installer);

@@ -20,11 +20,14 @@ export async function waitFor<T>(probe: () => Promise<T | undefined>, what: stri
   }
 }
 
-/** The steps of install.sh a kill can land between, each named after the command it is about to run. */
-export type InstallStep = 'waiting' | 'staging' | 'backup' | 'swap' | 'cleanup' | 'result';
+/**
+ * The steps of install.sh a kill can land between, each named after the command it is about to run;
+ * `waiting` and `health` are its two waits (for the app to exit, for the relaunched app to report healthy).
+ */
+export type InstallStep = 'waiting' | 'staging' | 'backup' | 'swap' | 'health' | 'cleanup' | 'result';
 
 /** The command line that starts `step`: [tool, what its arguments contain]. */
-function stepCommand(request: InstallRequest, step: Exclude<InstallStep, 'waiting'>): [string, string] {
+function stepCommand(request: InstallRequest, step: Exclude<InstallStep, 'waiting' | 'health'>): [string, string] {
   const files = installFiles(request);
   const incoming = join(dirname(request.installDir), `.${basename(request.installDir)}.tufup-incoming`);
   switch (step) {
@@ -51,8 +54,8 @@ exec /bin/${tool} "$@"
 `;
 
 /**
- * Runs the real install.sh for `request` and returns it stopped just before `step` (for `waiting`: while it
- * waits for the app), in its own process group, so the test can SIGKILL it there as a power cut would.
+ * Runs the real install.sh for `request` and returns it stopped just before `step` (for the waits: while
+ * it waits), in its own process group, so the test can SIGKILL it there as a power cut would.
  */
 export async function installerStoppedAt(request: InstallRequest, step: InstallStep, workDir: string): Promise<ChildProcess> {
   const files = installFiles(request);
@@ -66,12 +69,15 @@ export async function installerStoppedAt(request: InstallRequest, step: InstallS
     await writeFile(join(bin, tool), WRAPPER(tool));
     await chmod(join(bin, tool), 0o755);
   }
-  const [tool, args] = step === 'waiting' ? ['none', ''] : stepCommand(request, step);
+  const [tool, args] = step === 'waiting' || step === 'health' ? ['none', ''] : stepCommand(request, step);
   const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, TUFUP_TEST_TOOL: tool, TUFUP_TEST_ARGS: args, TUFUP_TEST_MARKER: marker };
   const { command, args: argv } = installerCommand(request);
   const child = spawn(command, argv, { detached: true, stdio: 'ignore', env, cwd: dirname(files.script) });
+  const logSays = async (text: string): Promise<true | undefined> => ((await readFile(files.log, 'utf8').catch(() => '')).includes(text) ? true : undefined);
   if (step === 'waiting') {
-    await waitFor(async () => ((await readFile(files.log, 'utf8').catch(() => '')).includes(`waiting for pid ${request.pid}`) ? true : undefined), 'the installer to wait');
+    await waitFor(() => logSays(`waiting for pid ${request.pid}`), 'the installer to wait for the app');
+  } else if (step === 'health') {
+    await waitFor(() => logSays('relaunched'), 'the installer to wait for a healthy start');
   } else {
     await waitFor(async () => ((await readFile(marker).then(() => true, () => false)) ? true : undefined), `the installer to reach ${step}`);
   }
