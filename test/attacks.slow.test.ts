@@ -335,6 +335,34 @@ describe('attacks on the update channel', () => {
       }
     });
 
+    it('recovers from a stolen timestamp key that fast-forwarded clients once the publisher rotates that key', async () => {
+      const stolen = await Repo.create();
+      try {
+        await stolen.publish('1.0.0');
+        const { client, options } = await stolen.client('1.0.0');
+        // With the stolen key, a timestamp far in the future: valid, so the client keeps it...
+        const forge = await Forge.open(stolen.repoDir, stolen.keysDir);
+        stolen.server.replace(await forge.forge({ timestamp: { edit: (t) => (t.version = 1_000_000) } }));
+        expect(await client.checkForUpdates()).toBeUndefined();
+        stolen.server.behave();
+        // ...and from then on refuses the publisher's real timestamps as rollbacks.
+        await stolen.publish('1.1.0');
+        const frozen = await tryUpdate(client);
+        await rotateKey({ repoDir: stolen.repoDir, keysDir: stolen.keysDir, role: 'timestamp' });
+        const after = await tryUpdate(client);
+        summary.record({
+          case: 'stolen timestamp key: fast-forward, then key rotated',
+          expected: 'VERIFICATION until rotation; then 1.1.0 staged',
+          observed: `before rotation ${frozen.outcome}; after ${after.outcome} ${after.staged?.version ?? ''}`,
+        });
+        expect(frozen.outcome).toBe('VERIFICATION');
+        expect(after.staged?.version).toBe('1.1.0');
+        expect(await cachedVersion(options, 'timestamp')).toBeLessThan(1_000_000);
+      } finally {
+        await stolen.cleanup();
+      }
+    });
+
     it("refuses an attacker's root that the trusted root did not sign", async () => {
       const v = await victim();
       const key = attackerKey();
