@@ -1,16 +1,44 @@
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdir, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findStagedUpdate, UpdateClient, type CoreOptions, type Progress, type StagedUpdate } from '@tufup/electron-client/core';
 import { BUILD, readTree, Repo, runApp, type TreeEntry } from './helpers/fixture.js';
-import { installerStoppedAt, killGroup, runInstaller, waitFor, type InstallRequest, type InstallStep } from './helpers/installer.js';
+import { installerStoppedAt, killGroup, runInstaller, swapModeHere, waitFor, type InstallRequest, type InstallStep, type SwapMode } from './helpers/installer.js';
 import type { RunnerMessage, RunnerRequest } from './helpers/runner.js';
 import { Summary } from './helpers/summary.js';
 
 const summary = new Summary('Crash recovery: the client core and the installer killed (SIGKILL) mid-update, then run again');
 const RUNNER = fileURLToPath(new URL('./helpers/runner.ts', import.meta.url));
+
+// Whether install.sh swaps with one atomic exchange here (Linux with perl or GNU mv >= 9.5, on a file system
+// with renameat2 RENAME_EXCHANGE) decides which cases can hold; the fallback is tested either way.
+const probeDir = await mkdtemp(join(tmpdir(), 'tufup-swap-probe-'));
+const HERE: SwapMode = await swapModeHere(probeDir).finally(() => rm(probeDir, { recursive: true, force: true }));
+
+/** The steps of the installer a kill lands before, in the order it runs them, for each way of swapping. */
+const STEPS: Record<SwapMode, [InstallStep, string][]> = {
+  exchange: [
+    ['waiting', 'while waiting for the app to exit'],
+    ['staging', 'before moving the staged folder next to the install'],
+    ['swap', 'just before the atomic exchange of the old and new folders'],
+    ['backup', 'just after the exchange, before renaming the old version to the backup'],
+    ['health', 'while waiting for the relaunched app to report a healthy start'],
+    ['cleanup', 'before removing the backup'],
+    ['result', 'before writing its result'],
+  ],
+  renames: [
+    ['waiting', 'while waiting for the app to exit'],
+    ['staging', 'before moving the staged folder next to the install'],
+    ['backup', 'before moving the old install aside'],
+    ['swap', 'between moving the old install aside and the new one in'],
+    ['health', 'while waiting for the relaunched app to report a healthy start'],
+    ['cleanup', 'before removing the backup'],
+    ['result', 'before writing its result'],
+  ],
+};
 
 /** The client core in a child process of its own, as the app's update worker runs it. */
 class Runner {
@@ -150,69 +178,72 @@ describe('crash recovery', () => {
       return versionIn(request.installDir);
     }
 
-    const steps: [InstallStep, string][] = [
-      ['waiting', 'while waiting for the app to exit'],
-      ['staging', 'before moving the staged folder next to the install'],
-      ['backup', 'before moving the old install aside'],
-      ['swap', 'between moving the old install aside and the new one in'],
-      ['health', 'while waiting for the relaunched app to report a healthy start'],
-      ['cleanup', 'before removing the backup'],
-      ['result', 'before writing its result'],
-    ];
-    for (const [step, when] of steps) {
-      // Between the two renames the install folder does not exist: the app cannot start until the installer
-      // runs again, and nothing starts it. See the report (an atomic exchange, or a launcher fallback).
-      const test = step === 'swap' ? it.fails : it;
-      test(`killed ${when}: the app runs at 1.0.0 or 1.1.0 (never a mix) and the next launch installs 1.1.0`, async () => {
-        const { options, request, workDir } = await stagedInstall();
-        let app: ChildProcess | undefined;
-        if (step === 'waiting') {
-          // The app is still running while the installer waits for it.
-          app = spawn('sleep', ['600'], { stdio: 'ignore' });
-          request.pid = app.pid!;
-        }
-        if (step === 'health') {
-          // A relaunched app that has not confirmed its start yet (it dies with the installer's process group).
-          request.relaunch = ['/bin/sleep', '600'];
-          request.healthTimeoutMs = 60_000;
-        }
-        const installer = await installerStoppedAt(request, step, workDir);
-        killLater.push(installer);
-        await killGroup(installer);
-        if (app !== undefined) app.kill('SIGKILL');
+    for (const mode of ['exchange', 'renames'] as const) {
+      const title = mode === 'exchange' ? 'swapping with one atomic exchange' : 'swapping with two renames (no atomic exchange; forced)';
+      describe.skipIf(mode === 'exchange' && HERE !== 'exchange')(title, () => {
+        for (const [step, when] of STEPS[mode]) {
+          // Between two renames the install folder does not exist: the app cannot start until the installer
+          // runs again, and nothing starts it. Only the atomic exchange closes that window (see the case below
+          // for the recovery).
+          const test = step === 'swap' && mode === 'renames' ? it.fails : it;
+          test(`killed ${when}: the app runs at 1.0.0 or 1.1.0 (never a mix) and the next launch installs 1.1.0`, async () => {
+            const { options, request, workDir } = await stagedInstall();
+            let app: ChildProcess | undefined;
+            if (step === 'waiting') {
+              // The app is still running while the installer waits for it.
+              app = spawn('sleep', ['600'], { stdio: 'ignore' });
+              request.pid = app.pid!;
+            }
+            if (step === 'health') {
+              // A relaunched app that has not confirmed its start yet (it dies with the installer's process group).
+              request.relaunch = ['/bin/sleep', '600'];
+              request.healthTimeoutMs = 60_000;
+            }
+            const installer = await installerStoppedAt(request, step, workDir, mode);
+            killLater.push(installer);
+            await killGroup(installer);
+            if (app !== undefined) app.kill('SIGKILL');
 
-        const afterKill = await versionIn(request.installDir);
-        const runs = await runApp(request.installDir);
-        const final = await nextLaunch(options, request);
-        const beside = (await readdir(dirname(request.installDir))).filter((n) => n !== 'tufapp');
-        summary.record({
-          case: `installer killed ${when}`,
-          expected: 'app runs (1.0.0 or 1.1.0); next launch installs 1.1.0',
-          observed: `install ${afterKill}, runs: ${runs ?? 'NO'}; next launch: ${final}${beside.length > 0 ? `; left beside it: ${beside.join(',')}` : ''}`,
-        });
-        expect(['1.0.0', '1.1.0']).toContain(afterKill);
-        expect(runs).toBe(afterKill);
-        expect(final).toBe('1.1.0');
-        expect(await runApp(request.installDir)).toBe('1.1.0');
+            const afterKill = await versionIn(request.installDir);
+            const runs = await runApp(request.installDir);
+            const final = await nextLaunch(options, request);
+            const beside = (await readdir(dirname(request.installDir))).filter((n) => n !== 'tufapp');
+            summary.record({
+              case: `installer (${mode}) killed ${when}`,
+              expected: 'app runs (1.0.0 or 1.1.0); next launch installs 1.1.0',
+              observed: `install ${afterKill}, runs: ${runs ?? 'NO'}; next launch: ${final}${beside.length > 0 ? `; left beside it: ${beside.join(',')}` : ''}`,
+            });
+            expect(['1.0.0', '1.1.0']).toContain(afterKill);
+            expect(runs).toBe(afterKill);
+            expect(final).toBe('1.1.0');
+            expect(await runApp(request.installDir)).toBe('1.1.0');
+          });
+        }
       });
     }
 
-    it('killed between the two renames: the next installer run puts the old version back, and the update completes', async () => {
+    it('without the exchange, killed between the two renames: the old version waits intact as the backup, the next installer run puts it back, and the update completes', async () => {
       const { options, request, workDir } = await stagedInstall();
-      const installer = await installerStoppedAt(request, 'swap', workDir);
+      const installer = await installerStoppedAt(request, 'swap', workDir, 'renames');
       killLater.push(installer);
       await killGroup(installer);
       const afterKill = await versionIn(request.installDir);
-      await runInstaller(request);
+      const backup = await versionIn(join(dirname(request.installDir), '.tufapp.tufup-backup'));
+      const outcome = await runInstaller(request);
       const repaired = await versionIn(request.installDir);
+      const log = await readFile(join(request.cacheDir, 'install', 'install.log'), 'utf8');
       const final = await nextLaunch(options, request);
       summary.record({
-        case: 'installer killed between the renames, run again',
-        expected: 'next installer run restores 1.0.0; then 1.1.0 installs',
-        observed: `install ${afterKill}; installer run again: ${repaired}; next launch: ${final}`,
+        case: 'installer (renames) killed between the renames, run again',
+        expected: 'backup holds 1.0.0; next installer run restores it; then 1.1.0 installs',
+        observed: `install ${afterKill}, backup ${backup}; installer run again: ${repaired} (${outcome.status} ${outcome.reason ?? ''}); next launch: ${final}`,
       });
       expect(afterKill).toBe('missing');
+      expect(backup).toBe('1.0.0');
       expect(repaired).toBe('1.0.0');
+      expect(log).toContain('restoring the install folder from a backup left by an interrupted attempt');
+      // The staged folder went with the killed attempt: this run can only repair, the next launch downloads again.
+      expect(outcome).toMatchObject({ status: 'failed', reason: 'staged-missing' });
       expect(final).toBe('1.1.0');
     });
   });

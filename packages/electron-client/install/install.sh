@@ -12,6 +12,12 @@
 #
 # The result file gets one line, "<status> <version> [<reason>]", status being installed, rolled-back or
 # failed. The backup folder must be a sibling of the install folder so that moving it is a rename.
+#
+# The swap is one atomic exchange of the two folders where the system has one (Linux renameat2
+# RENAME_EXCHANGE, macOS renameatx_np RENAME_SWAP, called through perl, or GNU mv --exchange), so a kill
+# at any moment leaves a runnable install folder. Elsewhere it is two renames in a row; a kill exactly
+# between them leaves only the backup, which the next run of this script puts back before anything else.
+# TUFUP_INSTALL_NO_EXCHANGE=1 forces the two renames; it exists for tests, not for users.
 
 set -u
 umask 022
@@ -100,6 +106,56 @@ same_volume() {
   [ -n "$a" ] && [ "$a" = "$b" ]
 }
 
+# Prints the inode number of a path, which tells whether an exchange really happened.
+inode() {
+  ls -di -- "$1" 2>/dev/null | sed -n 's/^ *\([0-9][0-9]*\) .*/\1/p'
+}
+
+# The system call numbers are those of perl's own ABI (its archname), not of the kernel's machine: a
+# 32-bit perl on a 64-bit kernel uses the 32-bit table. Unknown ABIs exit 3 rather than guess a number.
+EXCHANGE_PERL='
+use strict;
+use Config;
+my ($from, $to) = @ARGV;
+my ($nr, $cwd);
+if ($^O eq "linux") {
+  my $arch = $Config{archname};
+  $cwd = -100;
+  if ($arch =~ /^x86_64-linux(?!-gnux32)/ && $Config{ptrsize} == 8) { $nr = 316 }
+  elsif ($arch =~ /^(?:aarch64|arm64|riscv64|loongarch64)-linux/) { $nr = 276 }
+} elsif ($^O eq "darwin") {
+  $cwd = -2;
+  $nr = 488;
+}
+exit 3 unless defined $nr;
+# RENAME_EXCHANGE (Linux) and RENAME_SWAP (macOS) are both 2.
+syscall($nr, $cwd, $from, $cwd, $to, 2) == 0 or do { print STDERR "exchange: $!\n"; exit 1 };
+exit 0;
+'
+
+# exchange A B: swaps two folders of the same parent in one atomic step. Fails, changing nothing, where
+# the system or the file system has no such step.
+exchange() {
+  [ "${TUFUP_INSTALL_NO_EXCHANGE:-}" = 1 ] && return 1
+  ino_a=$(inode "$1") ino_b=$(inode "$2")
+  [ -n "$ino_a" ] && [ -n "$ino_b" ] || return 1
+  how=''
+  if command -v perl >/dev/null 2>&1 && perl -e "$EXCHANGE_PERL" -- "$1" "$2" 2>>"$log"; then
+    how='perl'
+  elif mv --help 2>/dev/null | grep -q -e '--exchange' && mv --exchange -T -- "$1" "$2" 2>>"$log"; then
+    how='mv --exchange'
+  else
+    return 1
+  fi
+  # Trust the folders, not the exit status: the exchange happened only if the inodes traded places.
+  if [ "$(inode "$1")" = "$ino_b" ] && [ "$(inode "$2")" = "$ino_a" ]; then
+    log "exchanged $1 and $2 atomically ($how)"
+    return 0
+  fi
+  log "the exchange by $how reported success but the folders did not trade places"
+  return 2
+}
+
 # Gives the staged folder back (when it was moved rather than copied) so a later attempt can retry.
 undo_incoming() {
   if [ -d "$incoming" ]; then
@@ -142,6 +198,13 @@ stop_child() {
 # Puts the backup back in the install folder's place; the new version goes aside and is deleted.
 restore_backup() {
   [ -d "$backup" ] || return 1
+  if [ -d "$install" ]; then
+    exchange "$backup" "$install"
+    case $? in
+      0) rm -rf -- "$backup"; return 0 ;;
+      2) return 1 ;;
+    esac
+  fi
   if [ -e "$install" ]; then
     rm -rf -- "$failed"
     mv -- "$install" "$failed" || return 1
@@ -176,6 +239,8 @@ on_signal() {
   case $phase in
     staging) undo_incoming ;;
     swapping) restore_backup; undo_incoming ;;
+    # The old version sits at the incoming name: trade back, so the staged folder can be given back too.
+    exchanged) exchange "$incoming" "$install" && undo_incoming ;;
   esac
   write_result failed interrupted
   exit 1
@@ -222,17 +287,36 @@ else
   fi
 fi
 
-# The two renames below are the only moment the install folder is missing.
+# One atomic exchange where the system has it: the install folder is never missing. The old version
+# then sits at the incoming name and is renamed to the backup.
 phase=swapping
-if ! mv -- "$install" "$backup"; then
-  undo_incoming
-  fail install-not-writable "$@"
-fi
-if ! mv -- "$incoming" "$install"; then
-  mv -- "$backup" "$install"
-  undo_incoming
-  fail swap-failed "$@"
-fi
+exchange "$incoming" "$install"
+case $? in
+  0)
+    phase=exchanged
+    if ! mv -- "$incoming" "$backup"; then
+      exchange "$incoming" "$install" && undo_incoming
+      fail swap-failed "$@"
+    fi
+    ;;
+  1)
+    # The two renames below are the only moment the install folder is missing; nothing runs between them.
+    log "no atomic exchange here: swapping with two renames"
+    if ! mv -- "$install" "$backup"; then
+      undo_incoming
+      fail install-not-writable "$@"
+    fi
+    if ! mv -- "$incoming" "$install"; then
+      mv -- "$backup" "$install"
+      undo_incoming
+      fail swap-failed "$@"
+    fi
+    ;;
+  *)
+    # Neither folder is where it was: leave them for the next run (which restores the backup first).
+    fail swap-failed "$@"
+    ;;
+esac
 phase=installed
 log "swapped in $version; the previous install is at $backup"
 
