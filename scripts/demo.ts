@@ -15,9 +15,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { extractArchive } from '@tufup/bundle';
 import { UpdateClient, type Progress, type StagedUpdate, type UpdateInfo } from '@tufup/electron-client/core';
+import { shippedScript } from '@tufup/electron-client/install';
 import { createDemoRepository, DEMO_APP_NAME, DEMO_RELEASES, serveRepository, type RepoServer } from './demo-repo.ts';
 
 const out = process.stdout;
@@ -102,11 +102,6 @@ function run(command: string, args: string[]): { child: ChildProcess; done: Prom
   return { child, done };
 }
 
-/** The installer script shipped in @tufup/electron-client's `install/` folder, beside its `dist/`. */
-function shippedInstaller(): string {
-  return fileURLToPath(new URL('../../install/install.sh', import.meta.resolve('@tufup/electron-client/core')));
-}
-
 async function main(): Promise<void> {
   if (process.platform === 'win32') {
     // install.ps1 needs the app's processes and PowerShell; this terminal demo drives install.sh.
@@ -170,7 +165,7 @@ async function main(): Promise<void> {
     const installFolder = join(cacheDir, 'install');
     await mkdir(installFolder, { recursive: true });
     const script = join(installFolder, 'install.sh');
-    await copyFile(shippedInstaller(), script);
+    await copyFile(shippedScript(), script);
     const result = join(installFolder, 'result');
     const marker = join(installFolder, `healthy-${staged.version}`);
     const installer = run('/bin/sh', [

@@ -34,7 +34,7 @@ describe('UpdateClient options', () => {
   }
 
   it('documents its defaults', () => {
-    expect(DEFAULTS).toEqual({ channel: 'latest', allowPrerelease: false, stallTimeoutMs: 30_000, retries: 3 });
+    expect(DEFAULTS).toEqual({ channel: 'latest', allowPrerelease: false, stallTimeoutMs: 30_000, minBytesPerSecond: 1024, retries: 3 });
   });
 
   it.each<[string, Partial<CoreOptions>]>([
@@ -45,6 +45,8 @@ describe('UpdateClient options', () => {
     ['a platform with upper-case letters', { platform: 'Linux' }],
     ['a stall timeout of zero', { stallTimeoutMs: 0 }],
     ['a negative retry count', { retries: -1 }],
+    ['a negative minimum rate', { minBytesPerSecond: -1 }],
+    ['a minimum rate that is not a number', { minBytesPerSecond: Number.NaN }],
     ['a trusted root file that does not exist', { trustedRoot: '/nonexistent/root.json' }],
   ])('refuses %s with CONFIG', (_what, change) => {
     expect(codeOf(() => new UpdateClient({ ...base, ...change }))).toBe('CONFIG');

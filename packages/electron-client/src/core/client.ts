@@ -2,20 +2,22 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import { Updater } from 'tuf-js';
 import {
   applyPatch,
+  applyPatchFromFolder,
+  BundleError,
   compareVersions,
   digestBuffer,
   extractTar,
   gunzipToBuffer,
   readPatchHeader,
   sameDigest,
-  tarToBuffer,
   targetFileName,
   writeFileAtomic,
+  type ApplyPatchOptions,
   type Digest,
   type TargetCustom,
 } from '@tufup/bundle';
@@ -43,6 +45,9 @@ export interface DownloadOptions {
   /** Stops the download; the promise then rejects with CANCELLED and no unverified file is kept. */
   signal?: AbortSignal;
 }
+
+/** One patch to apply, whatever its base comes from. */
+type PatchStep = Omit<ApplyPatchOptions, 'base' | 'releaseBase'>;
 
 /** An open, refreshed TUF repository: one tuf-js Updater per operation, as tuf-js requires. */
 interface Session {
@@ -168,38 +173,44 @@ export class UpdateClient {
     return info;
   }
 
-  /** Patch chain: download, rebuild or load the base, apply one by one (each tar checked), extract. */
+  /**
+   * Patch chain: download, apply one by one (each tar checked against its signed digest), extract. The
+   * old tar is in memory once at a time: each base is handed over to the decoder, which frees it.
+   */
   private async stageFromPatches(session: Session, info: UpdateInfo, stagedDir: string, options: DownloadOptions): Promise<string> {
     const o = this.options;
     const { signal, onProgress } = options;
     const patches = patchChain(session.catalog, o.currentVersion, info.version);
     if (patches === undefined) throw new UpdateError('INTERNAL', `no patch chain leads to ${info.version}`);
     const files = await this.download(session, patches, onProgress, signal);
-    const first = patches[0];
-    const firstFile = files[0];
-    if (first?.custom.tufup.base === undefined || firstFile === undefined) throw new UpdateError('INTERNAL', 'empty patch chain');
-    let base = await this.loadBase(first.custom.tufup.base, firstFile, signal);
 
     const meter = new ProgressMeter('patch', patches.reduce((sum, p) => sum + p.custom.tufup.tar.size, 0), onProgress);
     let done = 0;
     let tarPath = '';
     for (const [i, patch] of patches.entries()) {
-      const version = patch.custom.tufup.version;
+      const { version, base, tar } = patch.custom.tufup;
+      const patchPath = files[i];
+      if (base === undefined || patchPath === undefined) throw new UpdateError('INTERNAL', `the patch to ${version} has no base or file`);
       const previous = tarPath;
       tarPath = join(o.targetsDir, o.platformKey, `${o.appName}-${version}.tar`);
-      await this.guard(`applying the patch to ${version}`, signal, () =>
-        applyPatch({
-          patchPath: files[i] ?? '',
-          base,
-          outPath: tarPath,
-          expected: patch.custom.tufup.tar,
-          onProgress: (bytes) => meter.update(done + bytes),
-          ...(signal ? { signal } : {}),
-        }),
-      );
-      done += patch.custom.tufup.tar.size;
-      if (previous !== '') await rm(previous, { force: true });
-      if (i < patches.length - 1) base = await this.guard(`reading ${tarPath}`, signal, () => readFile(tarPath));
+      const apply: PatchStep = {
+        patchPath,
+        outPath: tarPath,
+        expected: tar,
+        onProgress: (bytes) => meter.update(done + bytes),
+        ...(signal ? { signal } : {}),
+      };
+      const what = `applying the patch to ${version}`;
+      if (i === 0) {
+        await this.applyToRunningVersion(base, apply, what, signal);
+      } else {
+        // The previous tar was checked against its signed digest when it was written; applyPatch checks it
+        // against the patch's base (signed with the patch file) again after reading it back.
+        const previousTar = await this.guard(`reading ${previous}`, signal, () => readFile(previous));
+        await this.guard(what, signal, () => applyPatch({ ...apply, base: previousTar, releaseBase: true }));
+        await rm(previous, { force: true });
+      }
+      done += tar.size;
     }
     meter.finish();
     await this.extract(tarPath, stagedDir, info.custom.tufup.tar, onProgress, signal);
@@ -207,11 +218,34 @@ export class UpdateClient {
   }
 
   /**
-   * The tar of the running version, in memory: a cached tar or archive of it when one matches the signed
-   * digest, else rebuilt from the install folder following the first patch's file list (not the folder
-   * listing, which may hold files the installer or the OS added).
+   * Applies the first patch to the tar of the running version: a cached tar or archive of it when one
+   * matches the signed digest, else rebuilt from the install folder by @tufup/bundle following the patch's
+   * file list (not the folder listing, which may hold files the installer or the OS added) and checked
+   * against the patch's base digest, which must be the signed one. An install folder that no longer
+   * matches is PATCH (the caller falls back to the full archive).
    */
-  private async loadBase(signed: Digest & { version: string }, firstPatch: string, signal: AbortSignal | undefined): Promise<Buffer> {
+  private async applyToRunningVersion(signed: Digest & { version: string }, apply: PatchStep, what: string, signal: AbortSignal | undefined): Promise<void> {
+    const o = this.options;
+    const cached = await this.cachedBase(signed);
+    if (cached !== undefined) {
+      await this.guard(what, signal, () => applyPatch({ ...apply, base: cached, releaseBase: true }));
+      return;
+    }
+    const { header } = await this.guard('reading the patch header', signal, () => readPatchHeader(apply.patchPath));
+    if (!sameDigest(header.base, signed)) throw new UpdateError('PATCH', `the first patch applies to another tar than the signed ${signed.version}`);
+    try {
+      await applyPatchFromFolder({ ...apply, installDir: o.installDir });
+    } catch (error) {
+      if (signal?.aborted !== true && ((error instanceof BundleError && error.code === 'PATCH_BASE_MISMATCH') || inFolder(error, o.installDir))) {
+        throw new UpdateError('PATCH', `the install folder ${o.installDir} no longer matches version ${signed.version}: ${(error as Error).message}`, { cause: error });
+      }
+      throw toUpdateError(error, what, signal);
+    }
+    o.logger.debug(`tufup: patch base rebuilt from ${o.installDir}`);
+  }
+
+  /** A cached tar or archive of the running version whose tar matches the signed digest, in memory. */
+  private async cachedBase(signed: Digest & { version: string }): Promise<Buffer | undefined> {
     const o = this.options;
     const dir = join(o.targetsDir, o.platformKey);
     for (const kind of ['tar', 'archive'] as const) {
@@ -222,19 +256,7 @@ export class UpdateClient {
         return base;
       }
     }
-    const { header } = await this.guard('reading the patch header', signal, () => readPatchHeader(firstPatch));
-    if (!sameDigest(header.base, signed)) throw new UpdateError('PATCH', `the first patch applies to another tar than the signed ${signed.version}`);
-    let base: Buffer;
-    try {
-      base = await tarToBuffer(o.installDir, header.baseEntries);
-    } catch (cause) {
-      throw new UpdateError('PATCH', `the install folder ${o.installDir} no longer matches version ${signed.version}: ${(cause as Error).message}`, { cause });
-    }
-    if (!sameDigest(digestBuffer(base), signed)) {
-      throw new UpdateError('PATCH', `the install folder ${o.installDir} no longer matches version ${signed.version} (files were changed)`);
-    }
-    o.logger.debug(`tufup: patch base rebuilt from ${o.installDir}`);
-    return base;
+    return undefined;
   }
 
   private async stageFromArchive(session: Session, archive: Target, stagedDir: string, onProgress: DownloadOptions['onProgress'], signal: AbortSignal | undefined): Promise<string> {
@@ -316,6 +338,7 @@ export class UpdateClient {
       fetch: o.fetch,
       headers: o.headers,
       stallTimeoutMs: o.stallTimeoutMs,
+      minBytesPerSecond: o.minBytesPerSecond,
       retries: o.retries,
       partialDir: join(o.targetsDir, o.platformKey),
       logger: o.logger,
@@ -346,21 +369,44 @@ export class UpdateClient {
   }
 }
 
-/** The shipped root seeds the cache; a cached root is kept only when it is newer (a followed rotation). */
+/**
+ * The shipped root seeds the cache; a cached root is kept only when it is newer (a followed rotation).
+ * A cached root that does not parse or does not verify against itself counts as absent: tuf-js writes
+ * metadata with a plain writeFileSync, so a crash can cut it short, and tuf-js would refuse it on every
+ * check from then on.
+ */
 async function seedTrustedRoot(metadataDir: string, trusted: Uint8Array): Promise<void> {
-  const version = (bytes: Uint8Array | string): number => {
-    const json = JSON.parse(typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8')) as Parameters<typeof Metadata.fromJSON>[1];
-    return Metadata.fromJSON(MetadataKind.Root, json).signed.version;
-  };
   let shipped: number;
   try {
-    shipped = version(trusted);
+    shipped = rootVersion(trusted, false);
   } catch (cause) {
     throw new UpdateError('CONFIG', `the trusted root is not a TUF root.json: ${(cause as Error).message}`, { cause });
   }
   const path = join(metadataDir, 'root.json');
-  const cached = await readFile(path, 'utf8').then(version, () => -1);
+  let cached = -1;
+  try {
+    cached = rootVersion(await readFile(path), true);
+  } catch {
+    // Missing or broken: seeded again below.
+  }
   if (cached < shipped) await writeFileAtomic(path, [trusted]);
+}
+
+/**
+ * The version of a well-formed root.json; with `selfSigned`, only when it is signed by its own keys (as
+ * tuf-js's Updater requires of the cached one). The shipped root's signatures are tuf-js's to judge.
+ */
+function rootVersion(bytes: Uint8Array, selfSigned: boolean): number {
+  const json = JSON.parse(Buffer.from(bytes).toString('utf8')) as Parameters<typeof Metadata.fromJSON>[1];
+  const root = Metadata.fromJSON(MetadataKind.Root, json);
+  if (selfSigned) root.verifyDelegate(MetadataKind.Root, root);
+  return root.signed.version;
+}
+
+/** Whether `error` is a file-system error on a path inside `dir` (an install file that cannot be read). */
+function inFolder(error: unknown, dir: string): boolean {
+  const path = (error as NodeJS.ErrnoException | undefined)?.path;
+  return typeof path === 'string' && (path === dir || path.startsWith(`${dir}${sep}`));
 }
 
 function compareVersionsSafe(a: string, b: string): number {

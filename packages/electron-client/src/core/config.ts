@@ -40,8 +40,17 @@ export interface CoreOptions {
   allowPrerelease?: boolean;
   /** Extra HTTP headers sent with every request (e.g. an access token). @default {} */
   headers?: Record<string, string>;
-  /** Abort a request when no bytes arrive for this long; large downloads are never cut by total time. @default 30000 */
+  /**
+   * Abort a request when no bytes arrive for this long; also the window over which `minBytesPerSecond`
+   * is measured. Large downloads are never cut by total time. @default 30000
+   */
   stallTimeoutMs?: number;
+  /**
+   * Abort a request whose body arrives slower than this on average over a window of `stallTimeoutMs`
+   * (a server trickling a few bytes at a time would otherwise hold a download open for days); it is retried
+   * like a stall and resumes. Far below any working connection; 0 turns the check off. @default 1024
+   */
+  minBytesPerSecond?: number;
   /** Retries of a failed or stalled request (each one resumes where the last stopped). @default 3 */
   retries?: number;
   /** Versions never to offer, e.g. ones rolled back by a health check. @default [] */
@@ -61,6 +70,7 @@ export const DEFAULTS = {
   channel: 'latest',
   allowPrerelease: false,
   stallTimeoutMs: 30_000,
+  minBytesPerSecond: 1024,
   retries: 3,
 } as const;
 
@@ -89,6 +99,7 @@ export interface ResolvedOptions {
   allowPrerelease: boolean;
   headers: Record<string, string>;
   stallTimeoutMs: number;
+  minBytesPerSecond: number;
   retries: number;
   excludeVersions: ReadonlySet<string>;
   fetch: typeof globalThis.fetch;
@@ -132,6 +143,10 @@ export function resolveOptions(options: CoreOptions): ResolvedOptions {
   if (!options.cacheDir || !options.installDir) throw configError('cacheDir and installDir are required');
   const stallTimeoutMs = options.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs;
   if (!(stallTimeoutMs > 0)) throw configError(`stallTimeoutMs must be positive, not ${stallTimeoutMs}`);
+  const minBytesPerSecond = options.minBytesPerSecond ?? DEFAULTS.minBytesPerSecond;
+  if (!(minBytesPerSecond >= 0 && Number.isFinite(minBytesPerSecond))) {
+    throw configError(`minBytesPerSecond must be a number >= 0, not ${minBytesPerSecond}`);
+  }
   const retries = options.retries ?? DEFAULTS.retries;
   if (!Number.isInteger(retries) || retries < 0) throw configError(`retries must be a whole number >= 0, not ${retries}`);
   let trustedRoot: Uint8Array;
@@ -157,6 +172,7 @@ export function resolveOptions(options: CoreOptions): ResolvedOptions {
     allowPrerelease: options.allowPrerelease ?? DEFAULTS.allowPrerelease,
     headers: { ...options.headers },
     stallTimeoutMs,
+    minBytesPerSecond,
     retries,
     excludeVersions: new Set(options.excludeVersions ?? []),
     fetch: options.fetch ?? globalThis.fetch.bind(globalThis),

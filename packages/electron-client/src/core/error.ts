@@ -46,11 +46,14 @@ export class UpdateError extends Error {
 
 const DISK_ERRNO = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'EMFILE', 'ENFILE', 'EIO', 'EEXIST', 'ENOTDIR', 'EISDIR', 'ENOENT']);
 
+/** How tuf-js's PersistError message begins (tuf-js 6 `Updater.persistMetadata`). */
+const PERSIST_FAILURE = 'Failed to persist metadata';
+
 /**
- * Turns anything thrown below us (tuf-js, @tufup/bundle, fs) into an UpdateError. `fetchFailure` is
- * the last error our fetcher threw: tuf-js wraps snapshot and targets download errors in a plain
- * RuntimeError that keeps only the message, so the fetcher's own record tells a network failure apart
- * from a verification failure.
+ * Turns anything thrown below us (tuf-js, @tufup/bundle, fs) into an UpdateError. `fetchFailure` is why
+ * the fetcher's latest request failed (undefined when it succeeded): tuf-js wraps snapshot and targets
+ * errors in a plain RuntimeError that keeps only the message, so the fetcher's own record tells a
+ * failed download apart from downloaded metadata that failed verification.
  */
 export function toUpdateError(error: unknown, what: string, signal?: AbortSignal, fetchFailure?: unknown): UpdateError {
   if (signal?.aborted === true) return new UpdateError('CANCELLED', `${what}: cancelled`, { cause: error });
@@ -62,7 +65,11 @@ export function toUpdateError(error: unknown, what: string, signal?: AbortSignal
     return new UpdateError('VERIFICATION', `${what}: the server sent more bytes than the signed length`, { cause: error });
   }
   if (error instanceof RuntimeError && fetchFailure !== undefined) return toUpdateError(fetchFailure, what, signal);
-  if (error instanceof PersistError) return new UpdateError('DISK', `${what}: could not save metadata: ${error.message}`, { cause: error });
+  // The download succeeded, so a wrapped failure is the verification of the bytes, or their saving:
+  // tuf-js keeps only the message of its PersistError.
+  if (error instanceof PersistError || (error instanceof RuntimeError && error.message.includes(PERSIST_FAILURE))) {
+    return new UpdateError('DISK', `${what}: could not save metadata: ${error.message}`, { cause: error });
+  }
   if (
     error instanceof RepositoryError ||
     error instanceof ModelRepositoryError ||

@@ -11,6 +11,8 @@ export interface FetcherOptions {
   fetch: typeof globalThis.fetch;
   headers: Readonly<Record<string, string>>;
   stallTimeoutMs: number;
+  /** Slowest average rate a request may keep up, measured over windows of `stallTimeoutMs`; 0 turns it off. */
+  minBytesPerSecond: number;
   retries: number;
   /** Where `*.partial` files of interrupted target downloads wait to be resumed. */
   partialDir: string;
@@ -28,7 +30,8 @@ const RETRY_DELAY_MS = 250;
 const MAX_RETRY_DELAY_MS = 4_000;
 
 /**
- * tuf-js fetcher with HTTP Range resume and a stall timeout instead of a whole-transfer timeout.
+ * tuf-js fetcher with HTTP Range resume, and a stall timeout plus a minimum average rate instead of a
+ * whole-transfer timeout (so a large download on a slow line is fine, a trickling server is not).
  * Target downloads land in `<partialDir>/<file>.partial` and are handed to tuf-js, which checks length and
  * hashes before copying the file out; the partial is deleted either way, so nothing unverified is kept
  * beyond a resumable partial, which is never used without that check. HTTP errors are tuf-js's
@@ -36,7 +39,12 @@ const MAX_RETRY_DELAY_MS = 4_000;
  */
 export class ResumableFetcher implements Fetcher {
   context: FetchContext = {};
-  /** The last error this fetcher threw; tuf-js wraps some of them in a message-only RuntimeError. */
+  /**
+   * Why the latest request failed; undefined while a request runs and after one succeeded. tuf-js wraps
+   * some failures in a message-only RuntimeError, and this tells a failed download apart from downloaded
+   * bytes that then failed verification. It never outlives the request it belongs to: every check ends with
+   * tuf-js's 404 probe for the next root, which must not explain a later failure.
+   */
   lastFailure: unknown;
   /** Bytes received from the network since construction, metadata included. */
   networkBytes = 0;
@@ -46,6 +54,7 @@ export class ResumableFetcher implements Fetcher {
   constructor(private readonly options: FetcherOptions) {}
 
   async downloadBytes(url: string, maxLength: number): Promise<Buffer> {
+    this.lastFailure = undefined;
     return this.withRetries(url, async () => {
       const chunks: Buffer[] = [];
       let received = 0;
@@ -62,6 +71,7 @@ export class ResumableFetcher implements Fetcher {
   }
 
   async downloadFile<T>(url: string, maxLength: number, handler: (file: string) => Promise<T>): Promise<T> {
+    this.lastFailure = undefined;
     const partial = join(this.options.partialDir, `${basename(decodeURIComponent(new URL(url).pathname))}.partial`);
     await mkdir(this.options.partialDir, { recursive: true });
     let resumed = await sizeOf(partial) > 0;
@@ -126,40 +136,34 @@ export class ResumableFetcher implements Fetcher {
   }
 
   /**
-   * One GET whose connection is aborted when no bytes arrive for `stallTimeoutMs`, from the request
-   * until `use` has read the body.
+   * One GET whose connection is aborted with TIMEOUT when no byte arrives for `stallTimeoutMs` (from the
+   * request until `use` has read the body), or when the body comes slower than `minBytesPerSecond` on
+   * average over a window of `stallTimeoutMs`.
    */
   private async get(url: string, offset: number, use: (response: Response, body: AsyncIterable<Buffer>) => Promise<void>): Promise<void> {
-    const stall = new AbortController();
-    const signals = [stall.signal, ...(this.context.signal ? [this.context.signal] : [])];
-    let timer: NodeJS.Timeout | undefined;
-    const arm = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        stall.abort(new UpdateError('TIMEOUT', `no data from ${url} for ${this.options.stallTimeoutMs / 1000} s`));
-      }, this.options.stallTimeoutMs);
-    };
-    arm();
+    const watch = new TransferWatch(url, this.options.stallTimeoutMs, this.options.minBytesPerSecond);
+    const signals = [watch.signal, ...(this.context.signal ? [this.context.signal] : [])];
     const headers: Record<string, string> = { ...this.options.headers };
     if (offset > 0) headers.Range = `bytes=${offset}-`;
     try {
       const response = await this.options.fetch(url, { headers, signal: AbortSignal.any(signals), redirect: 'follow' });
+      watch.startBody();
       try {
-        await use(response, this.body(response, arm));
+        await use(response, this.body(response, watch));
       } finally {
         // Releases the connection when `use` stopped early.
         await response.body?.cancel().catch(() => undefined);
       }
     } catch (error) {
-      if (stall.signal.aborted && this.context.signal?.aborted !== true) throw stall.signal.reason as UpdateError;
+      if (watch.signal.aborted && this.context.signal?.aborted !== true) throw watch.signal.reason as UpdateError;
       throw error;
     } finally {
-      clearTimeout(timer);
+      watch.stop();
     }
   }
 
-  /** The response body as Buffers; each chunk re-arms the stall timer. */
-  private async *body(response: Response, arm: () => void): AsyncGenerator<Buffer> {
+  /** The response body as Buffers, each one reported to the watch. */
+  private async *body(response: Response, watch: TransferWatch): AsyncGenerator<Buffer> {
     if (response.body === null) return;
     // Node's typings leave the chunk type open; fetch bodies are bytes.
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
@@ -167,7 +171,7 @@ export class ResumableFetcher implements Fetcher {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) return;
-        arm();
+        watch.received(value.length);
         this.networkBytes += value.length;
         yield Buffer.from(value.buffer, value.byteOffset, value.length);
       }
@@ -197,6 +201,67 @@ export class ResumableFetcher implements Fetcher {
   private fail(error: unknown): unknown {
     this.lastFailure = error;
     return error;
+  }
+}
+
+/**
+ * Guards one request against slow retrieval: aborts `signal` with TIMEOUT when nothing arrives for
+ * `stallMs`, or when a window of at least `stallMs` of body ends below `minBytesPerSecond` on average.
+ * Windows are checked as bytes arrive; a window with no bytes at all ends in the stall timeout instead.
+ * Together they bound a download to about size / minBytesPerSecond, whatever the server does.
+ */
+class TransferWatch {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private windowStart = 0;
+  private windowBytes = 0;
+
+  constructor(
+    private readonly url: string,
+    private readonly stallMs: number,
+    private readonly minBytesPerSecond: number,
+  ) {
+    this.arm();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** The headers are in: rate windows count from here (the stall timer alone covers the wait for them). */
+  startBody(): void {
+    this.windowStart = performance.now();
+    this.windowBytes = 0;
+  }
+
+  /** Counts `bytes` of body; throws (and aborts the request) when a window ended too slow. */
+  received(bytes: number): void {
+    this.arm();
+    this.windowBytes += bytes;
+    const elapsed = performance.now() - this.windowStart;
+    if (elapsed < this.stallMs) return;
+    const rate = (this.windowBytes * 1000) / elapsed;
+    if (rate < this.minBytesPerSecond) {
+      this.trip(
+        `${this.url} came at ${rate.toFixed(1)} bytes/s over ${(elapsed / 1000).toFixed(1)} s, below the minimum of ${this.minBytesPerSecond} bytes/s`,
+      );
+      throw this.controller.signal.reason as UpdateError;
+    }
+    this.startBody();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.trip(`no data from ${this.url} for ${this.stallMs / 1000} s`), this.stallMs);
+  }
+
+  private trip(message: string): void {
+    this.stop();
+    if (!this.controller.signal.aborted) this.controller.abort(new UpdateError('TIMEOUT', message));
   }
 }
 

@@ -1,0 +1,25 @@
+/**
+ * `@tufup/electron-client/install`: hands a staged update to the installer script and reads how it
+ * ended. Plain Node, no electron import, so scripts, tests and non-Electron apps can drive an install.
+ */
+export {
+  healthMarkerPath,
+  INSTALL_DEFAULTS,
+  installerCommand,
+  installFiles,
+  installFolder,
+  shippedScript,
+  startInstaller,
+  type InstallFiles,
+  type InstallRequest,
+} from './installer.js';
+export {
+  addFailedVersion,
+  clearInstallOutcome,
+  installerRunning,
+  readFailedVersions,
+  readInstallOutcome,
+  writeHealthMarker,
+  type InstallOutcome,
+  type InstallStatus,
+} from './outcome.js';
