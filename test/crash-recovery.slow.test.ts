@@ -13,10 +13,14 @@ import { Summary } from './helpers/summary.js';
 const summary = new Summary('Crash recovery: the client core and the installer killed (SIGKILL) mid-update, then run again');
 const RUNNER = fileURLToPath(new URL('./helpers/runner.ts', import.meta.url));
 
-// Whether install.sh swaps with one atomic exchange here (Linux with perl or GNU mv >= 9.5, on a file system
-// with renameat2 RENAME_EXCHANGE) decides which cases can hold; the fallback is tested either way.
+// Whether install.sh swaps with one atomic exchange here decides which cases can hold; the fallback is
+// tested either way. It must on Linux x64/arm64 with perl (what install.sh knows the renameat2 number for),
+// so a script that stops exchanging fails there instead of skipping; elsewhere the script itself is asked
+// (GNU mv >= 9.5 has --exchange).
+const perlHere = spawnSync('/bin/sh', ['-c', 'command -v perl'], { stdio: 'ignore' }).status === 0;
 const probeDir = await mkdtemp(join(tmpdir(), 'tufup-swap-probe-'));
-const HERE: SwapMode = await swapModeHere(probeDir).finally(() => rm(probeDir, { recursive: true, force: true }));
+const probed: SwapMode = await swapModeHere(probeDir).finally(() => rm(probeDir, { recursive: true, force: true }));
+const HERE: SwapMode = process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64') && perlHere ? 'exchange' : probed;
 
 /** The steps of the installer a kill lands before, in the order it runs them, for each way of swapping. */
 const STEPS: Record<SwapMode, [InstallStep, string][]> = {

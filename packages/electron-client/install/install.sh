@@ -127,9 +127,9 @@ if ($^O eq "linux") {
   $cwd = -2;
   $nr = 488;
 }
-exit 3 unless defined $nr;
+defined $nr or do { print STDERR "no exchange call known for $^O $Config{archname}"; exit 3 };
 # RENAME_EXCHANGE (Linux) and RENAME_SWAP (macOS) are both 2.
-syscall($nr, $cwd, $from, $cwd, $to, 2) == 0 or do { print STDERR "exchange: $!\n"; exit 1 };
+syscall($nr, $cwd, $from, $cwd, $to, 2) == 0 or do { print STDERR "$!"; exit 1 };
 exit 0;
 '
 
@@ -140,19 +140,25 @@ exchange() {
   ino_a=$(inode "$1") ino_b=$(inode "$2")
   [ -n "$ino_a" ] && [ -n "$ino_b" ] || return 1
   how=''
-  if command -v perl >/dev/null 2>&1 && perl -e "$EXCHANGE_PERL" -- "$1" "$2" 2>>"$log"; then
-    how='perl'
-  elif mv --help 2>/dev/null | grep -q -e '--exchange' && mv --exchange -T -- "$1" "$2" 2>>"$log"; then
-    how='mv --exchange'
-  else
-    return 1
+  if command -v perl >/dev/null 2>&1; then
+    if why=$(perl -e "$EXCHANGE_PERL" -- "$1" "$2" 2>&1); then how=perl; else log "no exchange through perl (exit $?) ${why}"; fi
   fi
+  if [ -z "$how" ] && mv --help 2>/dev/null | grep -q -e '--exchange'; then
+    if why=$(mv --exchange -T -- "$1" "$2" 2>&1); then how='mv --exchange'; else log "no exchange through mv (exit $?) ${why}"; fi
+  fi
+  [ -n "$how" ] || return 1
   # Trust the folders, not the exit status: the exchange happened only if the inodes traded places.
-  if [ "$(inode "$1")" = "$ino_b" ] && [ "$(inode "$2")" = "$ino_a" ]; then
+  now_a=$(inode "$1") now_b=$(inode "$2")
+  if [ "$now_a" = "$ino_b" ] && [ "$now_b" = "$ino_a" ]; then
     log "exchanged $1 and $2 atomically ($how)"
     return 0
   fi
-  log "the exchange by $how reported success but the folders did not trade places"
+  if [ "$now_a" = "$ino_a" ] && [ "$now_b" = "$ino_b" ]; then
+    log "the exchange by $how reported success but changed nothing"
+    return 1
+  fi
+  # Returned only when neither folder is where it was: the caller must not rename anything more.
+  log "the exchange by $how left the folders in an unknown state"
   return 2
 }
 
@@ -313,7 +319,7 @@ case $? in
     fi
     ;;
   *)
-    # Neither folder is where it was: leave them for the next run (which restores the backup first).
+    # An unknown state (see the log): renaming anything more could make it worse.
     fail swap-failed "$@"
     ;;
 esac

@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { chmod, chown, copyFile, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink } from 'node:fs/promises';
+import { access, chmod, chown, constants, copyFile, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { installFiles, installFolder, installerCommand, shippedScript, startInstaller, type InstallRequest } from '../src/install/installer.js';
 import { readInstallOutcome, type InstallOutcome } from '../src/install/outcome.js';
@@ -281,6 +281,107 @@ describe('the POSIX installer', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code).toBe(64);
     expect(await runStandin(installDir)).toBe('1.0.0');
+  });
+});
+
+/** Runs the installer for `req` to its end with `env` (the app has quit already: `req.pid` has exited). */
+async function runScript(req: InstallRequest, env: NodeJS.ProcessEnv): Promise<InstallOutcome> {
+  const files = installFiles(req);
+  await mkdir(installFolder(cacheDir), { recursive: true });
+  await copyFile(shippedScript('linux'), files.script);
+  const { command, args } = installerCommand(req);
+  const installer = spawn(command, args, { stdio: 'ignore', env });
+  running.push(installer);
+  return outcome();
+}
+
+/** The test's environment, minus the variable that forces two renames. */
+function envAsUsers(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.TUFUP_INSTALL_NO_EXCHANGE;
+  return env;
+}
+
+/** A folder of links to the system's tools the script uses, without perl: a system where perl is not installed. */
+async function toolsWithoutPerl(): Promise<string> {
+  const bin = join(root, 'bin-without-perl');
+  await mkdir(bin, { recursive: true });
+  for (const tool of ['basename', 'cat', 'cp', 'date', 'dirname', 'grep', 'ls', 'mkdir', 'mv', 'ps', 'rm', 'sed', 'sleep', 'stat']) {
+    for (const dir of ['/usr/bin', '/bin']) {
+      if (await access(join(dir, tool), constants.X_OK).then(() => true, () => false)) {
+        await symlink(join(dir, tool), join(bin, tool));
+        break;
+      }
+    }
+  }
+  return bin;
+}
+
+const exited = (): number => spawnSync('true').pid;
+const perlHere = spawnSync('/bin/sh', ['-c', 'command -v perl'], { stdio: 'ignore' }).status === 0;
+// The architectures whose renameat2 number install.sh knows (through perl's own ABI).
+const exchangeExpected = process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64') && perlHere;
+const mvExchanges = /--exchange/.test(spawnSync('mv', ['--help'], { encoding: 'utf8' }).stdout);
+
+describe('the POSIX installer swap', () => {
+  function incoming(): string {
+    return join(dirname(installDir), `.${basename(installDir)}.tufup-incoming`);
+  }
+
+  it.skipIf(!exchangeExpected)('trades the install folder for the new version in one atomic exchange, and trades back on a rollback', async () => {
+    await setUp('crash');
+    const result = await runScript(request(exited()), envAsUsers());
+
+    expect(result).toEqual({ status: 'rolled-back', version: '2.0.0', reason: 'exited-before-healthy' });
+    const log = await logText();
+    expect(log).toContain(`exchanged ${incoming()} and ${installDir} atomically (perl)`);
+    expect(log).toContain(`exchanged ${installFiles(request(0)).backup} and ${installDir} atomically (perl)`);
+    expect(log).not.toContain('two renames');
+    expect(await runStandin(installDir)).toBe('1.0.0');
+    expect(await readdir(join(root, 'apps'))).toEqual(['MyApp']);
+  });
+
+  it('swaps with two renames on a system without perl (or with mv --exchange where GNU mv has it)', async () => {
+    await setUp('healthy');
+    const bin = await toolsWithoutPerl();
+    const result = await runScript(request(exited(), { relaunch: [] }), { ...envAsUsers(), PATH: bin });
+
+    expect(result).toEqual({ status: 'installed', version: '2.0.0' });
+    expect(await runStandin(installDir)).toBe('2.0.0');
+    expect(await readdir(join(root, 'apps'))).toEqual(['MyApp']);
+    const log = await logText();
+    if (mvExchanges) expect(log).toContain('atomically (mv --exchange)');
+    else expect(log).toContain('no atomic exchange here: swapping with two renames');
+  });
+
+  // Where GNU mv has --exchange it would exchange after the refusal; the case above covers that path.
+  it.skipIf(mvExchanges)('falls back to two renames when the exchange is refused (a file system without it), and installs', async () => {
+    await setUp('healthy');
+    // A perl whose system call fails as renameat2 does on a file system without RENAME_EXCHANGE (EINVAL):
+    // no file system here lacks it, so the refusal is played by a stand-in.
+    const bin = join(root, 'bin-refusing');
+    await mkdir(bin, { recursive: true });
+    await writeFile(join(bin, 'perl'), '#!/bin/sh\nprintf "Invalid argument" >&2\nexit 1\n');
+    await chmod(join(bin, 'perl'), 0o755);
+    const result = await runScript(request(exited(), { relaunch: [] }), { ...envAsUsers(), PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}` });
+
+    expect(result).toEqual({ status: 'installed', version: '2.0.0' });
+    expect(await runStandin(installDir)).toBe('2.0.0');
+    const log = await logText();
+    expect(log).toContain('no exchange through perl (exit 1) Invalid argument');
+    expect(log).toContain('no atomic exchange here: swapping with two renames');
+  });
+
+  it('swaps with two renames when TUFUP_INSTALL_NO_EXCHANGE=1 (for tests), and rolls back with renames too', async () => {
+    await setUp('crash');
+    const result = await runScript(request(exited()), { ...process.env, TUFUP_INSTALL_NO_EXCHANGE: '1' });
+
+    expect(result).toEqual({ status: 'rolled-back', version: '2.0.0', reason: 'exited-before-healthy' });
+    const log = await logText();
+    expect(log).toContain('no atomic exchange here: swapping with two renames');
+    expect(log).not.toContain('atomically');
+    expect(await runStandin(installDir)).toBe('1.0.0');
+    expect(await readdir(join(root, 'apps'))).toEqual(['MyApp']);
   });
 });
 
