@@ -12,6 +12,10 @@
 # The relaunch command arrives as base64 of a JSON array so that no argument can be mistaken for a
 # parameter of this script and no quoting is lost on the way.
 #
+# Windows has no atomic exchange of two folders (MoveFileEx cannot replace a folder), so the swap is two
+# renames in a row: a kill exactly between them leaves no install folder, with the previous version intact
+# at the backup name. The next run of this script puts the backup back before anything else.
+#
 # This script could not be run where it was written (no Windows there); install.sh is the tested twin.
 
 [CmdletBinding()]
@@ -37,6 +41,7 @@ $parent = Split-Path -Parent $InstallDir
 $name = Split-Path -Leaf $InstallDir
 $incoming = Join-Path $parent ".$name.tufup-incoming"
 $failedDir = Join-Path $parent ".$name.tufup-failed"
+$readyDir = Join-Path $parent ".$name.tufup-ready"
 $stagedMoved = $false
 $child = $null
 
@@ -180,6 +185,7 @@ if (-not (Test-Path -LiteralPath $InstallDir -PathType Container)) { Stop-Here '
 
 # Leftovers of an earlier attempt that was killed: the install folder in place is the one that runs.
 Remove-Folder $incoming
+Remove-Folder $readyDir
 Remove-Folder $failedDir
 if (Test-Path -LiteralPath $BackupDir) {
     Write-Log 'removing a stale backup'
@@ -201,7 +207,15 @@ if ($sameVolume -and (Move-Folder $StagedDir $incoming)) {
     }
 }
 
-# The two renames below are the only moment the install folder is missing.
+# A scanner reading the fresh files can hold the folder for moments: renaming it once here waits that out
+# (Move-Folder retries) while the old install is still in place, so the two renames below rarely retry.
+if (-not (Move-Folder $incoming $readyDir)) {
+    Undo-Incoming
+    Stop-Here 'install-not-writable'
+}
+$incoming = $readyDir
+
+# The two renames below are the only moment the install folder is missing; nothing runs between them.
 if (-not (Move-Folder $InstallDir $BackupDir)) {
     Undo-Incoming
     Stop-Here 'install-not-writable'
