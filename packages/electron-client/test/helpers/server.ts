@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, normalize, sep } from 'node:path';
@@ -14,13 +14,21 @@ export interface ServedRequest {
 }
 
 /** A fault to inject into the next request whose path ends with `pathEnd`. */
-export interface Fault {
-  pathEnd: string;
-  /** Send this many body bytes, then... */
-  afterBytes: number;
-  /** ...`cut`: close the connection; `stall`: keep it open and send nothing more. */
-  kind: 'cut' | 'stall';
-}
+export type Fault =
+  | {
+      pathEnd: string;
+      /** Send this many body bytes, then... */
+      afterBytes: number;
+      /** ...`cut`: close the connection; `stall`: keep it open and send nothing more. */
+      kind: 'cut' | 'stall';
+    }
+  | {
+      pathEnd: string;
+      /** Send the whole body, `bytes` at a time, one piece every `everyMs` (a slow or hostile server). */
+      kind: 'trickle';
+      bytes: number;
+      everyMs: number;
+    };
 
 /**
  * A static file server on 127.0.0.1 over a repository folder, with `Range` support, a request log and
@@ -31,6 +39,7 @@ export class LoopbackServer {
   private readonly faults: Fault[] = [];
   private readonly server = createServer((req, res) => void this.handle(req, res));
   private readonly stalled = new Set<ServerResponse>();
+  private readonly timers = new Set<NodeJS.Timeout>();
   url = '';
 
   constructor(private readonly root: string) {}
@@ -57,6 +66,7 @@ export class LoopbackServer {
   }
 
   async close(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
     for (const res of this.stalled) res.destroy();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -89,6 +99,10 @@ export class LoopbackServer {
     }
     const index = this.faults.findIndex((f) => path.endsWith(f.pathEnd));
     const fault = index >= 0 ? this.faults.splice(index, 1)[0] : undefined;
+    if (fault?.kind === 'trickle') {
+      this.trickle(res, await readFile(file), start, fault, log);
+      return;
+    }
     const end = fault === undefined ? size : Math.min(size, start + fault.afterBytes);
     const stream = createReadStream(file, { start, end: end - 1 });
     stream.on('data', (chunk) => (log.bytesSent += chunk.length));
@@ -99,5 +113,23 @@ export class LoopbackServer {
       // Flush what was written, then drop the connection mid-body.
       else res.socket?.end(() => res.socket?.destroy());
     });
+  }
+
+  /** Sends `file` from `start` in small pieces on a timer, until done or the client hangs up. */
+  private trickle(res: ServerResponse, file: Buffer, start: number, fault: { bytes: number; everyMs: number }, log: ServedRequest): void {
+    let at = start;
+    const timer = setInterval(() => {
+      if (res.destroyed || at >= file.length) {
+        clearInterval(timer);
+        this.timers.delete(timer);
+        if (!res.destroyed) res.end();
+        return;
+      }
+      const piece = file.subarray(at, at + fault.bytes);
+      at += piece.length;
+      log.bytesSent += piece.length;
+      res.write(piece);
+    }, fault.everyMs);
+    this.timers.add(timer);
   }
 }
