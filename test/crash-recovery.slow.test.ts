@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findStagedUpdate, UpdateClient, type CoreOptions, type Progress, type StagedUpdate } from '@tufup/electron-client/core';
 import { BUILD, readTree, Repo, runApp, type TreeEntry } from './helpers/fixture.js';
-import { installerStoppedAt, killGroup, runInstaller, swapModeHere, waitFor, type InstallRequest, type InstallStep, type SwapMode } from './helpers/installer.js';
+import { installerResult, installerStoppedAt, killGroup, runInstaller, swapModeHere, waitFor, type InstallRequest, type InstallStep, type SwapMode } from './helpers/installer.js';
 import type { RunnerMessage, RunnerRequest } from './helpers/runner.js';
 import { Summary } from './helpers/summary.js';
 
@@ -223,6 +223,42 @@ describe('crash recovery', () => {
             expect(await runApp(request.installDir)).toBe('1.1.0');
           });
         }
+      });
+    }
+
+    // SIGTERM (a log-off or shutdown) can be caught: the installer puts everything back as it was before it
+    // started, hands the staged folder back, and the next launch installs it without downloading again.
+    const terminated: [SwapMode, InstallStep, string][] = [
+      ['exchange', 'backup', 'just after the exchange'],
+      ['renames', 'swap', 'between the two renames'],
+    ];
+    for (const [mode, step, when] of terminated) {
+      it.skipIf(mode === 'exchange' && HERE !== 'exchange')(`terminated (${mode}) ${when}: puts the old version back and hands the staged update back`, async () => {
+        const { options, request, workDir } = await stagedInstall();
+        const installer = await installerStoppedAt(request, step, workDir, mode);
+        killLater.push(installer);
+        await killGroup(installer, 'SIGTERM');
+
+        const outcome = await installerResult(options.cacheDir);
+        const afterTerm = await versionIn(request.installDir);
+        const staged = await findStagedUpdate(options.cacheDir, '1.0.0');
+        const stagedVersion = staged === undefined ? 'nothing' : await versionIn(staged.stagedDir);
+        const beside = (await readdir(dirname(request.installDir))).filter((n) => n !== 'tufapp');
+        const fetches = (): number => repo.server.requestsFor('1.1.0.patch').length + repo.server.requestsFor('1.1.0.tar.gz').length;
+        const fetchesBefore = fetches();
+        const final = await nextLaunch(options, request);
+        const downloads = fetches() - fetchesBefore;
+        summary.record({
+          case: `installer (${mode}) terminated ${when}`,
+          expected: 'failed interrupted; install 1.0.0; staged 1.1.0 kept; next launch installs it, no download',
+          observed: `${outcome.status} ${outcome.reason ?? ''}; install ${afterTerm}; staged ${stagedVersion}${beside.length > 0 ? `; left beside it: ${beside.join(',')}` : ''}; next launch: ${final}, ${downloads} downloads`,
+        });
+        expect(outcome).toEqual({ status: 'failed', version: '1.1.0', reason: 'interrupted' });
+        expect(afterTerm).toBe('1.0.0');
+        expect(stagedVersion).toBe('1.1.0');
+        expect(beside).toEqual([]);
+        expect(final).toBe('1.1.0');
+        expect(downloads).toBe(0);
       });
     }
 

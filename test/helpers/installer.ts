@@ -133,22 +133,27 @@ export async function swapModeHere(workDir: string): Promise<SwapMode> {
   return text.includes('atomically') ? 'exchange' : 'renames';
 }
 
-/** SIGKILLs a process group started detached, and waits until its leader is gone. */
-export async function killGroup(child: ChildProcess): Promise<void> {
+/** Signals a process group started detached (SIGKILL: a power cut), and waits until its leader is gone. */
+export async function killGroup(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve));
   try {
-    process.kill(-(child.pid ?? 0), 'SIGKILL');
+    process.kill(-(child.pid ?? 0), signal);
   } catch {
     // already gone
   }
   await exited;
 }
 
+/** Waits for the installer started last to write its result. */
+export async function installerResult(cacheDir: string): Promise<InstallOutcome> {
+  return waitFor(async () => {
+    const outcome = await readInstallOutcome(cacheDir);
+    return outcome !== undefined && outcome.status !== 'started' ? outcome : undefined;
+  }, 'the installer result');
+}
+
 /** Hands off to the installer the way the app does on quit, and waits for its result. */
 export async function runInstaller(request: InstallRequest): Promise<InstallOutcome> {
   startInstaller(request);
-  return waitFor(async () => {
-    const outcome = await readInstallOutcome(request.cacheDir);
-    return outcome !== undefined && outcome.status !== 'started' ? outcome : undefined;
-  }, 'the installer result');
+  return installerResult(request.cacheDir);
 }

@@ -69,6 +69,7 @@ incoming="$parent/.$name.tufup-incoming"
 failed="$parent/.$name.tufup-failed"
 phase=waiting
 staged_moved=0
+new_inode=none
 child=''
 
 log() {
@@ -244,9 +245,15 @@ on_signal() {
   log "interrupted during $phase"
   case $phase in
     staging) undo_incoming ;;
-    swapping) restore_backup; undo_incoming ;;
-    # The old version sits at the incoming name: trade back, so the staged folder can be given back too.
-    exchanged) exchange "$incoming" "$install" && undo_incoming ;;
+    swapping | exchanged)
+      # An exchange that completed left the old version at the incoming name: trade back first. Should
+      # that fail, the new version stays in place (it runs) and the old one stays beside it.
+      if [ -n "$new_inode" ] && [ -d "$incoming" ] && [ "$(inode "$install")" = "$new_inode" ]; then
+        exchange "$incoming" "$install" || { write_result failed interrupted; exit 1; }
+      fi
+      restore_backup
+      undo_incoming
+      ;;
   esac
   write_result failed interrupted
   exit 1
@@ -295,6 +302,7 @@ fi
 
 # One atomic exchange where the system has it: the install folder is never missing. The old version
 # then sits at the incoming name and is renamed to the backup.
+new_inode=$(inode "$incoming")
 phase=swapping
 exchange "$incoming" "$install"
 case $? in
