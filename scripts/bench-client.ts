@@ -36,6 +36,10 @@ interface ClientResult {
   strategy: string;
   downloadedBytes: number;
   fullSize: number;
+  /** RSS of the client process before its first request (Node, the client and its dependencies loaded). */
+  startRssMiB: number;
+  /** Size of the new version's tar (the old one differs by a few KiB). */
+  tarMiB: number;
   phases: PhaseResult[];
 }
 
@@ -107,6 +111,7 @@ async function changeBundle(dir: string): Promise<void> {
 async function runClient(args: { scenario: string; installDir: string; currentVersion: string; cacheDir: string; metadataUrl: string; targetsUrl: string; root: string }): Promise<ClientResult> {
   const samples: [number, number][] = [];
   const sample = (): number => samples.push([performance.now(), process.memoryUsage.rss()]);
+  const startRssMiB = process.memoryUsage.rss() / MiB;
   const timer = setInterval(sample, 5);
   const marks: [string, number][] = [['start', performance.now()]];
   const client = new UpdateClient({
@@ -151,7 +156,15 @@ async function runClient(args: { scenario: string; installDir: string; currentVe
     if (phase === 'download') result.bytes = staged.downloadedBytes;
     phases.push(result);
   }
-  return { scenario: args.scenario, strategy: staged.strategy, downloadedBytes: staged.downloadedBytes, fullSize: info.plan.fullSize, phases };
+  return {
+    scenario: args.scenario,
+    strategy: staged.strategy,
+    downloadedBytes: staged.downloadedBytes,
+    fullSize: info.plan.fullSize,
+    startRssMiB,
+    tarMiB: info.custom.tufup.tar.size / MiB,
+    phases,
+  };
 }
 
 // --- the parent: publish, serve, run, print ------------------------------------------------------
@@ -222,6 +235,13 @@ async function main(): Promise<void> {
         process.stdout.write(`${table(rows)}\n`);
         process.stdout.write(
           `downloaded ${(r.downloadedBytes / MiB).toFixed(2)} MiB of a ${(r.fullSize / MiB).toFixed(2)} MiB full archive (${((100 * r.downloadedBytes) / r.fullSize).toFixed(2)} %)\n`,
+        );
+        const patch = r.phases.find((p) => p.phase === 'patch');
+        const goal = 2 * r.tarMiB + 64e6 / MiB;
+        process.stdout.write(
+          `tar ${r.tarMiB.toFixed(1)} MiB; client process at start ${r.startRssMiB.toFixed(0)} MiB` +
+            (patch ? `; patch peak ${patch.peakRssMiB.toFixed(0)} MiB = ${((patch.peakRssMiB - r.startRssMiB) / r.tarMiB).toFixed(2)} x tar over the start (goal: under 2 x tar + 64 MB = ${goal.toFixed(0)} MiB)` : '') +
+            '\n',
         );
       }
     } finally {

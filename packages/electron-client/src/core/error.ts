@@ -12,7 +12,8 @@ import {
 /**
  * What went wrong, as a stable string to switch on (messages are for people and may change):
  * - `NETWORK`: the server could not be reached or answered with an HTTP error; try again later.
- * - `TIMEOUT`: a connection stalled (no bytes for `stallTimeoutMs`); try again, the download resumes.
+ * - `TIMEOUT`: a connection stalled (no bytes for `stallTimeoutMs`) or was too slow (under
+ *   `minBytesPerSecond`), on every retry; try again, the download resumes.
  * - `VERIFICATION`: metadata or a file failed TUF verification (signature, expiry, rollback, length,
  *   hash), or a signed file is malformed; nothing unverified was kept.
  * - `PATCH`: a patch could not be applied; the client already fell back to the full archive once.
