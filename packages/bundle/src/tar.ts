@@ -79,6 +79,18 @@ function padded(size: number): number {
   return Math.ceil(size / BLOCK) * BLOCK;
 }
 
+/** Throws CONTENT_MISMATCH unless `full` is still what `entry` says: same kind, link target, file size. */
+async function checkOnDisk(full: string, entry: TarEntry): Promise<void> {
+  if (entry.type === 'symlink') {
+    const target = await readlink(full).catch(() => undefined);
+    if (target !== entry.linkname) throw mismatch(entry.path, 'is not the same symlink');
+  } else {
+    const st = await lstat(full).catch(() => undefined);
+    if (entry.type === 'directory' && !st?.isDirectory()) throw mismatch(entry.path, 'is not a folder');
+    if (entry.type === 'file' && (!st?.isFile() || st.size !== entry.size)) throw mismatch(entry.path, 'is missing or has another size');
+  }
+}
+
 /**
  * Yields the tar of `dir` following `entries`: paths, types and modes from the list, content and link
  * targets from the disk. Throws CONTENT_MISMATCH as soon as the disk disagrees with the list.
@@ -86,45 +98,59 @@ function padded(size: number): number {
 export async function* tarChunks(dir: string, entries: readonly TarEntry[]): AsyncGenerator<Buffer> {
   for (const entry of entries) {
     const full = join(dir, entry.path);
-    if (entry.type === 'symlink') {
-      const target = await readlink(full).catch(() => undefined);
-      if (target !== entry.linkname) throw mismatch(entry.path, 'is not the same symlink');
-      yield headerBytes(entry);
-    } else if (entry.type === 'directory') {
-      const st = await lstat(full).catch(() => undefined);
-      if (!st?.isDirectory()) throw mismatch(entry.path, 'is not a folder');
-      yield headerBytes(entry);
-    } else {
-      const st = await lstat(full).catch(() => undefined);
-      if (!st?.isFile() || st.size !== entry.size) throw mismatch(entry.path, 'is missing or has another size');
-      yield headerBytes(entry);
-      let read = 0;
-      for await (const chunk of createReadStream(full) as AsyncIterable<Buffer>) {
-        read += chunk.length;
-        if (read > entry.size) throw mismatch(entry.path, 'grew while it was read');
-        yield chunk;
-      }
-      if (read !== entry.size) throw mismatch(entry.path, 'shrank while it was read');
-      const pad = padded(entry.size) - entry.size;
-      if (pad > 0) yield Buffer.alloc(pad);
+    await checkOnDisk(full, entry);
+    yield headerBytes(entry);
+    if (entry.type !== 'file') continue;
+    let read = 0;
+    for await (const chunk of createReadStream(full) as AsyncIterable<Buffer>) {
+      read += chunk.length;
+      if (read > entry.size) throw mismatch(entry.path, 'grew while it was read');
+      yield chunk;
     }
+    if (read !== entry.size) throw mismatch(entry.path, 'shrank while it was read');
+    const pad = padded(entry.size) - entry.size;
+    if (pad > 0) yield Buffer.alloc(pad);
   }
   yield Buffer.alloc(EOF_BLOCKS);
 }
 
 function mismatch(path: string, what: string): BundleError {
-  return new BundleError('CONTENT_MISMATCH', `"${path}" ${what} than in the archive`);
+  return new BundleError('CONTENT_MISMATCH', `"${path}" ${what}: the folder no longer matches the archive it came from`);
 }
 
-/** Builds the tar in memory; for a patch base, so no second copy of the app lands on disk. */
+/**
+ * Builds the tar in memory; for a patch base, so no second copy of the app lands on disk. Files are read
+ * straight into the result, so building it leaves no chunks behind for the garbage collector.
+ */
 export async function tarToBuffer(dir: string, entries: readonly TarEntry[]): Promise<Buffer> {
   const out = Buffer.allocUnsafe(tarSize(entries));
   let offset = 0;
-  for await (const chunk of tarChunks(dir, entries)) {
-    chunk.copy(out, offset);
-    offset += chunk.length;
+  for (const entry of entries) {
+    const full = join(dir, entry.path);
+    await checkOnDisk(full, entry);
+    offset += headerBytes(entry).copy(out, offset);
+    if (entry.type !== 'file') continue;
+    const handle = await open(full, 'r').catch(() => {
+      throw mismatch(entry.path, 'cannot be read');
+    });
+    try {
+      let read = 0;
+      while (read < entry.size) {
+        const { bytesRead } = await handle.read(out, offset + read, entry.size - read, read);
+        if (bytesRead === 0) throw mismatch(entry.path, 'shrank while it was read');
+        read += bytesRead;
+      }
+      if ((await handle.read(Buffer.alloc(1), 0, 1, read)).bytesRead !== 0) throw mismatch(entry.path, 'grew while it was read');
+    } finally {
+      await handle.close();
+    }
+    offset += entry.size;
+    const end = offset - entry.size + padded(entry.size);
+    out.fill(0, offset, end);
+    offset = end;
   }
-  if (offset !== out.length) throw new BundleError('IO', `tar of ${dir} came out at ${offset} bytes, not ${out.length}`);
+  out.fill(0, offset);
+  if (offset + EOF_BLOCKS !== out.length) throw new BundleError('IO', `tar of ${dir} came out at ${offset + EOF_BLOCKS} bytes, not ${out.length}`);
   return out;
 }
 
