@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
-import { constants, createZstdDecompress, zstdCompress } from 'node:zlib';
+import { constants, createZstdDecompress, gunzipSync, gzipSync, zstdCompress } from 'node:zlib';
 import { BundleError, ioError } from './error.js';
 import { digestBuffer, DigestStream, sameDigest, type Digest } from './hash.js';
 import { listTar } from './list.js';
@@ -17,6 +17,11 @@ export const PATCH_FORMAT_VERSION = 1;
 /** The one engine so far: zstd with the old tar as a raw-content dictionary ("patch-from"). */
 export const ZSTD_ENGINE = 'zstd-patch-from';
 const FIXED_HEADER = 16;
+/** Flag bit (u16 at offset 10): the JSON header is gzip-compressed. A base tar's entry list is most of
+ * the header, and it compresses about tenfold (394 KB of a 5.2 MB patch for a 3,000-entry bundle). */
+const FLAG_GZIP_HEADER = 1;
+/** A header that inflates past this is refused rather than allowed to exhaust memory. */
+const MAX_HEADER_BYTES = 64 * 1024 * 1024;
 /** zstd's largest window (64-bit builds): old + new tar must fit in 2 GiB. */
 const MAX_WINDOW_LOG = 31;
 
@@ -78,10 +83,11 @@ export async function createPatch(base: Buffer, target: Buffer, options: PatchOp
     pledgedSrcSize: target.length,
     params: zstdPatchParams(base.length, target.length, options.level ?? 19, options.maxTableLog),
   });
-  const json = Buffer.from(JSON.stringify(header));
+  const json = gzipSync(JSON.stringify(header), { level: 9 });
   const fixed = Buffer.alloc(FIXED_HEADER);
   PATCH_MAGIC.copy(fixed, 0);
   fixed.writeUInt16LE(PATCH_FORMAT_VERSION, 8);
+  fixed.writeUInt16LE(FLAG_GZIP_HEADER, 10);
   fixed.writeUInt32LE(json.length, 12);
   return Buffer.concat([fixed, json, payload]);
 }
@@ -108,6 +114,10 @@ export async function readPatchHeader(patchPath: string): Promise<{ header: Patc
     if (version !== PATCH_FORMAT_VERSION) {
       throw new BundleError('PATCH_FORMAT', `${patchPath} has patch format ${version}; this client reads ${PATCH_FORMAT_VERSION}`);
     }
+    const flags = fixed.readUInt16LE(10);
+    if ((flags & ~FLAG_GZIP_HEADER) !== 0) {
+      throw new BundleError('PATCH_FORMAT', `${patchPath} has header flags ${flags} that this client does not know`);
+    }
     const length = fixed.readUInt32LE(12);
     // The length comes from the file: check it against the file before allocating that much.
     const { size } = await handle.stat();
@@ -117,7 +127,8 @@ export async function readPatchHeader(patchPath: string): Promise<{ header: Patc
     if (read.bytesRead !== length) throw new BundleError('PATCH_FORMAT', `${patchPath} ends inside its header`);
     let parsed: unknown;
     try {
-      parsed = JSON.parse(json.toString('utf8'));
+      const text = flags & FLAG_GZIP_HEADER ? gunzipSync(json, { maxOutputLength: MAX_HEADER_BYTES }) : json;
+      parsed = JSON.parse(text.toString('utf8'));
     } catch (cause) {
       throw new BundleError('PATCH_FORMAT', `${patchPath} has an unreadable header`, { cause });
     }

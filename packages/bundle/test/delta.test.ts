@@ -181,6 +181,8 @@ describe('patches that must not apply', () => {
       joinPatch('just a string', payload),
       Buffer.concat([truncatedHeader, Buffer.from('{}')]),
       Buffer.concat([v.patch.subarray(0, 16), Buffer.from('{not json')]),
+      withFlags(joinPatch(header, payload), 2),
+      withFlags(joinPatch(header, payload), 1),
     ];
     for (const bytes of variants) {
       const { dir, patchPath, outPath } = await patchFile(bytes);
@@ -188,6 +190,13 @@ describe('patches that must not apply', () => {
       await expectCode(applyPatch({ patchPath, base: v.base, outPath, expected: digestBuffer(v.target) }), 'PATCH_FORMAT');
       await expectNoOutput(dir);
     }
+  });
+
+  it('stores the header, mostly the base entry list, gzip-compressed', async () => {
+    const { header } = splitPatch(v.patch);
+    const { patchPath } = await patchFile(v.patch);
+    expect(v.patch.readUInt32LE(12)).toBeLessThan(JSON.stringify(header).length / 4);
+    expect((await readPatchHeader(patchPath)).header).toEqual(header);
   });
 
   it('refuses a missing patch file with IO', async () => {
@@ -220,3 +229,10 @@ describe('zstd parameters', () => {
     expect(() => zstdPatchParams(1.5 * 2 ** 30, 1.5 * 2 ** 30, 19)).toThrow(expect.objectContaining({ code: 'TOO_LARGE' }));
   });
 });
+
+/** The same patch with other header flags: an unknown bit, or "gzip" on a header that is not. */
+function withFlags(patch: Buffer, flags: number): Buffer {
+  const copy = Buffer.from(patch);
+  copy.writeUInt16LE(flags, 10);
+  return copy;
+}

@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -45,10 +46,12 @@ export async function writeFiles(root: string, files: Record<string, Buffer>): P
 /** Decodes a patch's header and payload, to craft damaged or forged patches. */
 export function splitPatch(patch: Buffer): { header: PatchHeader; payload: Buffer } {
   const length = patch.readUInt32LE(12);
-  return { header: JSON.parse(patch.subarray(16, 16 + length).toString('utf8')) as PatchHeader, payload: patch.subarray(16 + length) };
+  const raw = patch.subarray(16, 16 + length);
+  const json = patch.readUInt16LE(10) & 1 ? gunzipSync(raw) : raw;
+  return { header: JSON.parse(json.toString('utf8')) as PatchHeader, payload: patch.subarray(16 + length) };
 }
 
-/** Builds patch bytes from a header and payload, as a forger with the format in hand would. */
+/** Builds patch bytes from a header and payload, as a forger with the format in hand would (plain JSON header, flags 0). */
 export function joinPatch(header: unknown, payload: Buffer, formatVersion = 1): Buffer {
   const json = Buffer.from(JSON.stringify(header));
   const fixed = Buffer.alloc(16);
