@@ -1,7 +1,7 @@
 import { appendFile, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPatch, CUSTOM_SCHEMA, digestBuffer, PATCH_MAGIC, scanBundle, tarToBuffer, type TargetCustom } from '@tufup/bundle';
 import { UpdateClient, UpdateError, type CoreOptions, type StagedUpdate } from '@tufup/electron-client/core';
@@ -170,10 +170,12 @@ describe('attacks on the update channel', () => {
       const honest = await createPatch(base, await evilBundleTar());
       // The header claims the signed tar, the payload makes the attacker's: only the output hash tells.
       const headerLength = honest.readUInt32LE(12);
-      const header = JSON.parse(honest.subarray(16, 16 + headerLength).toString()) as Record<string, unknown>;
+      const raw = honest.subarray(16, 16 + headerLength);
+      const header = JSON.parse((honest.readUInt16LE(10) & 1 ? gunzipSync(raw) : raw).toString()) as Record<string, unknown>;
       header.target = digestBuffer(signedTar);
       const json = Buffer.from(JSON.stringify(header));
       const fixed = Buffer.from(honest.subarray(0, 16));
+      fixed.writeUInt16LE(0, 10); // a plain JSON header
       fixed.writeUInt32LE(json.length, 12);
       const lying = Buffer.concat([fixed, json, honest.subarray(16 + headerLength)]);
       expect(lying.subarray(0, 8).equals(PATCH_MAGIC)).toBe(true);
