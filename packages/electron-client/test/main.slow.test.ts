@@ -265,6 +265,13 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     expect(codes).toEqual(['NETWORK']);
   });
 
+  it('hands the transfer limits the app sets (stall timeout, minimum rate) to the worker', async () => {
+    const { updater, electron } = launch('1.0.0', await installApp('1.0.0'), process.pid, { stallTimeoutMs: 4_000, minBytesPerSecond: 4096 });
+    await updater.checkForUpdates();
+    const check = electron.workerMessages.find((m) => (m as { type?: string }).type === 'check') as { options: Record<string, unknown> } | undefined;
+    expect(check?.options).toMatchObject({ stallTimeoutMs: 4_000, minBytesPerSecond: 4096 });
+  });
+
   it('notifies the user once the update is downloaded when asked to', async () => {
     const { updater, electron } = launch('1.0.0', await installApp('1.0.0'), process.pid);
     expect((await updater.checkForUpdatesAndNotify())?.version).toBe('1.1.0');

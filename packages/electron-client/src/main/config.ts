@@ -33,6 +33,8 @@ export interface UpdaterOptions {
   headers?: Record<string, string>;
   /** Abort a request when no bytes arrive for this long. @default 30000 */
   stallTimeoutMs?: number;
+  /** Abort a request that averages fewer bytes per second than this over `stallTimeoutMs` (slow retrieval); 0 disables. @default 1024 */
+  minBytesPerSecond?: number;
   /** How long a relaunched new version has to call `markHealthy()` before it is rolled back; 0 disables. @default 60000 */
   healthCheckTimeoutMs?: number;
   /** Command and arguments that start the app again after an install. @default process.execPath and the app's arguments */
@@ -72,6 +74,7 @@ export interface ResolvedUpdaterOptions {
   autoInstallOnAppQuit: boolean;
   headers: Record<string, string>;
   stallTimeoutMs: number | undefined;
+  minBytesPerSecond: number | undefined;
   healthCheckTimeoutMs: number;
   relaunchCommand: readonly string[];
   allowedOrigins: readonly string[];
@@ -124,6 +127,7 @@ export function resolveUpdaterOptions(options: UpdaterOptions, adapter: Electron
     autoInstallOnAppQuit: options.autoInstallOnAppQuit ?? UPDATER_DEFAULTS.autoInstallOnAppQuit,
     headers: { ...options.headers },
     stallTimeoutMs: options.stallTimeoutMs,
+    minBytesPerSecond: options.minBytesPerSecond,
     healthCheckTimeoutMs: options.healthCheckTimeoutMs ?? UPDATER_DEFAULTS.healthCheckTimeoutMs,
     relaunchCommand: options.relaunchCommand ?? defaultRelaunchCommand(adapter),
     allowedOrigins: options.allowedOrigins ?? UPDATER_DEFAULTS.allowedOrigins,

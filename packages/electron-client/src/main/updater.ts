@@ -208,6 +208,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
       log: this.logger !== undefined,
     };
     if (o.stallTimeoutMs !== undefined) options.stallTimeoutMs = o.stallTimeoutMs;
+    if (o.minBytesPerSecond !== undefined) options.minBytesPerSecond = o.minBytesPerSecond;
     return options;
   }
 

@@ -75,6 +75,8 @@ export class StandinWindow implements RendererTarget {
 /** A thin stand-in for the Electron main process: the worker is a real child process, the rest is records. */
 export class StandinElectron implements ElectronAdapter {
   readonly workers: ChildProcess[] = [];
+  /** Every message main posted to a worker, in order. */
+  readonly workerMessages: unknown[] = [];
   readonly notifications: { title: string; body: string }[] = [];
   quitCount = 0;
   /** Called with each forked worker, e.g. to kill it. */
@@ -127,6 +129,7 @@ export class StandinElectron implements ElectronAdapter {
     this.onFork?.(child);
     return {
       postMessage: (message) => {
+        this.workerMessages.push(message);
         // Electron drops a message to a utility process that is exiting; so does the stand-in.
         if (child.connected) child.send(message as object, () => undefined);
       },
