@@ -1,8 +1,8 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UpdateClient, UpdateError, type CoreOptions } from '@tufup/electron-client/core';
-import { readTree, RepoFixture } from './helpers/fixture.js';
+import { UpdateClient, type CoreOptions } from '@tufup/electron-client/core';
+import { codeOf, readTree, RepoFixture } from './helpers/fixture.js';
 
 const ROLES = ['root', 'timestamp', 'snapshot', 'targets'] as const;
 type Role = (typeof ROLES)[number];
@@ -19,15 +19,6 @@ const DAMAGE: Record<string, (bytes: Buffer, other: Buffer) => Buffer> = {
     return Buffer.from(JSON.stringify(json));
   },
 };
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(UpdateError);
-  return (error as UpdateError).code;
-}
 
 describe('the metadata cache', () => {
   let fixture: RepoFixture;

@@ -1,17 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { findStagedUpdate, UpdateClient, UpdateError, type CoreOptions } from '@tufup/electron-client/core';
-import { APP, readTree, RepoFixture } from './helpers/fixture.js';
+import { findStagedUpdate, UpdateClient, type CoreOptions } from '@tufup/electron-client/core';
+import { APP, codeOf, readTree, RepoFixture } from './helpers/fixture.js';
 
 const KiB = 1024;
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(UpdateError);
-  return (error as UpdateError).code;
-}
 
 describe('slow servers: the minimum transfer rate', () => {
   let fixture: RepoFixture;

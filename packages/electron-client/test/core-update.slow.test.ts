@@ -1,21 +1,12 @@
 import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { findStagedUpdate, UpdateClient, UpdateError, type Progress, type StagedUpdate } from '@tufup/electron-client/core';
+import { findStagedUpdate, UpdateClient, type Progress, type StagedUpdate } from '@tufup/electron-client/core';
 import { rotateKey } from '@tufup/repo-tools';
-import { APP, RepoFixture, readTree } from './helpers/fixture.js';
+import { APP, codeOf, RepoFixture, readTree } from './helpers/fixture.js';
 
 async function expectStagedBundle(fixture: RepoFixture, staged: StagedUpdate): Promise<void> {
   expect(await readTree(staged.stagedDir)).toEqual(await readTree(fixture.bundleDir(staged.version)));
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(UpdateError);
-  return (error as UpdateError).code;
 }
 
 describe('an app checking a repository of releases 1.0.0 to 1.3.0', () => {

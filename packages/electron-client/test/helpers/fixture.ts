@@ -3,7 +3,8 @@ import { chmod, cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, syml
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addBundle, initRepository } from '@tufup/repo-tools';
-import { UpdateClient, type CoreOptions } from '@tufup/electron-client/core';
+import { expect } from 'vitest';
+import { UpdateClient, UpdateError, type CoreOptions } from '@tufup/electron-client/core';
 import { LoopbackServer } from './server.js';
 
 export const APP = 'demoapp';
@@ -19,6 +20,16 @@ export function noise(seed: string, size: number): Buffer {
     block = createHash('sha256').update(block).digest();
   }
   return out;
+}
+
+/** The `code` of the UpdateError `promise` rejects with; the calling test fails if it resolves or rejects with anything else. */
+export async function codeOf(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(UpdateError);
+  return (error as UpdateError).code;
 }
 
 /** What a bundle of one version looks like. */
