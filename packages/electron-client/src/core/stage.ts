@@ -78,9 +78,8 @@ export async function markBusy(stagedRoot: string): Promise<() => Promise<void>>
   return () => rm(marker, { force: true });
 }
 
-/** Whether `name` is an extraction folder or busy marker of a process that is still running. */
-function writerAlive(name: string): boolean {
-  const pid = Number(/^\.(?:.+\.partial-|busy-)(\d+)/.exec(name)?.[1]);
+/** Whether process `pid` is running; EPERM means it runs, under another user. Not a pid (NaN, 0, negative): false. */
+export function processAlive(pid: number): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
@@ -88,6 +87,11 @@ function writerAlive(name: string): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Whether `name` is an extraction folder or busy marker of a process that is still running. */
+function writerAlive(name: string): boolean {
+  return processAlive(Number(/^\.(?:.+\.partial-|busy-)(\d+)/.exec(name)?.[1]));
 }
 
 /** Options of {@link findStagedUpdate}. */

@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { UpdateError } from '../core/index.js';
+import { processAlive } from '../core/stage.js';
 import { healthMarkerPath, installerPidPath, installResultPath } from './installer.js';
 
 /** How the last installer run ended; `started` means it never finished (killed, or still running). */
@@ -37,14 +38,7 @@ export async function readInstallOutcome(cacheDir: string): Promise<InstallOutco
  * app during the swap) must not start a second one.
  */
 export async function installerRunning(cacheDir: string): Promise<boolean> {
-  const pid = Number((await readFile(installerPidPath(cacheDir), 'utf8').catch(() => '')).trim());
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return processAlive(Number((await readFile(installerPidPath(cacheDir), 'utf8').catch(() => '')).trim()));
 }
 
 /** Forgets the last installer result once the app has acted on it. */
