@@ -82,28 +82,16 @@ export const silentLogger: Logger = {
   error: () => undefined,
 };
 
-/** CoreOptions with defaults applied, inputs checked and the cache layout spelled out. */
-export interface ResolvedOptions {
-  appName: string;
-  currentVersion: string;
-  installDir: string;
-  metadataUrl: string;
-  targetsUrl: string;
-  cacheDir: string;
+/**
+ * CoreOptions with defaults applied, inputs checked and the cache layout spelled out. Derived from
+ * CoreOptions so that an option added there cannot be forgotten by {@link resolveOptions}.
+ */
+export interface ResolvedOptions extends Required<Omit<CoreOptions, 'trustedRoot' | 'excludeVersions'>> {
+  /** The trusted root's bytes, read once when CoreOptions gave a path. */
   trustedRoot: Uint8Array;
-  platform: string;
-  arch: string;
+  excludeVersions: ReadonlySet<string>;
   /** `<platform>-<arch>`: the folder of this build's targets. */
   platformKey: string;
-  channel: string;
-  allowPrerelease: boolean;
-  headers: Record<string, string>;
-  stallTimeoutMs: number;
-  minBytesPerSecond: number;
-  retries: number;
-  excludeVersions: ReadonlySet<string>;
-  fetch: typeof globalThis.fetch;
-  logger: Logger;
   metadataDir: string;
   targetsDir: string;
   stagedDir: string;
