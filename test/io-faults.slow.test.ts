@@ -7,7 +7,7 @@ import { findStagedUpdate, UpdateClient, UpdateError, type CoreOptions, type Pro
 import { APP, BUILD, leftovers, readTree, Repo, runApp, type TreeEntry } from './helpers/fixture.js';
 import { runInstaller, waitFor } from './helpers/installer.js';
 import { mountSmallDisk, type SmallDisk } from './helpers/mount.js';
-import type { Rule } from './helpers/server.js';
+import type { Rule } from '../packages/electron-client/test/helpers/server.js';
 import { Summary } from './helpers/summary.js';
 
 const summary = new Summary('I/O faults: a failing server, a full or read-only disk, a corrupted cache (the app must stay runnable, the next try must succeed)');

@@ -1,29 +1,21 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmod, cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { addBundle, initRepository, type RoleName } from '@tufup/repo-tools';
-import { findStagedUpdate, UpdateClient, UpdateError, type CoreOptions, type StagedUpdate } from '@tufup/electron-client/core';
-import { HostileServer } from './server.js';
+import { findStagedUpdate, UpdateClient, type CoreOptions, type StagedUpdate } from '@tufup/electron-client/core';
+import { noise } from '../../packages/electron-client/test/helpers/fixture.js';
+import { LoopbackServer } from '../../packages/electron-client/test/helpers/server.js';
+
+// The pieces both suites need are the client's test helpers; the e2e bundle and repository below differ on purpose.
+export { readTree, type TreeEntry } from '../../packages/electron-client/test/helpers/fixture.js';
 
 export const APP = 'tufapp';
 export const PLATFORM = 'linux';
 export const ARCH = 'x64';
 /** The folder of this build's targets, in the repository and in the client's cache. */
 export const BUILD = `${PLATFORM}-${ARCH}`;
-
-/** Deterministic incompressible bytes: the same for the same seed. */
-export function noise(seed: string, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  let block = createHash('sha256').update(seed).digest();
-  for (let offset = 0; offset < size; offset += block.length) {
-    block.copy(out, offset);
-    block = createHash('sha256').update(block).digest();
-  }
-  return out;
-}
 
 /** What one version's bundle looks like. */
 export interface BundleShape {
@@ -71,45 +63,10 @@ export async function runApp(installDir: string): Promise<string | undefined> {
   }
 }
 
-/** One entry of a folder: type, permission bits, content hash or link target. */
-export interface TreeEntry {
-  path: string;
-  type: 'file' | 'directory' | 'symlink';
-  mode: number;
-  content: string;
-}
-
-/** A folder, recursively and sorted, with modes and content hashes: two trees are equal only if the folders are. */
-export async function readTree(dir: string): Promise<TreeEntry[]> {
-  const out: TreeEntry[] = [];
-  const walk = async (rel: string): Promise<void> => {
-    for (const name of (await readdir(join(dir, rel))).sort()) {
-      const path = rel === '' ? name : `${rel}/${name}`;
-      const full = join(dir, path);
-      const st = await lstat(full);
-      if (st.isSymbolicLink()) out.push({ path, type: 'symlink', mode: 0, content: await readlink(full) });
-      else if (st.isDirectory()) {
-        out.push({ path, type: 'directory', mode: st.mode & 0o7777, content: '' });
-        await walk(path);
-      } else out.push({ path, type: 'file', mode: st.mode & 0o7777, content: createHash('sha256').update(await readFile(full)).digest('hex') });
-    }
-  };
-  await walk('');
-  return out;
-}
-
 /** Every file below `dir` (relative paths), or [] when it does not exist. */
 export async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
   return entries.filter((e) => !e.isDirectory()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
-}
-
-/** The `code` of the UpdateError a promise rejects with, or `resolved` when it does not reject. */
-export async function codeOf(promise: Promise<unknown>): Promise<string> {
-  return promise.then(
-    () => 'resolved',
-    (error: unknown) => (error instanceof UpdateError ? error.code : `not an UpdateError: ${String(error)}`),
-  );
 }
 
 /** Options of {@link Repo.create}. */
@@ -118,17 +75,17 @@ export interface RepoSetup {
   keyCounts?: Partial<Record<RoleName, number>>;
 }
 
-/** A repository made with @tufup/repo-tools in a temp folder, served by a {@link HostileServer} on 127.0.0.1. */
+/** A repository made with @tufup/repo-tools in a temp folder, served by a {@link LoopbackServer} on 127.0.0.1. */
 export class Repo {
   readonly repoDir: string;
   readonly keysDir: string;
-  readonly server: HostileServer;
+  readonly server: LoopbackServer;
   private counter = 0;
 
   private constructor(readonly tmp: string) {
     this.repoDir = join(tmp, 'repo');
     this.keysDir = join(tmp, 'keys');
-    this.server = new HostileServer(this.repoDir);
+    this.server = new LoopbackServer(this.repoDir);
   }
 
   static async create(setup: RepoSetup = {}): Promise<Repo> {

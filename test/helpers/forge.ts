@@ -60,7 +60,7 @@ export function serialize(metadata: Metadata<Root | Targets | Snapshot | Timesta
  * Builds the metadata an attacker (or a broken publisher) would serve, on top of a real repository: the
  * next versions of the roles asked for, consistently chained (targets -> snapshot -> timestamp, with
  * lengths and hashes), signed by whichever keys the test says. Nothing is written: the result is a map
- * of server paths to bytes, for {@link HostileServer.replace}.
+ * of server paths to bytes, for {@link LoopbackServer.replace}.
  */
 export class Forge {
   private constructor(

@@ -13,7 +13,7 @@ describe('slow servers: the minimum transfer rate', () => {
     await fixture.publish('1.0.0', { assetSize: 1024 * KiB });
     await fixture.publish('1.1.0', { assetSize: 1024 * KiB, churn: true });
   });
-  afterEach(() => fixture.server.clearFaults());
+  afterEach(() => fixture.server.behave());
   afterAll(() => fixture.cleanup());
 
   /** A client on an unpublished 0.9.0: no patch leads from it, so it downloads the 1 MiB archive. */
@@ -28,7 +28,7 @@ describe('slow servers: the minimum transfer rate', () => {
     expect(info.plan.strategy).toBe('full');
     const before = fixture.server.requestsFor(archive).length;
     // About 640 KiB/s: far slower than the loopback, forty times the minimum.
-    fixture.server.inject({ pathEnd: archive, kind: 'trickle', bytes: 32 * KiB, everyMs: 50 });
+    fixture.server.on({ pathEnd: archive, does: { kind: 'trickle', bytes: 32 * KiB, everyMs: 50 }, times: 1 });
     const staged = await client.downloadUpdate(info);
     expect(await readTree(staged.stagedDir)).toEqual(await readTree(fixture.bundleDir('1.1.0')));
     expect(fixture.server.requestsFor(archive).slice(before).map((r) => r.range)).toEqual([undefined]);
@@ -38,7 +38,7 @@ describe('slow servers: the minimum transfer rate', () => {
     const { client } = await fullClient({ stallTimeoutMs: 400, minBytesPerSecond: 2048 * KiB, retries: 1 });
     const info = (await client.checkForUpdates())!;
     const before = fixture.server.requestsFor(archive).length;
-    fixture.server.inject({ pathEnd: archive, kind: 'trickle', bytes: 32 * KiB, everyMs: 50 });
+    fixture.server.on({ pathEnd: archive, does: { kind: 'trickle', bytes: 32 * KiB, everyMs: 50 }, times: 1 });
     const staged = await client.downloadUpdate(info);
     expect(await readTree(staged.stagedDir)).toEqual(await readTree(fixture.bundleDir('1.1.0')));
     // The slow request was cut part-way; the retry (served at full speed) continued where it stopped.
@@ -55,7 +55,7 @@ describe('slow servers: the minimum transfer rate', () => {
     // A few bytes every 100 ms never trips the stall timeout; the default minimum rate (1 KiB/s) does.
     const { client, options } = await fullClient({ stallTimeoutMs: 500, retries: 1 });
     const before = fixture.server.requestsFor('/timestamp.json').length;
-    for (let i = 0; i < 2; i++) fixture.server.inject({ pathEnd: '/timestamp.json', kind: 'trickle', bytes: 4, everyMs: 100 });
+    fixture.server.on({ pathEnd: '/timestamp.json', does: { kind: 'trickle', bytes: 4, everyMs: 100 }, times: 2 });
     expect(await codeOf(client.checkForUpdates())).toBe('TIMEOUT');
     expect(fixture.server.requestsFor('/timestamp.json').length - before).toBe(2);
     expect(await findStagedUpdate(options.cacheDir, '0.9.0')).toBeUndefined();
@@ -63,10 +63,10 @@ describe('slow servers: the minimum transfer rate', () => {
 
   it('minBytesPerSecond: 0 turns the rate check off, leaving only the stall timeout', async () => {
     // About 640 B/s: below the default minimum of 1 KiB/s, yet never silent for 300 ms.
-    const slow = { pathEnd: '/timestamp.json', kind: 'trickle', bytes: 64, everyMs: 100 } as const;
-    fixture.server.inject(slow);
+    const slow = { pathEnd: '/timestamp.json', does: { kind: 'trickle', bytes: 64, everyMs: 100 }, times: 1 } as const;
+    fixture.server.on(slow);
     expect(await codeOf((await fullClient({ stallTimeoutMs: 300, retries: 0 })).client.checkForUpdates())).toBe('TIMEOUT');
-    fixture.server.inject(slow);
+    fixture.server.on(slow);
     const info = await (await fullClient({ stallTimeoutMs: 300, retries: 0, minBytesPerSecond: 0 })).client.checkForUpdates();
     expect(info?.version).toBe('1.1.0');
   });

@@ -226,7 +226,7 @@ describe('downloads that go wrong', () => {
     await fixture.publish('5.0.1', { assetSize: 1024 * 1024, churn: true });
     await fixture.publish('5.1.0', { assetSize: 1024 * 1024, churn: true });
   });
-  afterEach(() => fixture.server.clearFaults());
+  afterEach(() => fixture.server.behave());
   afterAll(() => fixture.cleanup());
 
   it('resumes a cut connection with a Range request instead of sending the file again', async () => {
@@ -235,7 +235,7 @@ describe('downloads that go wrong', () => {
     expect(info.plan.strategy).toBe('full');
     const size = info.plan.downloadSize;
     const before = fixture.server.requestsFor(archive).length;
-    fixture.server.inject({ pathEnd: archive, afterBytes: 300_000, kind: 'cut' });
+    fixture.server.on({ pathEnd: archive, does: { kind: 'cut', afterBytes: 300_000 }, times: 1 });
     const staged = await client.downloadUpdate(info);
     await expectStagedBundle(fixture, staged);
     const [first, second, ...more] = fixture.server.requestsFor(archive).slice(before);
@@ -255,7 +255,7 @@ describe('downloads that go wrong', () => {
     const { client } = await fixture.client('5.0.0', { stallTimeoutMs: 300 });
     const info = (await client.checkForUpdates())!;
     const before = fixture.server.requestsFor(archive).length;
-    fixture.server.inject({ pathEnd: archive, afterBytes: 200_000, kind: 'stall' });
+    fixture.server.on({ pathEnd: archive, does: { kind: 'stall', afterBytes: 200_000 }, times: 1 });
     const staged = await client.downloadUpdate(info);
     await expectStagedBundle(fixture, staged);
     // Resumed where the client's bytes ended (all 200000 unless some were still in flight when it gave up).
@@ -265,8 +265,7 @@ describe('downloads that go wrong', () => {
   it('reports TIMEOUT when a connection stalls on every retry', async () => {
     const { client, options } = await fixture.client('5.0.0', { stallTimeoutMs: 500, retries: 1 });
     const info = (await client.checkForUpdates())!;
-    fixture.server.inject({ pathEnd: archive, afterBytes: 1000, kind: 'stall' });
-    fixture.server.inject({ pathEnd: archive, afterBytes: 1000, kind: 'stall' });
+    fixture.server.on({ pathEnd: archive, does: { kind: 'stall', afterBytes: 1000 }, times: 2 });
     expect(await codeOf(client.downloadUpdate(info))).toBe('TIMEOUT');
     expect(await findStagedUpdate(options.cacheDir, '5.0.0')).toBeUndefined();
   });
@@ -276,7 +275,7 @@ describe('downloads that go wrong', () => {
     const info = (await client.checkForUpdates())!;
     const controller = new AbortController();
     // The server holds the rest back, so the user's cancellation surely lands mid-file.
-    fixture.server.inject({ pathEnd: archive, afterBytes: 400_000, kind: 'stall' });
+    fixture.server.on({ pathEnd: archive, does: { kind: 'stall', afterBytes: 400_000 }, times: 1 });
     const download = client.downloadUpdate(info, {
       signal: controller.signal,
       onProgress: (p) => {

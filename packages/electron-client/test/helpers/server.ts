@@ -1,84 +1,184 @@
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { join, normalize, sep } from 'node:path';
 
-/** One request the server answered. */
-export interface ServedRequest {
+/** How the server misbehaves on a request a {@link Rule} matches. */
+export type Misbehaviour =
+  /** Serve these bytes instead of the file (an attacker's file, forged or old metadata). */
+  | { kind: 'replace'; body: Buffer }
+  /** Answer with an HTTP error and no body. */
+  | { kind: 'status'; status: number }
+  /** Drop the connection before answering (ECONNRESET on the client). */
+  | { kind: 'reset' }
+  /** Send this many body bytes, then close the connection mid-body. */
+  | { kind: 'cut'; afterBytes: number }
+  /** Send this many body bytes, then keep the connection open and send nothing more. */
+  | { kind: 'stall'; afterBytes: number }
+  /** Send the file `bytes` at a time, one chunk every `everyMs`: alive, but far too slow to finish. */
+  | { kind: 'trickle'; bytes: number; everyMs: number }
+  /** Send bytes forever, without a length, until the client hangs up. */
+  | { kind: 'endless' };
+
+/** A misbehaviour for the requests whose path ends with `pathEnd` (`/` matches every request). */
+export interface Rule {
+  pathEnd: string;
+  does: Misbehaviour;
+  /** How many requests it applies to before it disarms itself. @default Infinity */
+  times?: number;
+  /** Called when the misbehaviour is in effect (the bytes it sends are written). */
+  then?: () => void;
+}
+
+/** One request the server saw. */
+export interface SeenRequest {
   path: string;
   range: string | undefined;
   status: number;
   /** Body bytes written to the socket. */
   bytesSent: number;
+  /** What the server did instead of serving the file, if anything. */
+  misbehaviour?: Misbehaviour['kind'];
 }
 
-/** A fault to inject into the next request whose path ends with `pathEnd`. */
-export type Fault =
-  | {
-      pathEnd: string;
-      /** Send this many body bytes, then... */
-      afterBytes: number;
-      /** ...`cut`: close the connection; `stall`: keep it open and send nothing more. */
-      kind: 'cut' | 'stall';
-    }
-  | {
-      pathEnd: string;
-      /** Send the whole body, `bytes` at a time, one piece every `everyMs` (a slow or hostile server). */
-      kind: 'trickle';
-      bytes: number;
-      everyMs: number;
-    };
-
 /**
- * A static file server on 127.0.0.1 over a repository folder, with `Range` support, a request log and
- * one-shot faults (a cut connection, a stall) for resume and timeout tests.
+ * A static file server on 127.0.0.1 over a repository folder (`/metadata/...`, `/targets/...`) with
+ * `Range` support, a request log, and misbehaviour on command: it plays the compromised mirror, the
+ * man in the middle, the broken CDN, the slow link and the server that goes away. The client's tests
+ * and the end-to-end suite (`test/`) both use it.
  */
 export class LoopbackServer {
-  readonly requests: ServedRequest[] = [];
-  private readonly faults: Fault[] = [];
-  private readonly server = createServer((req, res) => void this.handle(req, res));
-  private readonly stalled = new Set<ServerResponse>();
+  readonly requests: SeenRequest[] = [];
+  private readonly rules: (Rule & { left: number })[] = [];
+  private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  url = '';
+  private server = this.makeServer();
+  private port = 0;
 
   constructor(private readonly root: string) {}
 
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Listens on a free port the first time, and on the same port after {@link goAway}. */
   async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.port = (this.server.address() as AddressInfo).port;
     return this;
   }
 
-  /** Arms a one-shot fault. */
-  inject(fault: Fault): void {
-    this.faults.push(fault);
+  /** Arms a misbehaviour; later rules win over earlier ones for the same request. */
+  on(rule: Rule): this {
+    this.rules.push({ ...rule, left: rule.times ?? Infinity });
+    return this;
   }
 
-  /** Disarms faults no request has triggered. */
-  clearFaults(): void {
-    this.faults.length = 0;
+  /** Serves every file of `files` (path below the server root, e.g. `metadata/timestamp.json`) instead of the real one. */
+  replace(files: ReadonlyMap<string, Buffer>): this {
+    for (const [path, body] of files) this.on({ pathEnd: `/${path}`, does: { kind: 'replace', body } });
+    return this;
   }
 
-  /** Requests whose path ends with `pathEnd`. */
-  requestsFor(pathEnd: string): ServedRequest[] {
+  /** Back to serving the repository faithfully. */
+  behave(): void {
+    this.rules.length = 0;
+  }
+
+  requestsFor(pathEnd: string): SeenRequest[] {
     return this.requests.filter((r) => r.path.endsWith(pathEnd));
   }
 
-  async close(): Promise<void> {
+  /** Stops listening and drops every open connection, mid-body or not: the server is gone. */
+  async goAway(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
-    for (const res of this.stalled) res.destroy();
-    this.server.closeAllConnections();
+    this.timers.clear();
+    for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server = this.makeServer();
+  }
+
+  async close(): Promise<void> {
+    if (this.server.listening) await this.goAway();
+  }
+
+  private makeServer(): ReturnType<typeof createServer> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    return server;
+  }
+
+  private take(path: string): Rule | undefined {
+    for (let i = this.rules.length - 1; i >= 0; i--) {
+      const rule = this.rules[i];
+      if (rule === undefined || !path.endsWith(rule.pathEnd)) continue;
+      rule.left -= 1;
+      if (rule.left <= 0) this.rules.splice(i, 1);
+      return rule;
+    }
+    return undefined;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = decodeURIComponent(new URL(req.url ?? '/', this.url).pathname);
-    const log: ServedRequest = { path, range: req.headers.range, status: 404, bytesSent: 0 };
-    this.requests.push(log);
-    const file = normalize(join(this.root, path));
-    const size = file.startsWith(this.root + sep) ? await stat(file).then((s) => (s.isFile() ? s.size : undefined), () => undefined) : undefined;
+    const seen: SeenRequest = { path, range: req.headers.range, status: 0, bytesSent: 0 };
+    this.requests.push(seen);
+    const rule = this.take(path);
+    const does = rule?.does;
+    if (does !== undefined) seen.misbehaviour = does.kind;
+    const count = (n: number): void => {
+      seen.bytesSent += n;
+    };
+
+    if (does?.kind === 'reset') {
+      req.socket.destroy();
+      rule?.then?.();
+      return;
+    }
+    if (does?.kind === 'status') {
+      seen.status = does.status;
+      res.writeHead(does.status).end();
+      rule?.then?.();
+      return;
+    }
+    if (does?.kind === 'endless') {
+      seen.status = 200;
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const chunk = Buffer.alloc(64 * 1024, 0x7b);
+      const pump = (): void => {
+        while (!res.destroyed && res.write(chunk)) count(chunk.length);
+        if (!res.destroyed) {
+          count(chunk.length);
+          res.once('drain', pump);
+        }
+      };
+      res.on('close', () => rule?.then?.());
+      pump();
+      return;
+    }
+
+    let body: Buffer | undefined;
+    let size: number | undefined;
+    let file: string | undefined;
+    if (does?.kind === 'replace') {
+      body = does.body;
+      size = body.length;
+    } else {
+      file = normalize(join(this.root, path));
+      size = file.startsWith(this.root + sep) ? await stat(file).then((s) => (s.isFile() ? s.size : undefined), () => undefined) : undefined;
+    }
     if (size === undefined) {
+      seen.status = 404;
       res.writeHead(404).end();
       return;
     }
@@ -87,49 +187,66 @@ export class LoopbackServer {
     if (match) {
       start = Number(match[1]);
       if (start >= size) {
-        log.status = 416;
+        seen.status = 416;
         res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
         return;
       }
-      log.status = 206;
+      seen.status = 206;
       res.writeHead(206, { 'content-length': size - start, 'content-range': `bytes ${start}-${size - 1}/${size}` });
     } else {
-      log.status = 200;
+      seen.status = 200;
       res.writeHead(200, { 'content-length': size, 'accept-ranges': 'bytes' });
     }
-    const index = this.faults.findIndex((f) => path.endsWith(f.pathEnd));
-    const fault = index >= 0 ? this.faults.splice(index, 1)[0] : undefined;
-    if (fault?.kind === 'trickle') {
-      this.trickle(res, await readFile(file), start, fault, log);
+    const read = (from: number, to: number): AsyncIterable<Buffer> | Buffer =>
+      body !== undefined ? body.subarray(from, to) : (createReadStream(file ?? '', { start: from, end: to - 1 }) as AsyncIterable<Buffer>);
+
+    if (does?.kind === 'trickle') {
+      const whole = Buffer.concat(await collect(read(start, size)));
+      let at = 0;
+      const timer = setInterval(() => {
+        if (res.destroyed || at >= whole.length) {
+          clearInterval(timer);
+          this.timers.delete(timer);
+          if (!res.destroyed) res.end();
+          return;
+        }
+        const piece = whole.subarray(at, at + does.bytes);
+        at += piece.length;
+        res.write(piece);
+        count(piece.length);
+      }, does.everyMs);
+      this.timers.add(timer);
+      rule?.then?.();
       return;
     }
-    const end = fault === undefined ? size : Math.min(size, start + fault.afterBytes);
-    const stream = createReadStream(file, { start, end: end - 1 });
-    stream.on('data', (chunk) => (log.bytesSent += chunk.length));
-    stream.pipe(res, { end: fault === undefined });
-    if (fault === undefined) return;
-    stream.on('end', () => {
-      if (fault.kind === 'stall') this.stalled.add(res);
-      // Flush what was written, then drop the connection mid-body.
-      else res.socket?.end(() => res.socket?.destroy());
-    });
-  }
 
-  /** Sends `file` from `start` in small pieces on a timer, until done or the client hangs up. */
-  private trickle(res: ServerResponse, file: Buffer, start: number, fault: { bytes: number; everyMs: number }, log: ServedRequest): void {
-    let at = start;
-    const timer = setInterval(() => {
-      if (res.destroyed || at >= file.length) {
-        clearInterval(timer);
-        this.timers.delete(timer);
-        if (!res.destroyed) res.end();
-        return;
-      }
-      const piece = file.subarray(at, at + fault.bytes);
-      at += piece.length;
-      log.bytesSent += piece.length;
-      res.write(piece);
-    }, fault.everyMs);
-    this.timers.add(timer);
+    const end = does?.kind === 'cut' || does?.kind === 'stall' ? Math.min(size, start + does.afterBytes) : size;
+    for await (const chunk of toIterable(read(start, end))) {
+      if (res.destroyed) return;
+      // Counted once handed to the socket, before waiting for it to drain: the client may hold all of it already.
+      const flushed = res.write(chunk);
+      count(chunk.length);
+      if (!flushed) await new Promise((resolve) => res.once('drain', resolve));
+    }
+    if (does?.kind === 'cut') {
+      // Flush what was written, then drop the connection mid-body.
+      res.socket?.end(() => res.socket?.destroy());
+    } else if (does?.kind !== 'stall') {
+      res.end();
+    }
+    rule?.then?.();
   }
+}
+
+function toIterable(source: AsyncIterable<Buffer> | Buffer): AsyncIterable<Buffer> | Iterable<Buffer> {
+  if (!Buffer.isBuffer(source)) return source;
+  return (function* () {
+    for (let at = 0; at < source.length; at += 64 * 1024) yield source.subarray(at, at + 64 * 1024);
+  })();
+}
+
+async function collect(source: AsyncIterable<Buffer> | Buffer): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of toIterable(source)) chunks.push(chunk);
+  return chunks;
 }
