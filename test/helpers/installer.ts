@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { access, constants, copyFile, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   installFiles,
   installerCommand,
@@ -11,19 +10,10 @@ import {
   type InstallOutcome,
   type InstallRequest,
 } from '@tufup/electron-client/install';
+import { waitFor } from '../../packages/electron-client/test/standin/app.js';
 
 export type { InstallRequest, InstallOutcome };
-
-/** Polls `probe` until it returns a value; another process is writing what it looks for. */
-export async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
+export { waitFor };
 
 /**
  * The steps of install.sh a kill can land between, each named after the command it is about to run;

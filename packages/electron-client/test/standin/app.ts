@@ -72,13 +72,13 @@ export async function stopLaunched(outDir: string): Promise<void> {
   }
 }
 
-/** Polls `probe` until it returns a value (tests wait for files that another process writes). */
+/** Polls `probe` until it returns a value (tests wait for files that another process writes); the e2e suite uses it too. */
 export async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
+    await sleep(25);
   }
 }
