@@ -82,9 +82,7 @@ describe('crash recovery', () => {
 
   beforeAll(async () => {
     repo = await Repo.create();
-    await repo.publish('1.0.0');
-    await repo.publish('1.1.0');
-    bundles = { '1.0.0': await readTree(repo.bundleDir('1.0.0')), '1.1.0': await readTree(repo.bundleDir('1.1.0')) };
+    bundles = await repo.publishAll(['1.0.0', '1.1.0']);
   });
   afterEach(async () => {
     repo.server.behave();

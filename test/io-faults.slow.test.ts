@@ -36,9 +36,7 @@ describe('I/O faults', () => {
 
   beforeAll(async () => {
     repo = await Repo.create();
-    await repo.publish('1.0.0');
-    await repo.publish('1.1.0');
-    bundles = { '1.0.0': await readTree(repo.bundleDir('1.0.0')), '1.1.0': await readTree(repo.bundleDir('1.1.0')) };
+    bundles = await repo.publishAll(['1.0.0', '1.1.0']);
   });
   afterEach(async () => {
     repo.server.behave();

@@ -5,11 +5,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { addBundle, initRepository, type RoleName } from '@tufup/repo-tools';
 import { findStagedUpdate, UpdateClient, type CoreOptions, type StagedUpdate } from '@tufup/electron-client/core';
-import { noise } from '../../packages/electron-client/test/helpers/fixture.js';
+import { noise, readTree, type TreeEntry } from '../../packages/electron-client/test/helpers/fixture.js';
 import { LoopbackServer } from '../../packages/electron-client/test/helpers/server.js';
 
-// The pieces both suites need are the client's test helpers; the e2e bundle and repository below differ on purpose.
-export { readTree, type TreeEntry } from '../../packages/electron-client/test/helpers/fixture.js';
+export { readTree, type TreeEntry };
 
 export const APP = 'tufapp';
 export const PLATFORM = 'linux';
@@ -116,6 +115,16 @@ export class Repo {
     await rm(dir, { recursive: true, force: true });
     await writeBundle(dir, version, shape);
     await addBundle({ repoDir: this.repoDir, keysDir: this.keysDir, bundleDir: dir, version, platform: PLATFORM, arch: ARCH });
+  }
+
+  /** Publishes each version in turn; the tree of each bundle, which an install of that version must equal. */
+  async publishAll(versions: readonly string[]): Promise<Record<string, TreeEntry[]>> {
+    const trees: Record<string, TreeEntry[]> = {};
+    for (const version of versions) {
+      await this.publish(version);
+      trees[version] = await readTree(this.bundleDir(version));
+    }
+    return trees;
   }
 
   /** A fresh folder in the temp folder. */
