@@ -12,6 +12,13 @@ import { APP, RepoFixture, readTree } from './helpers/fixture.js';
 import { waitFor } from './standin/app.js';
 import { StandinElectron, WORKER_PATH } from './standin/electron.js';
 
+/** One installed app: its install folder, user data, and the resources folder the pretend Electron reports. */
+interface InstalledApp {
+  installDir: string;
+  userData: string;
+  resources: string;
+}
+
 describe('the main-process updater, with a stand-in Electron, a real worker and the real installer', () => {
   let fixture: RepoFixture;
   let counter = 0;
@@ -27,7 +34,7 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
   };
 
   /** One installed app: its install folder, user data, and the pretend Electron around it. */
-  const installApp = async (version: string): Promise<{ installDir: string; userData: string; resources: string }> => {
+  const installApp = async (version: string): Promise<InstalledApp> => {
     const installDir = await fixture.install(version);
     const resources = join(fixture.tmp, `resources-${++counter}`);
     await mkdir(resources, { recursive: true });
@@ -39,7 +46,7 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
   /** Starts the app: a stand-in Electron and the updater as `createUpdater` makes it, with default options. */
   const launch = (
     version: string,
-    app: { installDir: string; userData: string; resources: string },
+    app: InstalledApp,
     pid: number,
     options: Partial<UpdaterOptions> = {},
   ): { updater: TufupUpdater; electron: StandinElectron } => {
@@ -66,6 +73,25 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
 
   /** What a relaunched new version does when it starts well: `markHealthy()` writes this marker. */
   const healthyRelaunch = (cacheDir: string, version: string): string[] => ['/bin/sh', '-c', 'touch "$1"', 'sh', healthMarkerPath(cacheDir, version)];
+
+  /**
+   * Launches 1.0.0 again with 1.1.0 downloaded but not installed: applyPendingUpdate must start the
+   * installer (`meanwhile` checks the launch while the app still runs), which leaves 1.1.0 installed.
+   */
+  const nextLaunchInstalls = async (
+    app: InstalledApp,
+    meanwhile: (launched: { updater: TufupUpdater; electron: StandinElectron }) => void,
+  ): Promise<void> => {
+    const running = appProcess();
+    const cacheDir = join(app.userData, 'tufup');
+    const launched = launch('1.0.0', app, running.pid!, { relaunchCommand: healthyRelaunch(cacheDir, '1.1.0') });
+    expect(await launched.updater.applyPendingUpdate()).toBe(true);
+    meanwhile(launched);
+    running.kill();
+
+    expect(await outcome(cacheDir)).toEqual({ status: 'installed', version: '1.1.0' });
+    expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.1.0')));
+  };
 
   beforeAll(async () => {
     fixture = await RepoFixture.create();
@@ -151,15 +177,7 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     await first.updater.downloadUpdate();
     // The app went away without installing (the system killed the installer, or the app crashed).
 
-    const running = appProcess();
-    const cacheDir = join(app.userData, 'tufup');
-    const { updater, electron } = launch('1.0.0', app, running.pid!, { relaunchCommand: healthyRelaunch(cacheDir, '1.1.0') });
-    expect(await updater.applyPendingUpdate()).toBe(true);
-    expect(electron.quitCount).toBe(1);
-    running.kill();
-
-    expect(await outcome(cacheDir)).toEqual({ status: 'installed', version: '1.1.0' });
-    expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.1.0')));
+    await nextLaunchInstalls(app, ({ electron }) => expect(electron.quitCount).toBe(1));
   });
 
   it('recovers at the next launch when the system killed the installer before it swapped anything', async () => {
@@ -183,14 +201,7 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     running.kill();
     expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.0.0')));
 
-    const nextRun = appProcess();
-    const next = launch('1.0.0', app, nextRun.pid!, { relaunchCommand: healthyRelaunch(cacheDir, '1.1.0') });
-    expect(await next.updater.applyPendingUpdate()).toBe(true);
-    expect(next.updater.lastInstall).toEqual({ status: 'started' });
-    nextRun.kill();
-
-    expect(await outcome(cacheDir)).toEqual({ status: 'installed', version: '1.1.0' });
-    expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.1.0')));
+    await nextLaunchInstalls(app, ({ updater }) => expect(updater.lastInstall).toEqual({ status: 'started' }));
   });
 
   it('does not start a second installer when the app is reopened while one is still at work', async () => {
