@@ -74,6 +74,18 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
   /** What a relaunched new version does when it starts well: `markHealthy()` writes this marker. */
   const healthyRelaunch = (cacheDir: string, version: string): string[] => ['/bin/sh', '-c', 'touch "$1"', 'sh', healthMarkerPath(cacheDir, version)];
 
+  /** An app on 1.0.0 that downloaded 1.1.0 and quit to install it without relaunch; the installer waits for `running` to exit. */
+  const quitToInstall = async (): Promise<{ app: InstalledApp; running: ChildProcess; cacheDir: string }> => {
+    const app = await installApp('1.0.0');
+    const running = appProcess();
+    const cacheDir = join(app.userData, 'tufup');
+    const first = launch('1.0.0', app, running.pid!);
+    await first.updater.checkForUpdates();
+    await first.updater.downloadUpdate();
+    first.updater.quitAndInstall({ relaunch: false });
+    return { app, running, cacheDir };
+  };
+
   /**
    * Launches 1.0.0 again with 1.1.0 downloaded but not installed: applyPendingUpdate must start the
    * installer (`meanwhile` checks the launch while the app still runs), which leaves 1.1.0 installed.
@@ -181,13 +193,7 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
   });
 
   it('recovers at the next launch when the system killed the installer before it swapped anything', async () => {
-    const app = await installApp('1.0.0');
-    const running = appProcess();
-    const cacheDir = join(app.userData, 'tufup');
-    const first = launch('1.0.0', app, running.pid!);
-    await first.updater.checkForUpdates();
-    await first.updater.downloadUpdate();
-    first.updater.quitAndInstall({ relaunch: false });
+    const { app, running, cacheDir } = await quitToInstall();
     const installer = Number(await readFile(installerPidPath(cacheDir), 'utf8'));
     process.kill(installer, 'SIGKILL');
     await waitFor(async () => {
@@ -205,13 +211,7 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
   });
 
   it('does not start a second installer when the app is reopened while one is still at work', async () => {
-    const app = await installApp('1.0.0');
-    const running = appProcess();
-    const cacheDir = join(app.userData, 'tufup');
-    const first = launch('1.0.0', app, running.pid!);
-    await first.updater.checkForUpdates();
-    await first.updater.downloadUpdate();
-    first.updater.quitAndInstall({ relaunch: false });
+    const { app, running, cacheDir } = await quitToInstall();
 
     const reopened = launch('1.0.0', app, process.pid);
     expect(await reopened.updater.applyPendingUpdate()).toBe(false);
