@@ -278,13 +278,14 @@ export interface RemoveResult {
  */
 export async function removeVersion(options: RemoveOptions): Promise<RemoveResult> {
   let version: string;
+  let only: string | undefined;
   try {
     version = parseVersion(options.version, 'the version to remove');
+    only = options.platform === undefined && options.arch === undefined ? undefined : platformKey(options.platform ?? process.platform, options.arch ?? process.arch);
   } catch (error) {
     throw fromBundleError(error);
   }
   const state = await loadRepository(options.repoDir);
-  const only = options.platform === undefined && options.arch === undefined ? undefined : platformKey(options.platform ?? process.platform, options.arch ?? process.arch);
   const drop: ReleaseEntry[] = [];
   for (const [key, releases] of releasesOf(state)) {
     if (only !== undefined && key !== only) continue;

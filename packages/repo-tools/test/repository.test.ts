@@ -10,6 +10,7 @@ import {
   loadRepository,
   removeKey,
   removeVersion,
+  RepoError,
   repositoryStatus,
   setThreshold,
   signRepository,
@@ -191,6 +192,17 @@ describe('the library API', () => {
     const third = await addBundle({ repoDir, keysDir, bundleDir: await bundle('c', '1.2.0', 'c'), version: '1.2.0', platform: 'linux', arch: 'x64' });
     expect(third.patch?.base).toBe('1.0.0');
     expect(second.patch?.base).toBe('1.0.0');
+  });
+
+  it('removeVersion refuses a malformed platform with its own INVALID_NAME, changing nothing', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    await addBundle({ repoDir, keysDir, bundleDir: await bundle('a', '1.0.0'), version: '1.0.0', platform: 'linux', arch: 'x64' });
+    const before = await treeHash(repoDir);
+    const error: unknown = await removeVersion({ repoDir, keysDir, version: '1.0.0', platform: 'Linux', arch: 'x64' }).catch((e: unknown) => e);
+    // The CLI reports the code of a RepoError only; any other error class would reach users as "ERROR".
+    expect(error).toBeInstanceOf(RepoError);
+    expect(error).toMatchObject({ code: 'INVALID_NAME' });
+    expect(await treeHash(repoDir)).toBe(before);
   });
 
   it('status warns about metadata that expires soon or has expired', async () => {
