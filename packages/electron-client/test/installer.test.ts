@@ -1,6 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { installerCommand, installFiles, shippedScript, type InstallRequest } from '../src/install/installer.js';
+import { installerCommand, installerPidPath, installFiles, installFolder, shippedScript, startInstaller, type InstallRequest } from '../src/install/installer.js';
+import { installerRunning, readInstallOutcome } from '../src/install/outcome.js';
 
 const request: InstallRequest = {
   pid: 4242,
@@ -61,5 +65,27 @@ describe('the installer command line', () => {
   it('leaves the relaunch out when none is asked for', () => {
     expect(installerCommand({ ...request, relaunch: [], platform: 'linux' }).args).not.toContain('--');
     expect(installerCommand({ ...request, relaunch: [], platform: 'win32' }).args).not.toContain('-Relaunch');
+  });
+});
+
+describe('starting the installer', () => {
+  it('forgets the last installer\'s pid, so an installer that could not start is not taken for one at work', async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), 'tufup-installer-'));
+    const path = process.env.PATH;
+    try {
+      await mkdir(installFolder(cacheDir), { recursive: true });
+      // The pid the last installer had, since taken by a process that runs (this one).
+      await writeFile(installerPidPath(cacheDir), `${process.pid}\n`);
+      // A PATH without PowerShell: the installer's spawn fails, as it does when the shell is missing.
+      process.env.PATH = cacheDir;
+      const child = startInstaller({ ...request, cacheDir, stagedDir: join(cacheDir, 'staged', '2.0.0'), platform: 'win32' });
+      process.env.PATH = path;
+      await once(child, 'error');
+      expect(await readInstallOutcome(cacheDir)).toEqual({ status: 'started' });
+      expect(await installerRunning(cacheDir)).toBe(false);
+    } finally {
+      process.env.PATH = path;
+      await rm(cacheDir, { recursive: true, force: true });
+    }
   });
 });

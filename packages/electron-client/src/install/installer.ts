@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UpdateError } from '../core/index.js';
@@ -126,14 +126,22 @@ export function installerCommand(request: InstallRequest): { command: string; ar
 export function startInstaller(request: InstallRequest): ChildProcess {
   const files = installFiles(request);
   const platform = request.platform ?? process.platform;
+  const partial = `${files.script}.partial-${process.pid}`;
   try {
     mkdirSync(dirname(files.script), { recursive: true });
-    const partial = `${files.script}.partial-${process.pid}`;
     writeFileSync(partial, readFileSync(shippedScript(platform)));
     renameSync(partial, files.script);
     writeFileSync(files.result + '.tmp', '');
     renameSync(files.result + '.tmp', files.result);
+    // The previous installer's pid must not outlive this attempt: should this spawn fail, the next launch
+    // would take a live process that reused that pid for an installer at work, and never install.
+    rmSync(installerPidPath(request.cacheDir), { force: true });
   } catch (cause) {
+    try {
+      rmSync(partial, { force: true });
+    } catch {
+      // The folder refuses writes; the DISK error below says so.
+    }
     throw new UpdateError('DISK', `could not prepare the installer in ${dirname(files.script)}: ${(cause as Error).message}`, { cause });
   }
   const { command, args } = installerCommand(request);
