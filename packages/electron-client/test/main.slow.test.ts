@@ -268,6 +268,22 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     expect(() => updater.quitAndInstall()).toThrow(UpdateError);
   });
 
+  it('cancels a download whose signal fires while the app is still getting ready', async () => {
+    const { updater, electron } = launch('1.0.0', await installApp('1.0.0'), process.pid, { autoDownload: false });
+    updater.on('error', () => undefined);
+    const events = record(updater);
+    await updater.checkForUpdates();
+    const controller = new AbortController();
+    // The user cancels while the request waits for app.whenReady().
+    electron.whenReady = () => {
+      controller.abort();
+      return Promise.resolve();
+    };
+    await expect(updater.downloadUpdate(controller.signal)).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(events).not.toContain('update-downloaded');
+    expect(() => updater.quitAndInstall()).toThrow(UpdateError);
+  });
+
   it('reports an unreachable repository as a NETWORK error event', async () => {
     const { updater } = launch('1.0.0', await installApp('1.0.0'), process.pid, { url: 'http://127.0.0.1:9/' });
     const codes: string[] = [];

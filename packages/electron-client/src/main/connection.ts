@@ -69,6 +69,12 @@ export class WorkerConnection {
         const entry: Pending = { worker, settle: (answer) => (answer instanceof UpdateError ? reject(answer) : resolve(answer)) };
         if (onProgress !== undefined) entry.onProgress = onProgress;
         this.pending.set(id, entry);
+        // The signal may have fired while the app was getting ready, and an aborted signal never calls
+        // a listener added later: the request would run to its end.
+        if (signal?.aborted === true) {
+          entry.settle(new UpdateError('CANCELLED', 'cancelled before it started'));
+          return;
+        }
         signal?.addEventListener('abort', onAbort, { once: true });
         worker.postMessage(message);
       });
