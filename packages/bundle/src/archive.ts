@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { pipeline, type Readable, type Transform } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { BundleError, ioError } from './error.js';
 import { Hasher, type Digest } from './hash.js';
@@ -27,31 +28,44 @@ export async function createArchive(bundleDir: string, archivePath: string, tarP
 
 /** Compresses a file with gzip (no name or time in the header, so output depends on content only). */
 export async function gzipFile(source: string, dest: string): Promise<Digest> {
-  const hasher = new Hasher();
-  const gzip = createGzip({ level: 9 });
-  createReadStream(source).on('error', (e) => gzip.destroy(e)).pipe(gzip);
-  await writeFileAtomic(dest, gzip, (chunk) => hasher.update(chunk));
-  return hasher.digest();
+  return writeThrough(fileThrough(source, createGzip({ level: 9 })), dest);
 }
 
 /** Decompresses a `.tar.gz` to its tar, streaming, atomically. */
 export async function gunzipFile(source: string, dest: string): Promise<Digest> {
+  return writeThrough(gunzipStream(source), dest);
+}
+
+async function writeThrough(stream: Readable, dest: string): Promise<Digest> {
   const hasher = new Hasher();
-  await writeFileAtomic(dest, gunzipStream(source), (chunk) => hasher.update(chunk));
+  try {
+    await writeFileAtomic(dest, stream, (chunk) => hasher.update(chunk));
+  } finally {
+    // Also when the write failed before reading (an unwritable dest): the source file is closed either way.
+    stream.destroy();
+  }
   return hasher.digest();
 }
 
-function gunzipStream(source: string): AsyncIterable<Buffer> {
-  const gunzip = createGunzip();
-  createReadStream(source).on('error', (e) => gunzip.destroy(e)).pipe(gunzip);
-  return gunzip;
+/**
+ * The bytes of file `source` through `transform`. Destroying the result, as leaving a `for await` early
+ * does, closes the file too (`.pipe()` would leave it open, and on Windows undeletable).
+ */
+function fileThrough<T extends Transform>(source: string, transform: T): T {
+  // Errors reach the reader through `transform`, which pipeline() destroys with them.
+  pipeline(createReadStream(source), transform, () => undefined);
+  return transform;
+}
+
+function gunzipStream(source: string): Readable {
+  return fileThrough(source, createGunzip());
 }
 
 /** Reads a `.tar.gz` whole into memory as its uncompressed tar. */
 export async function gunzipToBuffer(source: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   try {
-    for await (const chunk of gunzipStream(source)) chunks.push(chunk);
+    for await (const chunk of gunzipStream(source) as AsyncIterable<Buffer>) chunks.push(chunk);
   } catch (cause) {
     throw new BundleError('IO', `could not decompress ${source}: ${(cause as Error).message}`, { cause });
   }
@@ -60,10 +74,13 @@ export async function gunzipToBuffer(source: string): Promise<Buffer> {
 
 /** Extracts a `.tar.gz` or `.tar` file into the fresh folder `dest`; see {@link extractTar}. */
 export async function extractArchive(archivePath: string, dest: string, options: ExtractOptions = {}): Promise<Digest> {
-  const source = archivePath.endsWith('.gz') ? gunzipStream(archivePath) : (createReadStream(archivePath) as AsyncIterable<Buffer>);
+  const source = archivePath.endsWith('.gz') ? gunzipStream(archivePath) : createReadStream(archivePath);
   try {
     return await extractTar(source, dest, options);
   } catch (error) {
     throw error instanceof BundleError ? error : ioError(`could not read ${archivePath}`, error);
+  } finally {
+    // extractTar may refuse before reading a byte (DESTINATION_EXISTS); the file must not stay open.
+    source.destroy();
   }
 }
