@@ -94,6 +94,28 @@ describe('the update worker, a real child process running the client core', () =
     expect(await second.answer(1)).toMatchObject({ type: 'downloaded', staged: { version: '1.1.0' } });
   });
 
+  it('runs requests one at a time even when the options change, so two clients never write one cache at once', async () => {
+    const worker = start();
+    const workerOptions = options();
+    worker.send({ v: PROTOCOL_VERSION, type: 'check', id: 1, options: workerOptions });
+    const info = ((await worker.answer(1)) as { info: UpdateInfo }).info;
+    const [file] = info.plan.files;
+    if (file === undefined) throw new Error('the plan has no file');
+    // The download is cut twice and resumes after the retry delays: still running when the next request comes.
+    fixture.server.on({ pathEnd: file.targetPath.slice(file.targetPath.lastIndexOf('/') + 1), does: { kind: 'cut', afterBytes: Math.floor(file.size / 2) }, times: 2 });
+    try {
+      worker.send({ v: PROTOCOL_VERSION, type: 'download', id: 2, options: workerOptions, info });
+      // The app switched channel mid-download: other options, so another client over the same cache.
+      worker.send({ v: PROTOCOL_VERSION, type: 'check', id: 3, options: { ...workerOptions, channel: 'beta' } });
+      expect(await worker.answer(2)).toMatchObject({ type: 'downloaded', staged: { version: '1.1.0' } });
+      expect(await worker.answer(3)).toMatchObject({ type: 'checked', info: { version: '1.1.0' } });
+    } finally {
+      fixture.server.behave();
+    }
+    const answers = worker.messages.filter((m) => m.type === 'downloaded' || m.type === 'checked').map((m) => ('id' in m ? m.id : undefined));
+    expect(answers).toEqual([1, 2, 3]);
+  });
+
   it('answers up to date with no update', async () => {
     const worker = start();
     const upToDate = { ...fixture.clientOptions('1.1.0', await fixture.install('1.1.0')) };

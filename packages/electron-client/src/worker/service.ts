@@ -34,8 +34,7 @@ export function serve(transport: Transport, options: ServiceOptions = {}): void 
     error: (...args) => log('error', args),
   };
 
-  // One client for as long as the options stay the same: the core runs a client's operations one at a
-  // time, which is what keeps two requests from writing the same cache.
+  // One client for as long as the options stay the same.
   const clientFor = (workerOptions: WorkerOptions): UpdateClient => {
     const key = JSON.stringify(workerOptions, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v));
     if (client?.key !== key) {
@@ -48,12 +47,19 @@ export function serve(transport: Transport, options: ServiceOptions = {}): void 
     return client.client;
   };
 
+  // Requests run one at a time, in order. The core orders the operations of one client, but changed
+  // options (the app switching channel mid-download) make a new client, which must not write the same
+  // cache while the old one still does. A queued request can be cancelled before it starts.
+  let queue: Promise<void> = Promise.resolve();
   const run = (id: number, work: (signal: AbortSignal) => Promise<void>): void => {
     const controller = new AbortController();
     running.set(id, controller);
-    work(controller.signal)
+    const done = queue
+      .then(() => work(controller.signal))
       .catch((error: unknown) => transport.send({ v: PROTOCOL_VERSION, type: 'failed', id, error: toPayload(error) }))
       .finally(() => running.delete(id));
+    // A send that throws still surfaces through `done`; the next request runs either way.
+    queue = done.catch(() => undefined);
   };
 
   const handle = (message: MainMessage): void => {
