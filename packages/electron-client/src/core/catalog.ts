@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Metadata, MetadataKind, type TargetFile } from '@tufjs/models';
 import type { Updater } from 'tuf-js';
-import { channelOf, compareVersions, isPrerelease, parseTargetCustom, parseTargetPath, type TargetCustom } from '@tufup/bundle';
+import { channelOf, compareVersions, isPrerelease, parseTargetCustom, parseTargetPath, sameDigest, type Digest, type TargetCustom } from '@tufup/bundle';
 import type { ResolvedOptions } from './config.js';
 import { UpdateError } from './error.js';
 
@@ -120,23 +120,20 @@ export function isRequired(catalog: Catalog, current: string, target: string, op
 export function patchChain(catalog: Catalog, current: string, target: string): Target[] | undefined {
   const chain: Target[] = [];
   let version = target;
+  // The base of the patch after this one: the tar this one must produce.
+  let nextBase: Digest | undefined;
   while (version !== current) {
     const patch = catalog.patches.get(version);
     const base = patch?.custom.tufup.base;
     if (patch === undefined || base === undefined || compareVersions(base.version, current) < 0 || compareVersions(base.version, version) >= 0) return undefined;
-    const next = chain[0];
-    if (next !== undefined && !sameTar(next.custom.tufup.base, patch.custom.tufup.tar)) return undefined;
+    if (nextBase !== undefined && !sameDigest(nextBase, patch.custom.tufup.tar)) return undefined;
     chain.unshift(patch);
+    nextBase = base;
     version = base.version;
   }
-  const first = chain[0];
   const currentArchive = catalog.archives.get(current);
-  if (first !== undefined && currentArchive !== undefined && !sameTar(first.custom.tufup.base, currentArchive.custom.tufup.tar)) return undefined;
+  if (nextBase !== undefined && currentArchive !== undefined && !sameDigest(nextBase, currentArchive.custom.tufup.tar)) return undefined;
   return chain;
-}
-
-function sameTar(a: { sha256: string; size: number } | undefined, b: { sha256: string; size: number }): boolean {
-  return a !== undefined && a.sha256 === b.sha256 && a.size === b.size;
 }
 
 /** tufup's rule: the patch chain when its total size is below the full archive's, else the archive. */
