@@ -124,7 +124,7 @@ export async function verifyRepository(options: VerifyOptions): Promise<VerifyRe
         (o) => o.custom.tufup.kind === 'archive' && o.custom.tufup.platform === t.platform && o.custom.tufup.arch === t.arch && o.custom.tufup.version === t.base?.version,
       );
       if (options.applyPatches !== false && baseArchive !== undefined) {
-        const base = await gunzipToBuffer(baseArchive.file);
+        const base = await gunzipToBuffer(baseArchive.file).catch((e: unknown) => fail(`${path} applies to an archive that is not gzip`, e));
         await applyPatch({ patchPath: file, base, outPath: `${file}.tar`, expected: t.tar }).catch((e: unknown) => fail(`${path} does not produce its signed tar`, e));
         await rm(`${file}.tar`, { force: true });
         patchesApplied++;

@@ -1,7 +1,11 @@
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Targets } from '@tufjs/models';
 import { targetPath, parseTargetCustom } from '@tufup/bundle';
+import { signersFor } from '../src/repository.js';
+import { stageMetadata, withTransaction } from '../src/store.js';
 import {
   addBundle,
   addKey,
@@ -250,6 +254,28 @@ describe('the library API', () => {
     const before = await treeHash(repoDir);
     await expect(addKey({ repoDir, keysDir: inside, role: 'targets' })).rejects.toMatchObject({ code: 'KEYS_IN_REPO' });
     expect(await treeHash(repoDir)).toBe(before);
+  });
+
+  it('verify names a signed base archive that is not gzip as VERIFY_FAILED, also when its patch is checked first', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    const base = await addBundle({ repoDir, keysDir, bundleDir: await bundle('a', '1.9.0'), version: '1.9.0', platform: 'linux', arch: 'x64' });
+    await addBundle({ repoDir, keysDir, bundleDir: await bundle('b', '1.10.0', 'b'), version: '1.10.0', platform: 'linux', arch: 'x64' });
+    // A publisher signs an archive that is not gzip: its hash matches, so only tufup's own checks can tell.
+    // Paths sort "1.10.0.patch" before "1.9.0.tar.gz", so the patch reaches the archive first.
+    const garbage = Buffer.from('not a gzip stream\n'.repeat(100));
+    const sha256 = createHash('sha256').update(garbage).digest('hex');
+    const state = await loadRepository(repoDir);
+    const json = state.targets.signed.toJSON();
+    const entries = { ...(json.targets as Record<string, { length: number; hashes: Record<string, string> }>) };
+    entries[base.archive.path] = { ...entries[base.archive.path], length: garbage.length, hashes: { sha256 } };
+    const signers = await signersFor({ keysDir }, state, ['targets', 'snapshot', 'timestamp'], 'test');
+    await withTransaction(repoDir, async (tx) => {
+      await tx.put(`targets/linux-x64/${sha256}.demo-1.9.0.tar.gz`, garbage);
+      await stageMetadata(tx, state, { targets: Targets.fromJSON({ ...json, targets: entries }) }, signers);
+    });
+    const error: unknown = await verifyRepository({ repoDir }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RepoError);
+    expect(error).toMatchObject({ code: 'VERIFY_FAILED' });
   });
 
   it('refuses to work while another command holds the lock (REPO_BUSY), changing nothing', async () => {
