@@ -168,9 +168,9 @@ export async function writeFileAtomic(
   onChunk?: (chunk: Uint8Array) => void,
   beforeCommit?: () => void,
 ): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   const partial = `${path}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
+    await mkdir(dirname(path), { recursive: true });
     const handle = await open(partial, 'wx');
     try {
       for await (const chunk of chunks) {
@@ -184,7 +184,8 @@ export async function writeFileAtomic(
     beforeCommit?.();
     await rename(partial, path);
   } catch (cause) {
-    await rm(partial, { force: true });
+    // A failed clean-up (the folder was never made) must not replace the error the caller acts on.
+    await rm(partial, { force: true }).catch(() => undefined);
     throw ioError(`could not write ${path}`, cause);
   }
 }

@@ -59,6 +59,17 @@ describe('bundle folder -> tar.gz -> folder', () => {
     expect(await treeOf(join(work, 'out'))).toEqual(await treeOf(app));
   });
 
+  it('refuses an output path that cannot be made with IO, leaving nothing', async () => {
+    const work = await tempDir();
+    const app = join(work, 'app');
+    await writeFixtureBundle(app);
+    await createArchive(app, join(work, 'a.tar.gz'), join(work, 'a.tar'));
+    await writeFile(join(work, 'not-a-folder'), 'x');
+    await expectCode(gunzipFile(join(work, 'a.tar.gz'), join(work, 'not-a-folder', 'b.tar')), 'IO');
+    await expectCode(writeTar(app, join(work, 'not-a-folder', 'sub', 'c.tar')), 'IO');
+    expect((await readdir(work)).sort()).toEqual(['a.tar', 'a.tar.gz', 'app', 'not-a-folder']);
+  });
+
   it('lists the archive with every entry, in path order, with normalised modes', async () => {
     const work = await tempDir();
     const app = join(work, 'app');
