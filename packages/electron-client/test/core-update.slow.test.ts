@@ -404,6 +404,8 @@ describe('the chain of trust', () => {
       const info = (await client.checkForUpdates())!;
       expect(await codeOf(client.downloadUpdate({ ...info, version: '1.2.0' }))).toBe('NO_UPDATE');
       expect(await codeOf(client.downloadUpdate({ ...info, version: '0.9.0' }))).toBe('NO_UPDATE');
+      // An info the app kept or built itself, with a version that is none.
+      expect(await codeOf(client.downloadUpdate({ ...info, version: 'latest' }))).toBe('NO_UPDATE');
     } finally {
       await fixture.cleanup();
     }

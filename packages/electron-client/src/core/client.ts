@@ -94,8 +94,9 @@ export class UpdateClient {
     return this.serial(async () => {
       const o = this.options;
       const { signal } = options;
-      if (compareVersions(info.version, o.currentVersion) <= 0) {
-        throw new UpdateError('NO_UPDATE', `${info.version} is not newer than the running ${o.currentVersion}`);
+      // Safe: `info` may come from the app (kept, or built) rather than from checkForUpdates.
+      if (compareVersionsSafe(info.version, o.currentVersion) <= 0) {
+        throw new UpdateError('NO_UPDATE', `${info.version} is not a version newer than the running ${o.currentVersion}`);
       }
       const already = await findStagedUpdate(o.cacheDir, o.currentVersion, { excludeVersions: [...o.excludeVersions], logger: o.logger });
       if (already?.version === info.version) return already;
