@@ -1,5 +1,6 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '@tufup/bundle';
 import { UpdateError } from '../core/index.js';
 import { processAlive } from '../core/stage.js';
 import { healthMarkerPath, installerPidPath, installResultPath } from './installer.js';
@@ -66,13 +67,9 @@ export async function addFailedVersion(cacheDir: string, version: string): Promi
   if (versions.includes(version)) return versions;
   versions.push(version);
   const path = failedVersionsPath(cacheDir);
-  const partial = `${path}.partial-${process.pid}`;
   try {
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(partial, `${JSON.stringify(versions, null, 2)}\n`);
-    await rename(partial, path);
+    await writeFileAtomic(path, [Buffer.from(`${JSON.stringify(versions, null, 2)}\n`)]);
   } catch (cause) {
-    await rm(partial, { force: true });
     throw new UpdateError('DISK', `could not record ${version} as failed in ${path}`, { cause });
   }
   return versions;
