@@ -280,6 +280,9 @@ async function decode(
     throw error;
   } finally {
     signal?.removeEventListener('abort', onAbort);
+    // When the write fails before reading (an output folder that cannot be made), nothing else would end
+    // the pipeline: the patch file would stay open and the decoder keep its copy of the base.
+    digest.destroy();
   }
   return expected;
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants, zstdCompressSync } from 'node:zlib';
@@ -17,7 +18,8 @@ import {
   type Digest,
 } from '../src/index.js';
 import { filler } from './bundle-fixture.js';
-import { cleanTempDirs, exists, expectCode, tempDir } from './helpers.js';
+import { craftTar } from './crafted-tar.js';
+import { cleanTempDirs, exists, expectCode, openFdsOnceSettled, tempDir } from './helpers.js';
 import { editBinary, editJs, joinPatch, realFile, slice, splitPatch, writeFiles } from './patch-fixture.js';
 
 /** Two versions of a small app built from real JS and real machine code: about 1.5 MB of tar each. */
@@ -202,6 +204,18 @@ describe('patches that must not apply', () => {
   it('refuses a missing patch file with IO', async () => {
     const dir = await tempDir();
     await expectCode(readPatchHeader(join(dir, 'missing.patch')), 'IO');
+  });
+
+  // An open handle keeps Windows from deleting the patch, and each failed try would leak another.
+  it.skipIf(process.platform !== 'linux')('closes the patch file when the output cannot be written', async () => {
+    // Unrelated random content makes a patch of about 1 MB, far more than is read before the output opens.
+    const base = craftTar([{ path: 'a', content: randomBytes(1024 * 1024) }]);
+    const target = craftTar([{ path: 'a', content: randomBytes(1024 * 1024) }]);
+    const { dir, patchPath } = await patchFile(await createPatch(base, target, { level: 1 }));
+    const notAFolder = join(dir, 'not-a-folder');
+    await writeFile(notAFolder, 'x');
+    await expectCode(applyPatch({ patchPath, base, outPath: join(notAFolder, 'new.tar'), expected: digestBuffer(target) }), 'IO');
+    expect(await openFdsOnceSettled(patchPath)).toBe(0);
   });
 
   it('stops when aborted, rejecting with the abort reason and writing no output', async () => {
