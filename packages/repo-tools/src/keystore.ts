@@ -51,7 +51,8 @@ export async function writeKeyFile(keysDir: string, role: RoleName, key: KeyObje
     }
     await rename(partial, path);
   } catch (cause) {
-    await rm(partial, { force: true });
+    // A failed clean-up (the folder was never made) must not replace the error the caller acts on.
+    await rm(partial, { force: true }).catch(() => undefined);
     throw ioError(`could not write the ${role} key file in ${keysDir}`, cause);
   }
   return path;

@@ -278,6 +278,14 @@ describe('the library API', () => {
     expect(error).toMatchObject({ code: 'VERIFY_FAILED' });
   });
 
+  it('init into a keys folder that cannot be made fails with IO and leaves no repository', async () => {
+    await writeFile(join(tmp, 'not-a-folder'), 'x');
+    const error: unknown = await initRepository({ repoDir, keysDir: join(tmp, 'not-a-folder', 'keys'), appName: 'demo' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RepoError);
+    expect(error).toMatchObject({ code: 'IO' });
+    expect((await readdir(tmp)).sort()).toEqual(['not-a-folder']);
+  });
+
   it('refuses to work while another command holds the lock (REPO_BUSY), changing nothing', async () => {
     await initRepository({ repoDir, keysDir, appName: 'demo' });
     const lock = join(tmp, '.repo.tufup-lock');
