@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, mkdir, open, readdir, readlink, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BundleError, ioError } from './error.js';
-import { digestBuffer, Hasher, type Digest } from './hash.js';
+import { Hasher, type Digest } from './hash.js';
 
 /** The kinds of entry a bundle archive may hold. */
 export type TarEntryType = 'file' | 'directory' | 'symlink';
@@ -290,9 +290,4 @@ function ustarHeader(h: RawHeader): Buffer {
 
 function octal(b: Buffer, offset: number, width: number, value: number): void {
   b.write(`${value.toString(8).padStart(width - 1, '0')}\u0000`, offset, width, 'ascii');
-}
-
-/** sha256 and size of a tar held in memory. */
-export function digestTar(tar: Uint8Array): Digest {
-  return digestBuffer(tar);
 }
