@@ -67,7 +67,7 @@ export async function gunzipToBuffer(source: string): Promise<Buffer> {
   try {
     for await (const chunk of gunzipStream(source) as AsyncIterable<Buffer>) chunks.push(chunk);
   } catch (cause) {
-    throw new BundleError('IO', `could not decompress ${source}: ${(cause as Error).message}`, { cause });
+    throw ioError(`could not decompress ${source}`, cause);
   }
   return Buffer.concat(chunks);
 }
