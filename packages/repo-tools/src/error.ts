@@ -1,3 +1,5 @@
+import { BundleError } from '@tufup/bundle';
+
 /** What went wrong, as a stable string a caller can switch on; messages are for people and may change. */
 export type RepoErrorCode =
   | 'USAGE'
@@ -43,4 +45,18 @@ export function ioError(what: string, cause: unknown): RepoError {
   }
   const detail = cause instanceof Error ? cause.message : String(cause);
   return new RepoError('IO', `${what}: ${detail}`, { cause });
+}
+
+const BUNDLE_CODES: Partial<Record<string, RepoErrorCode>> = {
+  BUNDLE_NOT_FOUND: 'BUNDLE_NOT_FOUND',
+  BUNDLE_EMPTY: 'BUNDLE_EMPTY',
+  INVALID_VERSION: 'INVALID_VERSION',
+  INVALID_NAME: 'INVALID_NAME',
+  DISK_FULL: 'DISK_FULL',
+};
+
+/** Wraps errors of @tufup/bundle in this package's error class, keeping the codes a user acts on. */
+export function fromBundleError(error: unknown): unknown {
+  if (!(error instanceof BundleError)) return error;
+  return new RepoError(BUNDLE_CODES[error.code] ?? 'BUNDLE', error.message, { cause: error });
 }

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { TargetFile, Targets } from '@tufjs/models';
 import {
-  BundleError,
   compareVersions,
   createArchive,
   createPatchFile,
@@ -17,7 +16,7 @@ import {
   type TargetKind,
 } from '@tufup/bundle';
 import { checkPositive, TARGETS_DIR } from './config.js';
-import { RepoError, type RepoErrorCode } from './error.js';
+import { fromBundleError, RepoError } from './error.js';
 import { signersFor, type RepoOptions } from './repository.js';
 import { loadRepository, stageMetadata, withTransaction, type MetadataVersions, type RepoState } from './store.js';
 import type { JSONObject } from './metadata.js';
@@ -123,20 +122,6 @@ export interface AddResult {
     saving: number;
   };
   metadata: MetadataVersions;
-}
-
-const BUNDLE_CODES: Partial<Record<string, RepoErrorCode>> = {
-  BUNDLE_NOT_FOUND: 'BUNDLE_NOT_FOUND',
-  BUNDLE_EMPTY: 'BUNDLE_EMPTY',
-  INVALID_VERSION: 'INVALID_VERSION',
-  INVALID_NAME: 'INVALID_NAME',
-  DISK_FULL: 'DISK_FULL',
-};
-
-/** Wraps errors of @tufup/bundle in this package's error class, keeping the codes a user acts on. */
-export function fromBundleError(error: unknown): unknown {
-  if (!(error instanceof BundleError)) return error;
-  return new RepoError(BUNDLE_CODES[error.code] ?? 'BUNDLE', error.message, { cause: error });
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

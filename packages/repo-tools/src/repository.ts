@@ -1,7 +1,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { Root, Snapshot, Targets, Timestamp, MetaFile, Metadata } from '@tufjs/models';
-import { BundleError, checkName } from '@tufup/bundle';
+import { checkName } from '@tufup/bundle';
 import {
   checkPositive,
   CONFIG_FILE,
@@ -14,7 +14,7 @@ import {
   type RepoConfig,
   type RoleName,
 } from './config.js';
-import { RepoError } from './error.js';
+import { fromBundleError, RepoError } from './error.js';
 import { checkKeysOutside, generateKey, requireSigners, writeKeyFile, type KeySource } from './keystore.js';
 import { expiresIn, SPEC_VERSION, type JSONObject } from './metadata.js';
 import { KeyObjectSigner, type Signer } from './signer.js';
@@ -67,8 +67,8 @@ export async function initRepository(options: InitOptions): Promise<InitResult> 
   const { repoDir, keysDir } = options;
   try {
     checkName(options.appName);
-  } catch (cause) {
-    throw new RepoError('INVALID_NAME', (cause as BundleError).message, { cause });
+  } catch (error) {
+    throw fromBundleError(error);
   }
   checkKeysOutside(keysDir, repoDir);
   const expiryDays = expiryDaysOf(options.expiryDays);
