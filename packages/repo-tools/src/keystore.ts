@@ -1,6 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { join, relative, resolve, isAbsolute } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import { KEY_ENV, PASSPHRASE_ENV, type RoleName } from './config.js';
 import { ioError, RepoError } from './error.js';
 import { KeyObjectSigner, type Signer } from './signer.js';
@@ -75,11 +76,33 @@ export function parsePrivateKey(pem: string, where: string, passphrase: string |
   return key;
 }
 
-/** Throws KEYS_IN_REPO when the keys folder lies inside the repository, where it would get published. */
+/**
+ * Throws KEYS_IN_REPO when the keys folder lies inside the repository, where it would get published:
+ * by its path, or by where its path leads once symlinks are followed (a linked keys folder).
+ */
 export function checkKeysOutside(keysDir: string, repoDir: string): void {
-  const rel = relative(resolve(repoDir), resolve(keysDir));
-  if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) {
+  const inside = (keys: string, repo: string): boolean => {
+    const rel = relative(repo, keys);
+    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  };
+  if (inside(resolve(keysDir), resolve(repoDir)) || inside(realPath(keysDir), realPath(repoDir))) {
     throw new RepoError('KEYS_IN_REPO', `the keys folder ${keysDir} is inside the repository ${repoDir}; keep private keys out of what you publish`);
+  }
+}
+
+/** The absolute path with every symlink followed, for paths whose last parts do not exist yet too. */
+function realPath(path: string): string {
+  const missing: string[] = [];
+  let at = resolve(path);
+  for (;;) {
+    try {
+      return join(realpathSync(at), ...missing.reverse());
+    } catch {
+      const parent = dirname(at);
+      if (parent === at) return resolve(path);
+      missing.push(basename(at));
+      at = parent;
+    }
   }
 }
 

@@ -256,6 +256,23 @@ describe('the library API', () => {
     expect(await treeHash(repoDir)).toBe(before);
   });
 
+  it('key commands refuse a keys folder that is a symlink into the repository', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    const { cp, symlink } = await import('node:fs/promises');
+    // The published metadata folder, reached through a link whose own path lies outside the repository.
+    await cp(keysDir, join(repoDir, 'metadata'), { recursive: true });
+    const link = join(tmp, 'keys-link');
+    await symlink(join(repoDir, 'metadata'), link);
+    const before = await treeHash(repoDir);
+    await expect(addKey({ repoDir, keysDir: link, role: 'targets' })).rejects.toMatchObject({ code: 'KEYS_IN_REPO' });
+    expect(await treeHash(repoDir)).toBe(before);
+    // init too, where the keys folder does not exist yet: the link is on its way.
+    await mkdir(join(tmp, 'r2'));
+    await symlink(join(tmp, 'r2'), join(tmp, 'r2-link'));
+    await expect(initRepository({ repoDir: join(tmp, 'r2'), keysDir: join(tmp, 'r2-link', 'keys'), appName: 'demo' })).rejects.toMatchObject({ code: 'KEYS_IN_REPO' });
+    expect(await readdir(join(tmp, 'r2'))).toEqual([]);
+  });
+
   it('verify names a signed base archive that is not gzip as VERIFY_FAILED, also when its patch is checked first', async () => {
     await initRepository({ repoDir, keysDir, appName: 'demo' });
     const base = await addBundle({ repoDir, keysDir, bundleDir: await bundle('a', '1.9.0'), version: '1.9.0', platform: 'linux', arch: 'x64' });
