@@ -193,7 +193,7 @@ export class UpdateClient {
       const patchPath = files[i];
       if (base === undefined || patchPath === undefined) throw new UpdateError('INTERNAL', `the patch to ${version} has no base or file`);
       const previous = tarPath;
-      tarPath = join(o.targetsDir, o.platformKey, `${o.appName}-${version}.tar`);
+      tarPath = this.tarPath(version);
       const apply: PatchStep = {
         patchPath,
         outPath: tarPath,
@@ -248,9 +248,8 @@ export class UpdateClient {
   /** A cached tar or archive of the running version whose tar matches the signed digest, in memory. */
   private async cachedBase(signed: Digest & { version: string }): Promise<Buffer | undefined> {
     const o = this.options;
-    const dir = join(o.targetsDir, o.platformKey);
     for (const kind of ['tar', 'archive'] as const) {
-      const path = join(dir, kind === 'tar' ? `${o.appName}-${signed.version}.tar` : targetFileName(o.appName, signed.version, 'archive'));
+      const path = kind === 'tar' ? this.tarPath(signed.version) : join(o.downloadDir, targetFileName(o.appName, signed.version, 'archive'));
       const base = await (kind === 'tar' ? readFile(path) : gunzipToBuffer(path)).catch(() => undefined);
       if (base !== undefined && sameDigest(digestBuffer(base), signed)) {
         o.logger.debug(`tufup: patch base from the cached ${path}`);
@@ -285,7 +284,7 @@ export class UpdateClient {
    */
   private async download(session: Session, targets: Target[], onProgress: DownloadOptions['onProgress'], signal: AbortSignal | undefined): Promise<string[]> {
     const o = this.options;
-    const dir = join(o.targetsDir, o.platformKey);
+    const dir = o.downloadDir;
     await this.guard('preparing the download folder', signal, () => mkdir(dir, { recursive: true }));
     const meter = new ProgressMeter('download', targets.reduce((sum, t) => sum + t.length, 0), onProgress);
     const paths: string[] = [];
@@ -316,7 +315,7 @@ export class UpdateClient {
   /** Keeps only the new version's tar or archive as the next patch base; older bases, patches and partials go. */
   private async prune(keep: string, version: string): Promise<void> {
     const o = this.options;
-    const dir = join(o.targetsDir, o.platformKey);
+    const dir = o.downloadDir;
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       const path = join(dir, name);
       if (path !== keep) await rm(path, { recursive: true, force: true });
@@ -332,7 +331,7 @@ export class UpdateClient {
     const o = this.options;
     await this.guard('preparing the cache folder', signal, async () => {
       await mkdir(o.metadataDir, { recursive: true });
-      await mkdir(join(o.targetsDir, o.platformKey), { recursive: true });
+      await mkdir(o.downloadDir, { recursive: true });
       await seedTrustedRoot(o.metadataDir, o.trustedRoot);
     });
     const fetcher = new ResumableFetcher({
@@ -341,7 +340,7 @@ export class UpdateClient {
       stallTimeoutMs: o.stallTimeoutMs,
       minBytesPerSecond: o.minBytesPerSecond,
       retries: o.retries,
-      partialDir: join(o.targetsDir, o.platformKey),
+      partialDir: o.downloadDir,
       logger: o.logger,
     });
     fetcher.context = { signal };
@@ -352,6 +351,11 @@ export class UpdateClient {
     }, fetcher);
     const catalog = await this.guard(what, signal, () => readCatalog(updater, o), fetcher);
     return { updater, fetcher, catalog };
+  }
+
+  /** Where a tar of `version` is kept: an intermediate of a patch chain, or the next patch base. */
+  private tarPath(version: string): string {
+    return join(this.options.downloadDir, `${this.options.appName}-${version}.tar`);
   }
 
   private async guard<T>(what: string, signal: AbortSignal | undefined, fn: () => Promise<T>, fetcher?: ResumableFetcher): Promise<T> {

@@ -94,6 +94,8 @@ export interface ResolvedOptions extends Required<Omit<CoreOptions, 'trustedRoot
   platformKey: string;
   metadataDir: string;
   targetsDir: string;
+  /** `<targetsDir>/<platform>-<arch>`: this build's downloads, partials and cached tars. */
+  downloadDir: string;
   stagedDir: string;
 }
 
@@ -167,6 +169,7 @@ export function resolveOptions(options: CoreOptions): ResolvedOptions {
     logger: options.logger ?? silentLogger,
     metadataDir: join(cacheDir, 'metadata'),
     targetsDir: join(cacheDir, 'targets'),
+    downloadDir: join(cacheDir, 'targets', key),
     stagedDir: join(cacheDir, 'staged'),
   };
 }
