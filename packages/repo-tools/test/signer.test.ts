@@ -58,6 +58,10 @@ describe('signMetadata', () => {
     const { inspect } = await import('node:util');
     expect(inspect(signer, { depth: 5 })).not.toContain(body);
     expect(JSON.stringify(signer)).not.toContain(body);
+    // Node never prints a KeyObject's bytes, so the two checks above hold anyway; what the signer adds
+    // is that the key object itself is not handed on, where a later export() or serializer could reach it.
+    expect(inspect(signer, { depth: 5 })).not.toMatch(/privateKey|PrivateKeyObject/);
+    expect(JSON.parse(JSON.stringify(signer))).toEqual({ keyid: signer.keyid });
     expect(() => new KeyObjectSigner(generateKeyPairSync('ed25519').publicKey)).toThrow(RepoError);
   });
 });
