@@ -1,4 +1,4 @@
-import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
@@ -40,7 +40,7 @@ export function keyFileName(role: RoleName, keyid: string): string {
 export async function writeKeyFile(keysDir: string, role: RoleName, key: KeyObject, passphrase?: string): Promise<string> {
   const signer = new KeyObjectSigner(key);
   const path = join(keysDir, keyFileName(role, signer.keyid));
-  const partial = `${path}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const partial = `${path}.partial-${process.pid}`;
   try {
     await mkdir(keysDir, { recursive: true, mode: 0o700 });
     const handle = await open(partial, 'wx', 0o600);

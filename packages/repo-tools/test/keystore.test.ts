@@ -1,4 +1,4 @@
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exportPrivateKey, findSigners, generateKey, tufKeyOf } from '../src/index.js';
@@ -19,15 +19,6 @@ describe('key files and environment keys', () => {
     expect((await stat(path)).mode & 0o777).toBe(0o600);
     const [signer] = await findSigners({ keysDir: dir, env: {} }, 'targets', [keyID]);
     expect(signer?.keyid).toBe(keyID);
-  });
-
-  it('writes a key file over the litter of a crashed run that had the same process id', async () => {
-    // In containers the command is often pid 1 every time, so a crash's partial file meets the next run.
-    const key = generateKey();
-    const path = join(dir, `targets.${tufKeyOf(key).keyID}.pem`);
-    await writeFile(`${path}.partial-${process.pid}`, 'left by a crashed run');
-    await expect(writeKeyFile(dir, 'targets', key)).resolves.toBe(path);
-    await expect(findSigners({ keysDir: dir, env: {} }, 'targets', [tufKeyOf(key).keyID])).resolves.toHaveLength(1);
   });
 
   it('encrypts key files with a passphrase and refuses a wrong or missing one', async () => {
