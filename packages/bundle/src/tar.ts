@@ -175,7 +175,12 @@ export async function writeFileAtomic(
     try {
       for await (const chunk of chunks) {
         onChunk?.(chunk);
-        await handle.write(chunk);
+        // write(2) may store only part of a chunk (a filling disk does); the rest must follow or fail,
+        // or a truncated file would be committed under a digest of the whole chunk.
+        for (let offset = 0; offset < chunk.length; ) {
+          const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+          offset += bytesWritten;
+        }
       }
       await handle.sync();
     } finally {
