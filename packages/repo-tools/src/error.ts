@@ -53,6 +53,7 @@ const BUNDLE_CODES: Partial<Record<string, RepoErrorCode>> = {
   INVALID_VERSION: 'INVALID_VERSION',
   INVALID_NAME: 'INVALID_NAME',
   DISK_FULL: 'DISK_FULL',
+  IO: 'IO',
 };
 
 /** Wraps errors of @tufup/bundle in this package's error class, keeping the codes a user acts on. */

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { TargetFile, Targets } from '@tufjs/models';
 import {
+  BundleError,
   compareVersions,
   createArchive,
   createPatchFile,
@@ -197,6 +198,7 @@ export async function addBundle(options: AddOptions): Promise<AddResult> {
       const baseArchive = join(options.repoDir, ...base.archive.file.split('/'));
       options.logger?.info(`making the patch from ${base.version}`);
       const baseDigest = await gunzipFile(baseArchive, baseTar).catch((e: unknown) => {
+        if (failedWriting(e, baseTar)) throw fromBundleError(e);
         throw new RepoError('METADATA_CORRUPT', `${base.archive?.file}, the archive of ${base.version}, is missing or unreadable`, { cause: e });
       });
       if (!sameDigest(baseDigest, base.archive.custom.tufup.tar)) {
@@ -220,6 +222,18 @@ export async function addBundle(options: AddOptions): Promise<AddResult> {
     if (patch !== undefined) result.patch = patch;
     return result;
   });
+}
+
+/**
+ * Whether unpacking the base archive failed on the scratch tar rather than on the archive: a full or
+ * failing disk must be reported as such, not blamed on the repository.
+ */
+function failedWriting(error: unknown, scratch: string): boolean {
+  if (!(error instanceof BundleError)) return false;
+  if (error.code === 'DISK_FULL') return true;
+  const cause = error.cause as NodeJS.ErrnoException | undefined;
+  // Only the scratch side writes or syncs; the archive side reads and names the archive.
+  return error.code === 'IO' && (cause?.syscall === 'write' || cause?.syscall === 'fsync' || cause?.path?.startsWith(scratch) === true);
 }
 
 /**
