@@ -152,9 +152,19 @@ function isDigest(v: unknown): v is Digest {
 }
 
 function isTarEntry(v: unknown): v is TarEntry {
-  if (!isRecord(v) || typeof v.path !== 'string' || !Number.isSafeInteger(v.mode) || !Number.isSafeInteger(v.size)) return false;
+  if (!isRecord(v) || !isEntryPath(v.path) || !Number.isSafeInteger(v.mode) || !Number.isSafeInteger(v.size)) return false;
   if (v.type === 'symlink') return typeof v.linkname === 'string';
   return v.type === 'file' || v.type === 'directory';
+}
+
+/**
+ * Whether `v` is a path as scanBundle writes it: applyPatchFromFolder joins it onto the install
+ * folder, so a forged header must not name anything outside it (no `..`, absolute or drive paths,
+ * backslashes, NUL, empty or `.` segments).
+ */
+function isEntryPath(v: unknown): v is string {
+  if (typeof v !== 'string' || /^[A-Za-z]:/.test(v) || v.includes('\\') || v.includes('\0')) return false;
+  return v.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
 }
 
 function isPatchHeader(v: unknown): v is PatchHeader {

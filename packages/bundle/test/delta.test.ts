@@ -5,6 +5,7 @@ import { constants, zstdCompressSync } from 'node:zlib';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   applyPatch,
+  applyPatchFromFolder,
   createPatch,
   createPatchFile,
   digestBuffer,
@@ -192,6 +193,28 @@ describe('patches that must not apply', () => {
       await expectCode(applyPatch({ patchPath, base: v.base, outPath, expected: digestBuffer(v.target) }), 'PATCH_FORMAT');
       await expectNoOutput(dir);
     }
+  });
+
+  // applyPatchFromFolder reads each base entry at installDir/<path>: a forged list must not reach outside.
+  it.each([
+    ['climbs out with ..', '../outside.txt'],
+    ['climbs out further down', 'resources/../../outside.txt'],
+    ['is absolute', '/etc/passwd'],
+    ['has a drive letter', 'C:/Windows/win.ini'],
+    ['has a drive-relative drive letter', 'c:outside.txt'],
+    ['uses backslashes', 'resources\\..\\..\\outside.txt'],
+    ['holds a NUL', 'resources/app.js\0.txt'],
+    ['is empty', ''],
+    ['has an empty segment', 'resources//app.js'],
+    ['has a . segment', './resources/app.js'],
+    ['ends with a slash', 'resources/'],
+  ])('refuses a header whose base entry path %s with PATCH_FORMAT and reads nothing outside', async (_what, path) => {
+    const { header, payload } = splitPatch(v.patch);
+    const baseEntries = [...header.baseEntries, { path, type: 'file', mode: 0o644, size: 11 }];
+    const { dir, patchPath, outPath } = await patchFile(joinPatch({ ...header, baseEntries }, payload));
+    await expectCode(readPatchHeader(patchPath), 'PATCH_FORMAT');
+    await expectCode(applyPatchFromFolder({ patchPath, installDir: join(dir, 'install'), outPath, expected: digestBuffer(v.target) }), 'PATCH_FORMAT');
+    await expectNoOutput(dir);
   });
 
   it('stores the header, mostly the base entry list, gzip-compressed', async () => {
