@@ -98,8 +98,15 @@ export class Transaction {
     try {
       await mkdir(parent, { recursive: true });
       const handle = await open(lockPath, 'wx');
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
+      try {
+        await handle.writeFile(`${process.pid}\n`);
+        await handle.close();
+      } catch (cause) {
+        // The lock is ours but unusable (a full disk): left behind, it would make every later command REPO_BUSY.
+        await handle.close().catch(() => undefined);
+        await rm(lockPath, { force: true }).catch(() => undefined);
+        throw ioError(`could not lock ${repoDir}`, cause);
+      }
     } catch (cause) {
       if ((cause as NodeJS.ErrnoException).code === 'EEXIST') {
         throw new RepoError('REPO_BUSY', `another tufup-repo command is working on ${repoDir} (lock ${lockPath}); delete the lock if none is`, { cause });
