@@ -72,12 +72,17 @@ export async function gunzipToBuffer(source: string): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Extracts a `.tar.gz` or `.tar` file into the fresh folder `dest`; see {@link extractTar}. */
+/**
+ * Extracts a `.tar.gz` or `.tar` file into the fresh folder `dest`; see {@link extractTar}. The archive
+ * file is closed however extraction ends; a fired `options.signal` rejects with its reason.
+ */
 export async function extractArchive(archivePath: string, dest: string, options: ExtractOptions = {}): Promise<Digest> {
+  options.signal?.throwIfAborted();
   const source = archivePath.endsWith('.gz') ? gunzipStream(archivePath) : createReadStream(archivePath);
   try {
     return await extractTar(source, dest, options);
   } catch (error) {
+    if (options.signal?.aborted === true && error === options.signal.reason) throw error;
     throw error instanceof BundleError ? error : ioError(`could not read ${archivePath}`, error);
   } finally {
     // extractTar may refuse before reading a byte (DESTINATION_EXISTS); the file must not stay open.

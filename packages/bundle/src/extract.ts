@@ -13,6 +13,11 @@ export interface ExtractOptions {
   expected?: Digest;
   /** Called with the tar bytes read so far. */
   onProgress?: (bytes: number) => void;
+  /**
+   * Stops the extraction mid-way, even while the source is waiting for bytes: the partial folder is
+   * removed and the promise rejects with the signal's `reason`.
+   */
+  signal?: AbortSignal;
 }
 
 const MAX_LINK_DEPTH = 40;
@@ -24,12 +29,17 @@ const MAX_LINK_DEPTH = 40;
  * links that lead outside, writes through a link, duplicate paths, devices, FIFOs and set-id bits.
  */
 export async function extractTar(source: AsyncIterable<Uint8Array>, dest: string, options: ExtractOptions = {}): Promise<Digest> {
+  const { signal } = options;
+  signal?.throwIfAborted();
   if (await lstat(dest).then(() => true, () => false)) {
     throw new BundleError('DESTINATION_EXISTS', `${dest} already exists; extraction only writes into a fresh folder`);
   }
   const partial = join(dirname(dest), `.${basename(dest)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
   const digest = new Hasher(options.onProgress);
   let writer: EntryWriter | undefined;
+  // An object, so that the checks below see what the abort listener set.
+  const abort = { cancelled: false };
+  let onAbort: (() => void) | undefined;
   try {
     mkdirSync(dirname(dest), { recursive: true });
     mkdirSync(partial);
@@ -63,11 +73,38 @@ export async function extractTar(source: AsyncIterable<Uint8Array>, dest: string
       parser.on('abort', () => resolve());
       parser.on('error', () => resolve());
     });
-    for await (const chunk of source) {
-      digest.update(chunk);
-      if (failure !== undefined) break;
-      if (!parser.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length))) {
-        await Promise.race([once(parser, 'drain').catch(() => undefined), settled]);
+    // An abort must also end a wait for the next chunk, which a stalled source may never deliver.
+    let stop: () => void = () => undefined;
+    const stopped = new Promise<undefined>((resolve) => (stop = () => resolve(undefined)));
+    onAbort = (): void => {
+      if (failure === undefined) abort.cancelled = true;
+      fail(new Error('extraction cancelled'));
+      stop();
+    };
+    if (signal?.aborted === true) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const chunks = source[Symbol.asyncIterator]();
+    let ended = false;
+    try {
+      for (;;) {
+        const next = await Promise.race([chunks.next(), stopped]);
+        if (next === undefined) break;
+        if (next.done === true) {
+          ended = true;
+          break;
+        }
+        digest.update(next.value);
+        if (failure !== undefined) break;
+        if (!parser.write(Buffer.from(next.value.buffer, next.value.byteOffset, next.value.length))) {
+          await Promise.race([once(parser, 'drain').catch(() => undefined), settled]);
+        }
+      }
+    } finally {
+      // Like leaving a `for await` early, this lets the source go (a stream closes its file); not awaited
+      // after a cancel, since an async generator stuck in a pending read finishes its return only after it.
+      if (!ended) {
+        const closing = Promise.resolve(chunks.return?.()).catch(() => undefined);
+        if (!abort.cancelled) await closing;
       }
     }
     if (failure === undefined) {
@@ -91,8 +128,11 @@ export async function extractTar(source: AsyncIterable<Uint8Array>, dest: string
   } catch (error) {
     writer?.dispose();
     await rm(partial, { recursive: true, force: true }).catch(() => undefined);
+    if (abort.cancelled && signal !== undefined) throw signal.reason;
     if (error instanceof BundleError) throw error;
     throw ioError(`could not extract into ${dest}`, error);
+  } finally {
+    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
   }
 }
 

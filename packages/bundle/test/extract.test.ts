@@ -178,3 +178,67 @@ describe('a refused archive is let go', () => {
     expect(await openFdsOnceSettled(archive)).toBe(0);
   });
 });
+
+describe('cancelling an extraction', () => {
+  const big = (): Buffer => craftTar([file('a.bin', 'a'.repeat(60_000)), file('b.bin', 'b'.repeat(60_000))]);
+
+  it('stops mid-way when the signal fires, rejects with its reason and leaves nothing', async () => {
+    const controller = new AbortController();
+    const reason = new Error('the user closed the window');
+    const { parent, dest, result } = await extractInto(big(), {
+      signal: controller.signal,
+      onProgress: (bytes) => {
+        if (bytes >= 7_000) controller.abort(reason);
+      },
+    });
+    await expect(result).rejects.toBe(reason);
+    expect(await exists(dest)).toBe(false);
+    expect(await readdir(parent)).toEqual([]);
+  });
+
+  it('stops while the source waits for bytes that never come', async () => {
+    const controller = new AbortController();
+    const tar = big();
+    async function* stalled(): AsyncGenerator<Buffer> {
+      yield tar.subarray(0, 10_000);
+      controller.abort('stop');
+      await new Promise<never>(() => undefined);
+    }
+    const parent = await tempDir();
+    const result = extractTar(stalled(), join(parent, 'out'), { signal: controller.signal });
+    await expect(result).rejects.toBe('stop');
+    expect(await readdir(parent)).toEqual([]);
+  });
+
+  it('makes nothing at all when the signal has already fired', async () => {
+    const parent = await tempDir();
+    const reason = new Error('already cancelled');
+    const result = extractTar(chunksOf(big()), join(parent, 'deep', 'out'), { signal: AbortSignal.abort(reason) });
+    await expect(result).rejects.toBe(reason);
+    expect(await readdir(parent)).toEqual([]);
+  });
+
+  it('finishes normally when the signal never fires', async () => {
+    const tar = big();
+    const { dest, result } = await extractInto(tar, { signal: new AbortController().signal });
+    expect(await result).toEqual(digestBuffer(tar));
+    expect(await readFile(join(dest, 'b.bin'), 'utf8')).toBe('b'.repeat(60_000));
+  });
+
+  it.skipIf(process.platform !== 'linux')('stops an archive mid-way, closes the .tar.gz and leaves nothing', async () => {
+    const parent = await tempDir();
+    const archive = join(parent, 'big.tar.gz');
+    await writeFile(archive, gzipSync(craftTar([{ path: 'big', content: randomBytes(2 * 1024 * 1024) }])));
+    const controller = new AbortController();
+    const reason = new Error('cancelled by the app');
+    const result = extractArchive(archive, join(parent, 'out'), {
+      signal: controller.signal,
+      onProgress: (bytes) => {
+        if (bytes > 100_000) controller.abort(reason);
+      },
+    });
+    await expect(result).rejects.toBe(reason);
+    expect(await readdir(parent)).toEqual(['big.tar.gz']);
+    expect(await openFdsOnceSettled(archive)).toBe(0);
+  });
+});
