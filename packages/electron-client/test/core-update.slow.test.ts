@@ -1,9 +1,10 @@
+import { mkdirSync } from 'node:fs';
 import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findStagedUpdate, UpdateClient, type Progress, type StagedUpdate } from '@tufup/electron-client/core';
 import { rotateKey } from '@tufup/repo-tools';
-import { APP, codeOf, RepoFixture, readTree } from './helpers/fixture.js';
+import { APP, codeOf, openFdsOnceSettled, RepoFixture, readTree } from './helpers/fixture.js';
 
 async function expectStagedBundle(fixture: RepoFixture, staged: StagedUpdate): Promise<void> {
   expect(await readTree(staged.stagedDir)).toEqual(await readTree(fixture.bundleDir(staged.version)));
@@ -315,6 +316,22 @@ describe('downloads that go wrong', () => {
     await expectStagedBundle(fixture, staged);
     expect(fixture.server.requestsFor(archive).length).toBe(before);
     expect(staged.downloadedBytes).toBe(0);
+  });
+
+  it.skipIf(process.platform !== 'linux')('closes the downloaded archive when its staging folder appeared meanwhile, and stages it on the next try', async () => {
+    const { client, options } = await fixture.client('5.0.0');
+    const info = (await client.checkForUpdates())!;
+    const stagedDir = join(options.cacheDir, 'staged', '5.1.0');
+    // Something else (another process of the app) makes the folder once the download is complete.
+    const download = client.downloadUpdate(info, {
+      onProgress: (p) => {
+        if (p.phase === 'download' && p.transferred === p.total) mkdirSync(stagedDir, { recursive: true });
+      },
+    });
+    await codeOf(download);
+    expect(await openFdsOnceSettled(join(options.cacheDir, 'targets', 'linux-x64', archive))).toBe(0);
+    const staged = await client.downloadUpdate(info);
+    await expectStagedBundle(fixture, staged);
   });
 
   it('throws away a resumed file that fails verification and downloads it whole', async () => {

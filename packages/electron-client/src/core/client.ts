@@ -1,7 +1,4 @@
-import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { pipeline } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import { join, sep } from 'node:path';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import { Updater } from 'tuf-js';
@@ -11,7 +8,7 @@ import {
   BundleError,
   compareVersions,
   digestBuffer,
-  extractTar,
+  extractArchive,
   gunzipToBuffer,
   readPatchHeader,
   sameDigest,
@@ -269,12 +266,9 @@ export class UpdateClient {
   /** Extracts a verified `.tar` or `.tar.gz` into the fresh `stagedDir`; the signal stops it mid-way. */
   private async extract(path: string, stagedDir: string, tar: Digest, onProgress: DownloadOptions['onProgress'], signal: AbortSignal | undefined): Promise<void> {
     const meter = new ProgressMeter('extract', tar.size, onProgress);
-    await this.guard(`extracting ${path}`, signal, () => {
-      const file = createReadStream(path, signal ? { signal } : {});
-      // pipeline() carries an abort or read error into the gunzip stream, which extractTar is reading.
-      const source: AsyncIterable<Buffer> = path.endsWith('.gz') ? pipeline(file, createGunzip(), () => undefined) : file;
-      return extractTar(source, stagedDir, { expected: tar, onProgress: (b) => meter.update(b) });
-    });
+    await this.guard(`extracting ${path}`, signal, () =>
+      extractArchive(path, stagedDir, { expected: tar, onProgress: (b) => meter.update(b), ...(signal ? { signal } : {}) }),
+    );
     meter.finish();
   }
 
