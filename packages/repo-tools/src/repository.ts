@@ -132,7 +132,12 @@ export async function initRepository(options: InitOptions): Promise<InitResult> 
     });
   } catch (error) {
     // Keys of a repository that never came to be are useless; leave no stray private keys behind.
-    for (const key of written) await rm(key.file, { force: true });
+    for (const key of written) {
+      await rm(key.file, { force: true }).catch((cause: unknown) => {
+        // Why init failed is what the user acts on; the key files left are named so they can be deleted by hand.
+        options.logger?.warn(`could not remove ${key.file}, a key of the repository that was not made: ${cause instanceof Error ? cause.message : String(cause)}`);
+      });
+    }
     throw error;
   }
 }

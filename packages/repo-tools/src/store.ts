@@ -200,8 +200,14 @@ export class Transaction {
 
   /** Removes scratch space and the lock; call in `finally`. */
   async dispose(): Promise<void> {
-    await rm(this.tmpDir, { recursive: true, force: true });
-    await rm(this.lockPath, { force: true });
+    try {
+      await rm(this.tmpDir, { recursive: true, force: true });
+    } catch (cause) {
+      throw ioError(`could not remove ${this.tmpDir}`, cause);
+    } finally {
+      // Also when the scratch space stays: a lock left behind would make every later command REPO_BUSY.
+      await rm(this.lockPath, { force: true }).catch(() => undefined);
+    }
   }
 }
 
@@ -217,13 +223,17 @@ async function exists(path: string): Promise<boolean> {
 /** Runs `work` inside a transaction and commits it; on any error nothing in the repository changes. */
 export async function withTransaction<T>(repoDir: string, work: (tx: Transaction) => Promise<T>): Promise<T> {
   const tx = await Transaction.begin(repoDir);
+  let result: T;
   try {
-    const result = await work(tx);
+    result = await work(tx);
     await tx.commit();
-    return result;
-  } finally {
-    await tx.dispose();
+  } catch (error) {
+    // Why the command failed is what the user acts on; a clean-up failing too (a disk gone read-only) must not hide it.
+    await tx.dispose().catch(() => undefined);
+    throw error;
   }
+  await tx.dispose();
+  return result;
 }
 
 /** The signers for each role whose metadata a command re-signs. */

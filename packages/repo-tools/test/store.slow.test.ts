@@ -1,7 +1,8 @@
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { initRepository, RepoError, signRepository, type RepoErrorCode } from '../src/index.js';
+import { withTransaction } from '../src/store.js';
 import { tempDir } from './helpers/fixtures.js';
 import { mountSmallDisk, type SmallDisk } from './helpers/small-disk.js';
 
@@ -49,5 +50,37 @@ describe('the repository lock on a disk that fills up', () => {
     await rm(filler);
     const signed = await signRepository({ repoDir, keysDir });
     expect(signed.roles).toEqual(['timestamp']);
+  });
+});
+
+describe('a transaction whose clean-up fails too', () => {
+  let tmp: string;
+  let cleanup: () => Promise<void>;
+  let disk: SmallDisk | string;
+
+  beforeEach(async () => {
+    ({ dir: tmp, cleanup } = await tempDir());
+    disk = await mountSmallDisk(join(tmp, 'disk'), 512);
+  });
+  afterEach(async () => {
+    if (typeof disk !== 'string') await disk.unmount();
+    await cleanup();
+  });
+
+  it('fails with the error of the command, not the one of removing its scratch space', async (ctx) => {
+    if (typeof disk === 'string') return ctx.skip(disk);
+    const small = disk;
+    const repoDir = join(small.dir, 'repo');
+    await mkdir(repoDir);
+    const original = new RepoError('VERSION_NOT_FOUND', 'the command failed');
+    const run = withTransaction(repoDir, async (tx) => {
+      await tx.put('notes.txt', Buffer.from('staged'));
+      // The disk turns read-only under the command: the scratch folder and the lock cannot be removed.
+      small.remount('ro');
+      throw original;
+    });
+    await expect(run).rejects.toBe(original);
+    small.remount('rw');
+    expect(await readdir(repoDir)).toEqual([]);
   });
 });

@@ -1,12 +1,14 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** A small tmpfs the test owns: a real disk that fills up. */
+/** A small tmpfs the test owns: a real disk that fills up, or turns read-only, on command. */
 export interface SmallDisk {
   dir: string;
+  /** Changes the mount's options (`ro`, `rw`); synchronous, so a callback can do it mid-command. */
+  remount(options: string): void;
   unmount(): Promise<void>;
 }
 
@@ -25,6 +27,9 @@ export async function mountSmallDisk(dir: string, sizeKiB: number): Promise<Smal
   }
   return {
     dir,
+    remount: (options) => {
+      execFileSync('mount', ['-o', `remount,${options}`, dir]);
+    },
     unmount: async () => {
       await run('umount', ['-l', dir]).catch(() => undefined);
     },

@@ -1,0 +1,48 @@
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { initRepository, RepoError } from '../src/index.js';
+import { tempDir } from './helpers/fixtures.js';
+import { mountSmallDisk, type SmallDisk } from './helpers/small-disk.js';
+
+describe('initRepository on a disk that turns read-only', () => {
+  let tmp: string;
+  let cleanup: () => Promise<void>;
+  let disk: SmallDisk | string;
+
+  beforeEach(async () => {
+    ({ dir: tmp, cleanup } = await tempDir());
+    disk = await mountSmallDisk(join(tmp, 'disk'), 512);
+  });
+  afterEach(async () => {
+    if (typeof disk !== 'string') await disk.unmount();
+    await cleanup();
+  });
+
+  it('fails with why the repository could not be made, and names the key files it could not remove', async (ctx) => {
+    if (typeof disk === 'string') return ctx.skip(disk);
+    const small = disk;
+    const warnings: string[] = [];
+    const logger = {
+      // Called once every key is written, before the commit: from here on nothing on the disk can change.
+      info: () => small.remount('ro'),
+      warn: (message: string) => warnings.push(message),
+    };
+    const init = initRepository({ repoDir: join(small.dir, 'repo'), keysDir: join(small.dir, 'keys'), appName: 'demo', logger });
+    const error: unknown = await init.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(RepoError);
+    expect((error as RepoError).code).toBe('IO');
+    expect(((error as RepoError).cause as NodeJS.ErrnoException).code).toBe('EROFS');
+    small.remount('rw');
+    expect(warnings.length).toBeGreaterThan(0);
+    for (const warning of warnings) {
+      const file = /could not remove (\S+),/.exec(warning)?.[1];
+      expect(file).toBeDefined();
+      expect((await lstat(file ?? '')).isFile()).toBe(true);
+    }
+    await expect(lstat(join(small.dir, 'repo', 'tufup-repo.json'))).rejects.toThrow();
+  });
+});
