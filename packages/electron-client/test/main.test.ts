@@ -1,10 +1,11 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UpdateError } from '../src/core/index.js';
 import { healthMarkerPath } from '../src/install/installer.js';
 import { defaultInstallDir, resolveUpdaterOptions, UPDATER_DEFAULTS } from '../src/main/config.js';
+import { errorPayload } from '../src/main/summary.js';
 import { TufupUpdater } from '../src/main/updater.js';
 import { StandinElectron, type StandinFacts } from './standin/electron.js';
 
@@ -138,5 +139,25 @@ describe('the updater', () => {
     expect(() => new TufupUpdater({ url: 'https://updates.example/' }, electron)).toThrow();
     first.dispose();
     create(electron, { url: 'https://updates.example/' });
+  });
+});
+
+describe('errors as the app and its windows see them', () => {
+  it('keeps a file-system failure recognisable as DISK instead of calling it INTERNAL', async () => {
+    const file = join(root, 'not-a-folder');
+    await writeFile(file, '');
+    const real: unknown = await mkdir(join(file, 'cache')).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(errorPayload(real).code).toBe('DISK');
+  });
+
+  it('passes an UpdateError through with its code and message', () => {
+    expect(errorPayload(new UpdateError('NETWORK', 'the server is down'))).toEqual({ code: 'NETWORK', message: 'the server is down' });
+  });
+
+  it('calls what it cannot recognise INTERNAL', () => {
+    expect(errorPayload(new TypeError('x is undefined')).code).toBe('INTERNAL');
   });
 });

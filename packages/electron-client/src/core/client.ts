@@ -95,7 +95,9 @@ export class UpdateClient {
       if (compareVersionsSafe(info.version, o.currentVersion) <= 0) {
         throw new UpdateError('NO_UPDATE', `${info.version} is not a version newer than the running ${o.currentVersion}`);
       }
-      const already = await findStagedUpdate(o.cacheDir, o.currentVersion, { excludeVersions: [...o.excludeVersions], logger: o.logger });
+      const already = await this.guard('looking for a staged update', signal, () =>
+        findStagedUpdate(o.cacheDir, o.currentVersion, { excludeVersions: [...o.excludeVersions], logger: o.logger }),
+      );
       if (already?.version === info.version) return already;
 
       const session = await this.open(signal, `downloading ${info.version}`);
@@ -113,7 +115,9 @@ export class UpdateClient {
       try {
         return await this.stage(session, fresh, archive, options);
       } finally {
-        await done();
+        // A marker left behind only names this process, so it is harmless once the process ends: not
+        // worth failing a staged update, nor hiding why staging failed.
+        await done().catch((error: unknown) => o.logger.warn(`tufup: could not remove the staging marker: ${String(error)}`));
       }
     });
   }
@@ -134,7 +138,7 @@ export class UpdateClient {
         const e = toUpdateError(error, `patching to ${info.version}`, signal, session.fetcher.lastFailure);
         if (e.code !== 'PATCH' && e.code !== 'VERIFICATION') throw e;
         o.logger.warn(`tufup: ${e.message}; downloading the full archive instead`);
-        await rm(stagedDir, { recursive: true, force: true });
+        await this.guard(`removing ${stagedDir}`, signal, () => rm(stagedDir, { recursive: true, force: true }));
       }
     }
     keep ??= await this.stageFromArchive(session, archive, stagedDir, onProgress, signal);
@@ -206,7 +210,7 @@ export class UpdateClient {
         // against the patch's base (signed with the patch file) again after reading it back.
         const previousTar = await this.guard(`reading ${previous}`, signal, () => readFile(previous));
         await this.guard(what, signal, () => applyPatch({ ...apply, base: previousTar, releaseBase: true }));
-        await rm(previous, { force: true });
+        await this.guard(`removing ${previous}`, signal, () => rm(previous, { force: true }));
       }
       done += tar.size;
     }

@@ -1,4 +1,5 @@
-import { UpdateError, type StagedUpdate, type UpdateInfo } from '../core/index.js';
+import { toUpdateError } from '../core/error.js';
+import type { StagedUpdate, UpdateError, UpdateInfo } from '../core/index.js';
 import type { UpdateSummary } from '../ipc/channels.js';
 import type { ErrorPayload } from '../ipc/protocol.js';
 
@@ -16,10 +17,12 @@ export function summaryOfStaged(staged: StagedUpdate): UpdateSummary {
   return summary;
 }
 
-/** Anything thrown, as an UpdateError (`INTERNAL` when it was not one: a bug). */
-export function asUpdateError(error: unknown): UpdateError {
-  if (error instanceof UpdateError) return error;
-  return new UpdateError('INTERNAL', error instanceof Error ? error.message : String(error), { cause: error });
+/**
+ * Anything thrown, as an UpdateError, through the core's mapping: a file-system error keeps its meaning
+ * (a full or read-only disk is DISK), only the unrecognisable is `INTERNAL`.
+ */
+export function asUpdateError(error: unknown, what = 'the updater'): UpdateError {
+  return toUpdateError(error, what);
 }
 
 /** An error as plain data for IPC. */

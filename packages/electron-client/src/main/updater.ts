@@ -126,13 +126,19 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
   /**
    * Call once at startup, before opening a window. Reads how the last install went (a rolled-back
    * version is never offered again) and installs an update that was downloaded but not installed, e.g.
-   * because the system killed the installer. Returns true when the app is quitting to install it.
+   * because the system killed the installer. Returns true when the app is quitting to install it;
+   * rejects with an UpdateError (DISK when the cache folder cannot be read or cleaned).
    */
   async applyPendingUpdate(): Promise<boolean> {
     if (!this.enabled) return false;
-    const failed = await this.prepare();
-    if (!this.autoInstallOnAppQuit) return false;
-    const staged = await findStagedUpdate(this.options.cacheDir, this.currentVersion, { excludeVersions: failed, ...(this.logger ? { logger: this.logger } : {}) });
+    let staged: StagedUpdate | undefined;
+    try {
+      const failed = await this.prepare();
+      if (!this.autoInstallOnAppQuit) return false;
+      staged = await findStagedUpdate(this.options.cacheDir, this.currentVersion, { excludeVersions: failed, ...(this.logger ? { logger: this.logger } : {}) });
+    } catch (error) {
+      throw this.report(asUpdateError(error, 'looking for a downloaded update'));
+    }
     if (staged === undefined) return false;
     this.staged = staged;
     const last = this.lastOutcome;

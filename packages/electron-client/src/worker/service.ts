@@ -1,4 +1,5 @@
-import { UpdateClient, UpdateError, type CoreOptions, type Logger, type Progress } from '../core/index.js';
+import { toUpdateError } from '../core/error.js';
+import { UpdateClient, type CoreOptions, type Logger, type Progress } from '../core/index.js';
 import { isRefused, PROTOCOL_VERSION, readMainMessage, type ErrorPayload, type LogLevel, type MainMessage, type WorkerOptions } from '../ipc/protocol.js';
 import type { Transport } from './transport.js';
 
@@ -11,8 +12,8 @@ export interface ServiceOptions {
 }
 
 function toPayload(error: unknown): ErrorPayload {
-  if (error instanceof UpdateError) return { code: error.code, message: error.message };
-  return { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) };
+  const e = toUpdateError(error, 'the update worker');
+  return { code: e.code, message: e.message };
 }
 
 /**

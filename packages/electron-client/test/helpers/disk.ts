@@ -1,0 +1,37 @@
+import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** A small tmpfs the test owns: a real disk that turns read-only on command. */
+export interface SmallDisk {
+  dir: string;
+  /** Changes the mount's options (`ro`, `rw`). */
+  remount(options: string): Promise<void>;
+  unmount(): Promise<void>;
+}
+
+/**
+ * Mounts a tmpfs of `sizeKiB` on `dir`; the reason it cannot when the test does not run as root or the
+ * kernel refuses (tests then skip, saying why). Same approach as the end-to-end suite's helper, which a
+ * package's tests cannot import.
+ */
+export async function mountSmallDisk(dir: string, sizeKiB: number): Promise<SmallDisk | string> {
+  if (process.getuid?.() !== 0) return 'mounting a small tmpfs needs root';
+  await mkdir(dir, { recursive: true });
+  try {
+    await run('mount', ['-t', 'tmpfs', '-o', `size=${sizeKiB}k,mode=0755`, 'tmpfs', dir]);
+  } catch (error) {
+    return `mount -t tmpfs failed: ${(error as Error).message}`;
+  }
+  return {
+    dir,
+    remount: async (options) => {
+      await run('mount', ['-o', `remount,${options}`, dir]);
+    },
+    unmount: async () => {
+      await run('umount', ['-l', dir]).catch(() => undefined);
+    },
+  };
+}

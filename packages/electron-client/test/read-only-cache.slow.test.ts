@@ -1,0 +1,78 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UpdateError } from '../src/core/index.js';
+import { TufupUpdater } from '../src/main/updater.js';
+import { mountSmallDisk } from './helpers/disk.js';
+import { codeOf, RepoFixture } from './helpers/fixture.js';
+import { StandinElectron } from './standin/electron.js';
+
+/** A staged record of `version` that the next look at the cache must remove (it is no longer newer). */
+async function leaveStaleRecord(cacheDir: string, version: string): Promise<void> {
+  await mkdir(join(cacheDir, 'staged'), { recursive: true });
+  await writeFile(join(cacheDir, 'staged', `${version}.json`), JSON.stringify({ version, tar: { sha256: '0'.repeat(64), size: 1 }, strategy: 'full' }));
+}
+
+// A cache on a disk remounted read-only (EROFS): every failure must still be an UpdateError with DISK.
+describe('a cache folder that has turned read-only', () => {
+  let fixture: RepoFixture;
+  let tmp: string;
+
+  beforeAll(async () => {
+    fixture = await RepoFixture.create();
+    await fixture.publish('1.0.0');
+    await fixture.publish('1.1.0');
+    tmp = await mkdtemp(join(tmpdir(), 'tufup-ro-'));
+  });
+  afterAll(async () => {
+    await fixture.cleanup();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('makes downloadUpdate reject with DISK, not a raw EROFS', async (ctx) => {
+    const disk = await mountSmallDisk(join(tmp, 'core'), 16 * 1024);
+    if (typeof disk === 'string') return ctx.skip(disk);
+    try {
+      const { client } = await fixture.client('1.0.0', { cacheDir: disk.dir });
+      const info = (await client.checkForUpdates())!;
+      await leaveStaleRecord(disk.dir, '1.0.0');
+      await disk.remount('ro');
+      expect(await codeOf(client.downloadUpdate(info))).toBe('DISK');
+    } finally {
+      await disk.unmount();
+    }
+  });
+
+  it('makes applyPendingUpdate reject with DISK, reported as an error event and status', async (ctx) => {
+    const userData = join(tmp, 'userData');
+    const disk = await mountSmallDisk(userData, 1024);
+    if (typeof disk === 'string') return ctx.skip(disk);
+    const electron = new StandinElectron({
+      name: 'demoapp',
+      version: '1.4.2',
+      userData,
+      resourcesPath: join(tmp, 'install', 'resources'),
+      execPath: join(tmp, 'install', 'demoapp'),
+    });
+    const updater = new TufupUpdater({ url: 'http://127.0.0.1:9/' }, electron);
+    try {
+      await leaveStaleRecord(updater.cacheDir, '1.0.0');
+      await disk.remount('ro');
+      const codes: string[] = [];
+      updater.on('error', (error) => codes.push(error.code));
+      const error: unknown = await updater.applyPendingUpdate().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(UpdateError);
+      expect((error as UpdateError).code).toBe('DISK');
+      expect(codes).toEqual(['DISK']);
+      expect(updater.getStatus()).toMatchObject({ state: 'error', error: { code: 'DISK' } });
+      expect(electron.quitCount).toBe(0);
+    } finally {
+      updater.dispose();
+      await disk.unmount();
+    }
+  });
+});
