@@ -1,10 +1,15 @@
-import { mkdirSync } from 'node:fs';
-import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { appendFile, mkdir, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findStagedUpdate, UpdateClient, type Progress, type StagedUpdate } from '@tufup/electron-client/core';
 import { rotateKey } from '@tufup/repo-tools';
 import { APP, codeOf, openFdsOnceSettled, RepoFixture, readTree } from './helpers/fixture.js';
+
+/** Bytes this process (all its threads) has read through read(2) and friends so far: Linux's rchar. */
+function bytesReadByThisProcess(): number {
+  return Number(/^rchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1]);
+}
 
 async function expectStagedBundle(fixture: RepoFixture, staged: StagedUpdate): Promise<void> {
   expect(await readTree(staged.stagedDir)).toEqual(await readTree(fixture.bundleDir(staged.version)));
@@ -127,6 +132,25 @@ describe('an app checking a repository of releases 1.0.0 to 1.3.0', () => {
     expect(await findStagedUpdate(options.cacheDir, '1.2.0')).toEqual(staged);
     expect(await findStagedUpdate(options.cacheDir, staged.version)).toBeUndefined();
     expect(await readdir(join(options.cacheDir, 'staged'))).toEqual([]);
+  });
+
+  it.skipIf(process.platform !== 'linux')('does not read other staged versions while downloading one: an older one is pruned unread', async () => {
+    const { client, options } = await fixture.client('1.0.0');
+    const info = (await client.checkForUpdates())!;
+    // An older staged version holding a large (sparse, so it costs no disk) file: hashing it would read it all.
+    const big = 64 * 1024 * 1024;
+    const older = join(options.cacheDir, 'staged', '1.1.0');
+    await mkdir(older, { recursive: true });
+    await writeFile(join(older, 'huge.bin'), '');
+    await truncate(join(older, 'huge.bin'), big);
+    await writeFile(`${older}.json`, JSON.stringify({ version: '1.1.0', tar: { sha256: '0'.repeat(64), size: big + 2048 }, strategy: 'full' }));
+
+    const before = bytesReadByThisProcess();
+    const staged = await client.downloadUpdate(info);
+    const read = bytesReadByThisProcess() - before;
+    await expectStagedBundle(fixture, staged);
+    expect(read).toBeLessThan(big / 2);
+    expect(await readdir(join(options.cacheDir, 'staged'))).toEqual([staged.version, `${staged.version}.json`]);
   });
 
   it('never offers an excluded version', async () => {

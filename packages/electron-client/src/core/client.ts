@@ -23,7 +23,7 @@ import { resolveOptions, type CoreOptions, type ResolvedOptions } from './config
 import { toUpdateError, UpdateError } from './error.js';
 import { ResumableFetcher } from './fetcher.js';
 import { ProgressMeter, type Progress } from './progress.js';
-import { findStagedUpdate, markBusy, removeStaged, stagedPaths, writeStagedRecord, type StagedUpdate } from './stage.js';
+import { findStagedVersion, markBusy, removeStaged, stagedPaths, writeStagedRecord, type StagedUpdate } from './stage.js';
 
 /** An update the repository offers, as `checkForUpdates` found it in signed metadata. */
 export interface UpdateInfo {
@@ -96,9 +96,9 @@ export class UpdateClient {
         throw new UpdateError('NO_UPDATE', `${info.version} is not a version newer than the running ${o.currentVersion}`);
       }
       const already = await this.guard('looking for a staged update', signal, () =>
-        findStagedUpdate(o.cacheDir, o.currentVersion, { excludeVersions: [...o.excludeVersions], logger: o.logger }),
+        findStagedVersion(o.cacheDir, o.currentVersion, info.version, { excludeVersions: [...o.excludeVersions], logger: o.logger }),
       );
-      if (already?.version === info.version) return already;
+      if (already !== undefined) return already;
 
       const session = await this.open(signal, `downloading ${info.version}`);
       const archive = session.catalog.archives.get(info.version);

@@ -1,5 +1,5 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { compareVersions, digestTarOf, parseVersion, sameDigest, scanBundle, writeFileAtomic, type Digest } from '@tufup/bundle';
 import { silentLogger, type Logger } from './config.js';
 
@@ -109,6 +109,36 @@ export interface FindStagedOptions {
  */
 export async function findStagedUpdate(cacheDir: string, currentVersion: string, options: FindStagedOptions = {}): Promise<StagedUpdate | undefined> {
   const logger = options.logger ?? silentLogger;
+  for (const staged of await sweepStaged(cacheDir, currentVersion, options)) {
+    if (await verifiedOrRemoved(staged, logger)) return staged;
+  }
+  return undefined;
+}
+
+/**
+ * The staged update of exactly `version`, when its folder still hashes to its signed tar digest. Cleans
+ * up like {@link findStagedUpdate}, but hashes only that one folder: the others may be large, and the
+ * caller is about to stage `version` anyway.
+ */
+export async function findStagedVersion(cacheDir: string, currentVersion: string, version: string, options: FindStagedOptions = {}): Promise<StagedUpdate | undefined> {
+  const staged = (await sweepStaged(cacheDir, currentVersion, options)).find((s) => s.version === version);
+  return staged !== undefined && (await verifiedOrRemoved(staged, options.logger ?? silentLogger)) ? staged : undefined;
+}
+
+/** Whether a staged folder still verifies; one that does not is removed. */
+async function verifiedOrRemoved(staged: StagedUpdate, logger: Logger): Promise<boolean> {
+  if (await stagedFolderMatches(staged.stagedDir, staged.tar)) return true;
+  logger.warn(`tufup: removing staged ${staged.version}: its folder no longer matches the signed hash`);
+  await removeStaged(dirname(staged.stagedDir), staged.version);
+  return false;
+}
+
+/**
+ * The staged records above `currentVersion`, newest first, not yet verified; removes what can never
+ * count (see {@link findStagedUpdate}) without reading any staged folder.
+ */
+async function sweepStaged(cacheDir: string, currentVersion: string, options: FindStagedOptions): Promise<StagedUpdate[]> {
+  const logger = options.logger ?? silentLogger;
   const excluded = new Set(options.excludeVersions ?? []);
   const root = join(cacheDir, 'staged');
   const names = await readdir(root).catch(() => [] as string[]);
@@ -137,11 +167,5 @@ export async function findStagedUpdate(cacheDir: string, currentVersion: string,
       await rm(join(root, name), { recursive: true, force: true });
     }
   }
-  records.sort((a, b) => compareVersions(b.version, a.version));
-  for (const staged of records) {
-    if (await stagedFolderMatches(staged.stagedDir, staged.tar)) return staged;
-    logger.warn(`tufup: removing staged ${staged.version}: its folder no longer matches the signed hash`);
-    await removeStaged(root, staged.version);
-  }
-  return undefined;
+  return records.sort((a, b) => compareVersions(b.version, a.version));
 }
