@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findStagedUpdate, UpdateClient, UpdateError, type CoreOptions, type Progress, type StagedUpdate } from '@tufup/electron-client/core';
 import { APP, BUILD, leftovers, readTree, Repo, runApp, type TreeEntry } from './helpers/fixture.js';
 import { runInstaller, waitFor } from './helpers/installer.js';
-import { mountSmallDisk, type SmallDisk } from './helpers/mount.js';
+import { mountSmallDisk, type SmallDisk } from '../packages/bundle/test/small-disk.js';
 import type { Rule } from '../packages/electron-client/test/helpers/server.js';
 import { Summary } from './helpers/summary.js';
 
@@ -186,13 +186,13 @@ describe('I/O faults', () => {
     const client = new UpdateClient(options);
     const staged = await client.downloadUpdate((await client.checkForUpdates())!);
     // root ignores file modes, so the folder is made read-only the way a mount is: for everyone.
-    await disk.remount('ro');
+    disk.remount('ro');
     const request = { pid: spawnSync('true').pid, installDir, stagedDir: staged.stagedDir, version: staged.version, cacheDir: options.cacheDir, relaunch: [], healthTimeoutMs: 0 };
     const outcome = await runInstaller(request);
     const runs = await runApp(installDir);
     const treeAfterFailure = await readTree(installDir);
     const stillStaged = await findStagedUpdate(options.cacheDir, '1.0.0');
-    await disk.remount('rw');
+    disk.remount('rw');
     const second = await runInstaller(request);
     summary.record({
       case: 'read-only install folder',

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpdateError } from '../src/core/index.js';
 import { TufupUpdater } from '../src/main/updater.js';
-import { mountSmallDisk } from './helpers/disk.js';
+import { mountSmallDisk } from '../../bundle/test/small-disk.js';
 import { codeOf, RepoFixture } from './helpers/fixture.js';
 import { StandinElectron } from './standin/electron.js';
 
@@ -37,7 +37,7 @@ describe('a cache folder that has turned read-only', () => {
       const { client } = await fixture.client('1.0.0', { cacheDir: disk.dir });
       const info = (await client.checkForUpdates())!;
       await leaveStaleRecord(disk.dir, '1.0.0');
-      await disk.remount('ro');
+      disk.remount('ro');
       expect(await codeOf(client.downloadUpdate(info))).toBe('DISK');
     } finally {
       await disk.unmount();
@@ -58,7 +58,7 @@ describe('a cache folder that has turned read-only', () => {
     const updater = new TufupUpdater({ url: 'http://127.0.0.1:9/' }, electron);
     try {
       await leaveStaleRecord(updater.cacheDir, '1.0.0');
-      await disk.remount('ro');
+      disk.remount('ro');
       const codes: string[] = [];
       updater.on('error', (error) => codes.push(error.code));
       const error: unknown = await updater.applyPendingUpdate().then(

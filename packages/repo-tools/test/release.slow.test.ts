@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addBundle, initRepository, RepoError, type RepoErrorCode } from '../src/index.js';
 import { tempDir, treeHash } from './helpers/fixtures.js';
-import { mountSmallDisk } from './helpers/small-disk.js';
+import { mountSmallDisk } from '../../bundle/test/small-disk.js';
 
 async function codeOf(promise: Promise<unknown>): Promise<RepoErrorCode | undefined> {
   const error: unknown = await promise.then(

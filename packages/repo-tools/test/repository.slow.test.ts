@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { initRepository, RepoError } from '../src/index.js';
 import { tempDir } from './helpers/fixtures.js';
-import { mountSmallDisk, type SmallDisk } from './helpers/small-disk.js';
+import { mountSmallDisk, type SmallDisk } from '../../bundle/test/small-disk.js';
 
 describe('initRepository on a disk that turns read-only', () => {
   let tmp: string;

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { initRepository, RepoError, signRepository, type RepoErrorCode } from '../src/index.js';
 import { withTransaction } from '../src/store.js';
 import { tempDir } from './helpers/fixtures.js';
-import { mountSmallDisk, type SmallDisk } from './helpers/small-disk.js';
+import { mountSmallDisk, type SmallDisk } from '../../bundle/test/small-disk.js';
 
 async function codeOf(promise: Promise<unknown>): Promise<RepoErrorCode | undefined> {
   const error: unknown = await promise.then(
