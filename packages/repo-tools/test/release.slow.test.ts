@@ -1,18 +1,9 @@
 import { cp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { addBundle, initRepository, RepoError, type RepoErrorCode } from '../src/index.js';
-import { tempDir, treeHash } from './helpers/fixtures.js';
+import { addBundle, initRepository } from '../src/index.js';
+import { codeOf, tempDir, treeHash } from './helpers/fixtures.js';
 import { mountSmallDisk } from '../../bundle/test/small-disk.js';
-
-async function codeOf(promise: Promise<unknown>): Promise<RepoErrorCode | undefined> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RepoError);
-  return (error as RepoError).code;
-}
 
 describe('addBundle making a patch from the previous archive', () => {
   let tmp: string;

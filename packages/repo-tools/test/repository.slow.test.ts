@@ -1,25 +1,14 @@
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { initRepository, RepoError } from '../src/index.js';
-import { tempDir } from './helpers/fixtures.js';
-import { mountSmallDisk, type SmallDisk } from '../../bundle/test/small-disk.js';
+import { useSmallDisk } from './helpers/fixtures.js';
 
 describe('initRepository on a disk that turns read-only', () => {
-  let tmp: string;
-  let cleanup: () => Promise<void>;
-  let disk: SmallDisk | string;
-
-  beforeEach(async () => {
-    ({ dir: tmp, cleanup } = await tempDir());
-    disk = await mountSmallDisk(join(tmp, 'disk'), 512);
-  });
-  afterEach(async () => {
-    if (typeof disk !== 'string') await disk.unmount();
-    await cleanup();
-  });
+  const fixture = useSmallDisk(512);
 
   it('fails with why the repository could not be made, and names the key files it could not remove', async (ctx) => {
+    const { disk } = fixture;
     if (typeof disk === 'string') return ctx.skip(disk);
     const small = disk;
     const warnings: string[] = [];

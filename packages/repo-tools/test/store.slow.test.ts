@@ -1,19 +1,9 @@
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { initRepository, RepoError, signRepository, type RepoErrorCode } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { initRepository, RepoError, signRepository } from '../src/index.js';
 import { withTransaction } from '../src/store.js';
-import { tempDir } from './helpers/fixtures.js';
-import { mountSmallDisk, type SmallDisk } from '../../bundle/test/small-disk.js';
-
-async function codeOf(promise: Promise<unknown>): Promise<RepoErrorCode | undefined> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RepoError);
-  return (error as RepoError).code;
-}
+import { codeOf, useSmallDisk } from './helpers/fixtures.js';
 
 /** Fills the disk to the last byte; the returned file frees it again. */
 async function fill(dir: string): Promise<string> {
@@ -25,21 +15,11 @@ async function fill(dir: string): Promise<string> {
 }
 
 describe('the repository lock on a disk that fills up', () => {
-  let tmp: string;
-  let cleanup: () => Promise<void>;
-  let disk: SmallDisk | string;
-
-  beforeEach(async () => {
-    ({ dir: tmp, cleanup } = await tempDir());
-    disk = await mountSmallDisk(join(tmp, 'disk'), 512);
-  });
-  afterEach(async () => {
-    if (typeof disk !== 'string') await disk.unmount();
-    await cleanup();
-  });
+  const fixture = useSmallDisk(512);
 
   // Creating the lock file needs no space, writing the pid into it does: the lock must not outlive that failure.
   it('a command that cannot write its lock fails with DISK_FULL, and the next one runs once there is room', async (ctx) => {
+    const { tmp, disk } = fixture;
     if (typeof disk === 'string') return ctx.skip(disk);
     const repoDir = join(disk.dir, 'repo');
     const keysDir = join(tmp, 'keys');
@@ -54,20 +34,10 @@ describe('the repository lock on a disk that fills up', () => {
 });
 
 describe('a transaction whose clean-up fails too', () => {
-  let tmp: string;
-  let cleanup: () => Promise<void>;
-  let disk: SmallDisk | string;
-
-  beforeEach(async () => {
-    ({ dir: tmp, cleanup } = await tempDir());
-    disk = await mountSmallDisk(join(tmp, 'disk'), 512);
-  });
-  afterEach(async () => {
-    if (typeof disk !== 'string') await disk.unmount();
-    await cleanup();
-  });
+  const fixture = useSmallDisk(512);
 
   it('fails with the error of the command, not the one of removing its scratch space', async (ctx) => {
+    const { disk } = fixture;
     if (typeof disk === 'string') return ctx.skip(disk);
     const small = disk;
     const repoDir = join(small.dir, 'repo');

@@ -4,6 +4,9 @@ import { cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile }
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, expect } from 'vitest';
+import { mountSmallDisk, type SmallDisk } from '../../../bundle/test/small-disk.js';
+import { RepoError, type RepoErrorCode } from '../../src/index.js';
 
 /** The repository root (four levels up from this file). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -100,4 +103,33 @@ export function errorCode(run: CliRun): string | undefined {
   } catch {
     return /\[([A-Z_]+)\]\s*$/m.exec(run.stderr)?.[1];
   }
+}
+
+/** The code of the RepoError a promise rejects with; fails the test when it resolves or rejects with anything else. */
+export async function codeOf(promise: Promise<unknown>): Promise<RepoErrorCode | undefined> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(RepoError);
+  return (error as RepoError).code;
+}
+
+/**
+ * A temp folder with a small tmpfs (`disk.dir`) inside, made before and removed after each test of the
+ * calling `describe`; `disk` is the reason when it cannot be mounted (the test then skips, saying why).
+ */
+export function useSmallDisk(sizeKiB: number): { readonly tmp: string; readonly disk: SmallDisk | string } {
+  const state: { tmp: string; disk: SmallDisk | string; cleanup: () => Promise<void> } = { tmp: '', disk: '', cleanup: () => Promise.resolve() };
+  beforeEach(async () => {
+    const made = await tempDir();
+    state.tmp = made.dir;
+    state.cleanup = made.cleanup;
+    state.disk = await mountSmallDisk(join(made.dir, 'disk'), sizeKiB);
+  });
+  afterEach(async () => {
+    if (typeof state.disk !== 'string') await state.disk.unmount();
+    await state.cleanup();
+  });
+  return state;
 }
