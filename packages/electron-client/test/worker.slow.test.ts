@@ -1,9 +1,32 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Progress, StagedUpdate, UpdateInfo } from '../src/core/index.js';
 import { PROTOCOL_VERSION, type MainMessage, type WorkerMessage, type WorkerOptions } from '../src/ipc/protocol.js';
 import { RepoFixture, readTree } from './helpers/fixture.js';
 import { WORKER_PATH } from './standin/electron.js';
+
+/** An HTTP proxy on 127.0.0.1 that tunnels CONNECT requests (as Node's env proxy sends them) and logs them. */
+async function tunnelProxy(): Promise<{ server: Server; url: string; tunnels: string[] }> {
+  const tunnels: string[] = [];
+  const server = createServer((_req, res) => res.writeHead(405).end());
+  server.on('connect', (req, socket, head) => {
+    const target = req.url ?? '';
+    tunnels.push(target);
+    const [host = '', port = ''] = target.split(':');
+    const upstream = connect(Number(port), host, () => {
+      socket.write('HTTP/1.1 200 Connection established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+    upstream.on('error', () => socket.destroy());
+    socket.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`, tunnels };
+}
 
 /** The worker as a real child process, and everything it said. */
 class WorkerUnderTest {
@@ -11,8 +34,8 @@ class WorkerUnderTest {
   readonly messages: WorkerMessage[] = [];
   private readonly waiters: (() => void)[] = [];
 
-  constructor() {
-    this.child = fork(WORKER_PATH, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  constructor(env: NodeJS.ProcessEnv = process.env) {
+    this.child = fork(WORKER_PATH, [], { env, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child.on('message', (message) => {
       this.messages.push(message as WorkerMessage);
       for (const wake of this.waiters.splice(0)) wake();
@@ -43,8 +66,8 @@ describe('the update worker, a real child process running the client core', () =
   let installDir: string;
   const workers: WorkerUnderTest[] = [];
 
-  const start = (): WorkerUnderTest => {
-    const worker = new WorkerUnderTest();
+  const start = (env?: NodeJS.ProcessEnv): WorkerUnderTest => {
+    const worker = new WorkerUnderTest(env);
     workers.push(worker);
     return worker;
   };
@@ -60,6 +83,20 @@ describe('the update worker, a real child process running the client core', () =
     for (const worker of workers.splice(0)) worker.child.kill('SIGKILL');
   });
   afterAll(() => fixture.cleanup());
+
+  it('outside Electron, sends every request through the proxy the standard variables name (NODE_USE_ENV_PROXY=1)', async () => {
+    const proxy = await tunnelProxy();
+    try {
+      const repository = new URL(fixture.server.url).host;
+      const worker = start({ ...process.env, NODE_USE_ENV_PROXY: '1', HTTP_PROXY: proxy.url, NO_PROXY: '' });
+      worker.send({ v: PROTOCOL_VERSION, type: 'check', id: 1, options: options() });
+      expect(await worker.answer(1)).toMatchObject({ type: 'checked', info: { version: '1.1.0' } });
+      expect(proxy.tunnels.length).toBeGreaterThan(0);
+      expect(new Set(proxy.tunnels)).toEqual(new Set([repository]));
+    } finally {
+      proxy.server.close();
+    }
+  });
 
   it('checks, then downloads with progress, and stages the exact new bundle', async () => {
     const worker = start();
