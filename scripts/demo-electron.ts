@@ -88,6 +88,6 @@ and relaunches it as 1.2.0, which confirms a healthy start. Press Ctrl+C here to
 try {
   await main();
 } catch (error) {
-  console.error(`demo:electron failed: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`demo:electron failed: ${messageOf(error)}`);
   process.exitCode = 1;
 }
