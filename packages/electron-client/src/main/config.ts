@@ -88,16 +88,19 @@ function joinUrl(base: string, folder: string): string {
   return new URL(`${folder}/`, base.endsWith('/') ? base : `${base}/`).href;
 }
 
-/** What the core needs from the running app, read from Electron (each a cheap, synchronous call). */
-function appDefaults(adapter: ElectronAdapter, platform: NodeJS.Platform): Required<Pick<UpdaterOptions, FromTheApp>> {
+/**
+ * What the core needs from the running app, where the options do not say. Read only then: a main process
+ * run under plain Node (tests, a stand-in) has no `process.resourcesPath`, and the app gave the path.
+ */
+function fromTheApp(options: Pick<UpdaterOptions, FromTheApp>, adapter: ElectronAdapter, platform: NodeJS.Platform): Required<Pick<UpdaterOptions, FromTheApp>> {
   return {
-    appName: adapter.appName(),
-    currentVersion: adapter.appVersion(),
-    installDir: defaultInstallDir(adapter.execPath(), platform),
-    cacheDir: join(adapter.userDataPath(), CACHE_FOLDER),
-    trustedRoot: join(adapter.resourcesPath(), TRUSTED_ROOT_FILE),
-    relaunchCommand: defaultRelaunchCommand(adapter),
-    workerPath: fileURLToPath(new URL('../worker/index.js', import.meta.url)),
+    appName: options.appName ?? adapter.appName(),
+    currentVersion: options.currentVersion ?? adapter.appVersion(),
+    installDir: options.installDir ?? defaultInstallDir(adapter.execPath(), platform),
+    cacheDir: options.cacheDir ?? join(adapter.userDataPath(), CACHE_FOLDER),
+    trustedRoot: options.trustedRoot ?? join(adapter.resourcesPath(), TRUSTED_ROOT_FILE),
+    relaunchCommand: options.relaunchCommand ?? defaultRelaunchCommand(adapter),
+    workerPath: options.workerPath ?? fileURLToPath(new URL('../worker/index.js', import.meta.url)),
   };
 }
 
@@ -110,16 +113,23 @@ function given<T extends object>(options: T): Partial<T> {
 }
 
 /**
- * Merges once, as tuf-js does (`{ ...defaults, ...options }`): the fixed defaults, the running app's facts,
- * the URLs under `url`, then what the app gave. Throws CONFIG when no repository URL is given.
+ * Merges once, as tuf-js does (`{ ...defaults, ...options }`): the fixed defaults, the URLs under `url`,
+ * then what the app gave; the running app's facts fill what is still missing. Throws CONFIG when no
+ * repository URL is given.
  */
 export function resolveUpdaterOptions(options: UpdaterOptions, adapter: ElectronAdapter, platform: NodeJS.Platform = process.platform): ResolvedUpdaterOptions {
   const { url, logger, ...rest } = options;
   const urls = url === undefined ? {} : { metadataUrl: joinUrl(url, 'metadata'), targetsUrl: joinUrl(url, 'targets') };
-  const merged = { ...UPDATER_DEFAULTS, ...appDefaults(adapter, platform), ...urls, ...given(rest) };
+  const merged = { ...UPDATER_DEFAULTS, ...urls, ...given(rest) };
   const { metadataUrl, targetsUrl } = merged;
   if (metadataUrl === undefined || targetsUrl === undefined) {
     throw new UpdateError('CONFIG', 'the updater needs `url` (or both `metadataUrl` and `targetsUrl`)');
   }
-  return { ...merged, metadataUrl, targetsUrl, logger: logger === null ? undefined : (logger ?? adapter.defaultLogger()) };
+  return {
+    ...merged,
+    ...fromTheApp(merged, adapter, platform),
+    metadataUrl,
+    targetsUrl,
+    logger: logger === null ? undefined : (logger ?? adapter.defaultLogger()),
+  };
 }
