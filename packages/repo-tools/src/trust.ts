@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { BundleError, parseTrustFile, writeFileAtomic, type ParsedTrustFile } from '@tufup/bundle';
+import { BundleError, errnoOf, parseTrustFile, writeFileAtomic, type ParsedTrustFile } from '@tufup/bundle';
 import { checkRepoUrl, METADATA_DIR } from './config.js';
 import { fromBundleError, ioError, RepoError } from './error.js';
 import { metadataFileName, serializeMetadata } from './metadata.js';
@@ -56,7 +56,7 @@ export async function checkTrustFile(repoDir: string, file: string): Promise<Par
     parsed = parseTrustFile(await readFile(file), file);
   } catch (cause) {
     if (cause instanceof BundleError) throw new RepoError('TRUST_MISMATCH', cause.message, { cause });
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') {
+    if (errnoOf(cause) === 'ENOENT') {
       throw new RepoError('TRUST_MISMATCH', `${file} is missing: the app would ship without its trust file`, { cause });
     }
     throw ioError(`cannot read ${file}`, cause);
