@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { errnoOf, messageOf } from '@tufup/bundle';
 import { ROLES } from '../config.js';
 import { RepoError } from '../error.js';
 import { add } from './add.js';
@@ -58,8 +59,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `${text}\n`);
     return 0;
   } catch (error) {
-    const code = error instanceof RepoError ? error.code : (error as NodeJS.ErrnoException | undefined)?.code?.startsWith('ERR_PARSE_ARGS') ? 'USAGE' : 'ERROR';
-    const message = error instanceof Error ? error.message : String(error);
+    const code = error instanceof RepoError ? error.code : errnoOf(error)?.startsWith('ERR_PARSE_ARGS') === true ? 'USAGE' : 'ERROR';
+    const message = messageOf(error);
     if (json) process.stderr.write(`${JSON.stringify({ error: { code, message } })}\n`);
     else process.stderr.write(`tufup-repo ${name}: ${message} [${code}]\n${code === 'USAGE' ? `\n${command.usage}\n` : ''}`);
     return code === 'USAGE' ? EXIT_USAGE : EXIT_FAILURE;
