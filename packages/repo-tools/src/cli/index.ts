@@ -1,6 +1,3 @@
-#!/usr/bin/env node
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { errnoOf, messageOf } from '@tufup/bundle';
 import { ROLES } from '../config.js';
@@ -34,7 +31,7 @@ ${Object.entries(COMMANDS)
 Run "tufup-repo COMMAND --help" for a command's options. Roles: ${ROLES.join(', ')}.
 ${COMMON_HELP}`;
 
-/** Runs the CLI; returns the exit code. */
+/** Runs the CLI; returns the exit code. The program is bin/tufup-repo.js, which checks the Node version first. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined) {
@@ -71,8 +68,3 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Run only as the program, so tests and other tools can import main().
-const invoked = process.argv[1] === undefined ? '' : realpathSync(process.argv[1]);
-if (invoked === fileURLToPath(import.meta.url)) {
-  process.exitCode = await main(process.argv.slice(2));
-}
