@@ -20,6 +20,7 @@ export { KeyObjectSigner, keyIdOf, tufKeyOf, ed25519PublicKey, type Signer, type
 export { generateKey, exportPrivateKey, parsePrivateKey, findSigners, keyFileName, type KeySource } from './keystore.js';
 export { formatExpires, expiresIn, signMetadata, SPEC_VERSION } from './metadata.js';
 export { loadRepository, type RepoState, type MetadataVersions } from './store.js';
+export { trustFileOf, writeTrustFile, checkTrustFile, type TrustOptions, type TrustResult } from './trust.js';
 export {
   initRepository,
   signRepository,
