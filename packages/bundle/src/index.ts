@@ -34,4 +34,4 @@ export {
   type ApplyPatchOptions,
   type ApplyPatchFromFolderOptions,
 } from './delta.js';
-export { CUSTOM_SCHEMA, parseTargetCustom, type TufupCustom, type TargetCustom } from './metadata.js';
+export { CUSTOM_SCHEMA, FULL_ROLLOUT, checkRollout, parseTargetCustom, type TufupCustom, type TargetCustom, type Yank } from './metadata.js';
