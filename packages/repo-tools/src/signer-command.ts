@@ -135,7 +135,7 @@ function run(options: CommandSignerOptions, extra: Record<string, string>, input
     };
     const timer = setTimeout(() => {
       kill();
-      finish(new RepoError('SIGNER_TIMEOUT', `the signer command, ${what}, did not answer within ${Math.round(timeoutMs / 1000)} s and was stopped`));
+      finish(new RepoError('SIGNER_TIMEOUT', `the signer command, ${what}, did not answer within ${timeoutMs / 1000} s and was stopped`));
     }, timeoutMs);
     child.stdout.on('data', (chunk: Buffer) => {
       size += chunk.length;
