@@ -84,7 +84,7 @@ function checked<T>(where: string, check: () => T): T {
  */
 export function checkRollout(value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > FULL_ROLLOUT) {
-    throw new BundleError('INVALID_METADATA', `a rollout must be a whole percentage from 0 to ${FULL_ROLLOUT}, not ${JSON.stringify(value) ?? String(value)}`);
+    throw new BundleError('INVALID_METADATA', `a rollout must be a whole percentage from 0 to ${FULL_ROLLOUT}, not ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
   }
   return value;
 }

@@ -132,7 +132,7 @@ export async function beginRootCeremony(options: BeginOptions): Promise<Ceremony
     }
     const used = new Set(ROLES.flatMap((r) => roles[r].keyids));
     json.keys = Object.fromEntries(Object.entries(keys).filter(([id]) => used.has(id)));
-    json.roles = roles as unknown as JSONObject;
+    json.roles = roles;
   });
   const ceremony: CeremonyJson = {
     tufupRootCeremony: CEREMONY_FORMAT,
@@ -257,7 +257,12 @@ export async function publishRootCeremony(options: CeremonyPublishOptions): Prom
     if (def === undefined) continue;
     signers[role] = await requireSigners(options, role, def.keyIDs, def.threshold, `publishing root v${status.version} (re-signing ${role} with its new keys)`);
   }
-  const inRepo = relativeInside(options.repoDir, file);
+  // The ceremony is over: its files in the repository go (the default pending file too, when it is this
+  // ceremony and copies signed elsewhere were published); copies elsewhere are their holders' business.
+  const done = new Set(files.flatMap((f) => relativeInside(options.repoDir, f) ?? []));
+  const pending = ceremonyFileOf(options.repoDir);
+  const pendingNow = await readCeremony(pending).catch(() => undefined);
+  if (pendingNow !== undefined && fingerprintOf(pendingNow.root.signed) === fingerprint) done.add(CEREMONY_FILE);
   const metadata = await withTransaction(options.repoDir, async (tx) => {
     const versions = await stageMetadata(
       tx,
@@ -271,13 +276,10 @@ export async function publishRootCeremony(options: CeremonyPublishOptions): Prom
       },
       signers,
     );
-    for (const f of files) {
-      const rel = relativeInside(options.repoDir, f);
-      if (rel !== undefined) tx.delete(rel);
-    }
+    for (const rel of done) tx.delete(rel);
     return versions;
   });
-  options.logger?.info(`published root v${metadata.root}${inRepo === undefined ? '' : `; removed ${file}`}`);
+  options.logger?.info(`published root v${metadata.root}`);
   return { status, resigned, metadata };
 }
 

@@ -127,6 +127,8 @@ export interface AddResult {
     /** Bytes a client saves by downloading the patch instead of the archive (negative if it costs more). */
     saving: number;
   };
+  /** The staged rollout: percentage of installs offered the version (100: everyone). */
+  rollout: number;
   metadata: MetadataVersions;
 }
 
@@ -226,7 +228,7 @@ export async function addBundle(options: AddOptions): Promise<AddResult> {
     const targets = Targets.fromJSON({ ...targetsJson, targets: entries });
     const metadata = await stageMetadata(tx, state, { targets, ...(options.now === undefined ? {} : { now: options.now }) }, signers);
     options.logger?.info(`added ${name} ${version} for ${key}`);
-    const result: AddResult = { name, version, platform, arch, tar: info.tar, archive, metadata };
+    const result: AddResult = { name, version, platform, arch, tar: info.tar, archive, rollout, metadata };
     if (patch !== undefined) result.patch = patch;
     return result;
   });

@@ -1,5 +1,5 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Metadata, Timestamp } from '@tufjs/models';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import {
   verifyRepository,
   type CommandSignerOptions,
 } from '../src/index.js';
-import { codeOf, ROOT, tempDir, treeHash } from './helpers/fixtures.js';
+import { cliOk, codeOf, errorCode, runCli, ROOT, tempDir, treeHash, writeBundle } from './helpers/fixtures.js';
 
 const NODE = join(ROOT, 'node_modules/.bin/node');
 const SIGNER = join(ROOT, 'packages/repo-tools/test/helpers/signer-process.ts');
@@ -107,7 +107,10 @@ describe('the external signer command (a key held by another process)', () => {
     const { command, pem } = await signerFor(generateKeyPairSync('ed25519').privateKey);
     const good = await create({ command });
     const leaky = await create({ command, env: { ...process.env, SIGNER_MODE: 'leak' }, publicKey: pemOf(good) });
-    const error = await signMetadata(timestamp(), [leaky]).catch((e: unknown) => e as Error & { code: string });
+    const error = await signMetadata(timestamp(), [leaky]).then(
+      () => new Error('signed'),
+      (e: unknown) => e as Error,
+    );
     expect(error).toMatchObject({ code: 'SIGNER_FAILED' });
     const body = pem.split('\n')[1] ?? '';
     expect(body.length).toBeGreaterThan(20);
@@ -177,6 +180,53 @@ describe('the external signer command (a key held by another process)', () => {
       expect(verified).toMatchObject({ rootVersion: 6, targets: 1 });
       const roles = (await log()).filter((l) => l.op === 'sign').map((l) => l.role);
       expect(new Set(roles)).toEqual(new Set(['root', 'targets']));
+    });
+
+    it('through the CLI: --signer-command signs releases and root ceremonies; no key text reaches the output', async () => {
+      const outputs: string[] = [];
+      const cli = async (...args: string[]): Promise<string> => {
+        const r = await cliOk([...args, '--repo', repoDir, '--keys-dir', keysDir]);
+        outputs.push(r.stdout, r.stderr);
+        return r.stdout;
+      };
+      const held = await signerFor(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, 'kms-targets.pem');
+      const pubFile = join(tmp, 'kms-targets.pub');
+      await writeFile(pubFile, pemOf(await create({ command: held.command })));
+      const state = await loadRepository(repoDir);
+      await cli('keys', 'add', 'targets', '--public-key', pubFile, '--signer-command', held.command);
+      await cli('keys', 'remove', 'targets', state.root.signed.roles.targets?.keyIDs[0] ?? '', '--signer-command', held.command);
+
+      await cli('add', await writeBundle(join(tmp, 'b0'), 0), '--version', '1.0.0', '--platform', 'linux', '--arch', 'x64', '--signer-command', held.command);
+      // With the public key given, the command is only asked to sign.
+      const calls = (await log()).length;
+      await cli('yank', '1.0.0', '--reason', 'test', '--signer-command', held.command, '--signer-public-key', pubFile);
+      expect((await log()).slice(calls).map((l) => l.op)).toEqual(['sign']);
+
+      // A root ceremony signed by a root key that lives in a command (an HSM on the key holder's desk).
+      const rootHeld = await signerFor(generateKeyPairSync('ed25519').privateKey, 'hsm-root.pem');
+      const rootPub = join(tmp, 'hsm-root.pub');
+      await writeFile(rootPub, pemOf(await create({ command: rootHeld.command })));
+      await cli('root', 'begin', '--add-key', `root=${rootPub}`);
+      const oldRoot = (await readdir(keysDir)).find((f) => f.startsWith('root.')) ?? '';
+      await cli('root', 'sign', '--key', join(keysDir, oldRoot));
+      const signed = JSON.parse(await cli('root', 'sign', '--signer-command', rootHeld.command, '--json')) as { complete: boolean };
+      expect(signed.complete).toBe(true);
+      await cli('root', 'publish');
+      expect(await verifyRepository({ repoDir })).toMatchObject({ rootVersion: 4 });
+
+      // A signer that fails: the reason code, exit 1, nothing written; the key it holds appears nowhere.
+      const before = await treeHash(repoDir);
+      const failed = await runCli(['unyank', '1.0.0', '--repo', repoDir, '--keys-dir', keysDir, '--signer-command', held.command, '--signer-public-key', pubFile, '--json'], {
+        env: { SIGNER_MODE: 'leak' },
+      });
+      expect(failed.code).toBe(1);
+      expect(errorCode(failed)).toBe('SIGNER_FAILED');
+      expect(await treeHash(repoDir)).toBe(before);
+      outputs.push(failed.stdout, failed.stderr);
+      for (const pem of [held.pem, rootHeld.pem]) {
+        const body = pem.split('\n')[1] ?? '';
+        for (const text of outputs) expect(text).not.toContain(body);
+      }
     });
   });
 });

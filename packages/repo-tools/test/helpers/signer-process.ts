@@ -43,10 +43,10 @@ if (mode === 'fail') {
   process.exit(3);
 }
 if (op === 'public-key') {
-  process.stdout.write(createPublicKey(key).export({ type: 'spki', format: 'pem' }) as string);
+  process.stdout.write(createPublicKey(key).export({ type: 'spki', format: 'pem' }));
 } else if (op === 'sign') {
   if (mode === 'leak') {
-    process.stdout.write(key.export({ type: 'pkcs8', format: 'pem' }) as string);
+    process.stdout.write(key.export({ type: 'pkcs8', format: 'pem' }));
   } else {
     const data = await readStdin();
     const sha = createHash('sha256').update(data).digest('hex');
