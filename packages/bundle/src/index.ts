@@ -35,3 +35,14 @@ export {
   type ApplyPatchFromFolderOptions,
 } from './delta.js';
 export { CUSTOM_SCHEMA, FULL_ROLLOUT, checkRollout, parseTargetCustom, type TufupCustom, type TargetCustom, type Yank } from './metadata.js';
+export {
+  TRUST_FILE,
+  TRUST_SCHEMA,
+  parseTrustFile,
+  serializeTrustFile,
+  type TrustFile,
+  type TrustFileInput,
+  type ParsedTrustFile,
+  type JsonObject,
+  type JsonValue,
+} from './trust.js';

@@ -33,6 +33,7 @@ export { CommandSigner, SIGNER_PROTOCOL, DEFAULT_SIGNER_TIMEOUT_MS, type Command
 export { generateKey, exportPrivateKey, parsePrivateKey, findSigners, keyFileName, type KeySource } from './keystore.js';
 export { formatExpires, expiresIn, signMetadata, SPEC_VERSION } from './metadata.js';
 export { loadRepository, type RepoState, type MetadataVersions } from './store.js';
+export { trustFileOf, writeTrustFile, checkTrustFile, type TrustOptions, type TrustResult } from './trust.js';
 export {
   initRepository,
   signRepository,
