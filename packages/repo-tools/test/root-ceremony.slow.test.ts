@@ -124,6 +124,9 @@ describe('the offline root ceremony, 2-of-3 root keys in three folders, one rota
     expect(v2.signatures.map((s) => s.keyid).sort()).toEqual([holders.alice.keyid, holders.bob.keyid, carolNew.keyid].sort());
     expect(((v2.signed.roles as Json).root as { keyids: string[] }).keyids.sort()).toEqual([holders.alice.keyid, holders.bob.keyid, carolNew.keyid].sort());
     expect(await readFile(join(repo, 'metadata/root.json'), 'utf8')).toBe(await readFile(join(repo, 'metadata/2.root.json'), 'utf8'));
+    // Apps built from now on ship the new root: the trust file changed in the same transaction.
+    const trust = JSON.parse(await readFile(join(repo, 'tufup.json'), 'utf8')) as { root: Json };
+    expect(trust.root).toEqual(JSON.parse(await readFile(join(repo, 'metadata/2.root.json'), 'utf8')));
     // The pending file in the repository is gone with the publish; copies elsewhere are the holders' business.
     await expect(readFile(join(repo, 'root.pending.json'))).rejects.toThrow();
   });
