@@ -26,6 +26,7 @@ import { toUpdateError, UpdateError } from './error.js';
 import { ResumableFetcher } from './fetcher.js';
 import { Operation } from './operation.js';
 import { ProgressMeter, type Progress } from './progress.js';
+import { useLinearTargetsCodec } from './targets-codec.js';
 import { findStagedVersion, markBusy, removeStaged, stagedPaths, writeStagedRecord, type StagedUpdate } from './stage.js';
 
 /** An update the repository offers, as `checkForUpdates` found it in signed metadata. */
@@ -343,6 +344,8 @@ export class UpdateClient {
       await mkdir(o.downloadDir, { recursive: true });
       await seedTrustedRoot(o.metadataDir, o.trustedRoot);
     });
+    // Before tuf-js parses any targets metadata: its own map conversion is quadratic in the number of targets.
+    useLinearTargetsCodec();
     const operation = new Operation(signal);
     const fetcher = new ResumableFetcher({ ...o, partialDir: o.downloadDir }, operation);
     const updater = await this.guard(what, signal, async () => {
