@@ -4,9 +4,10 @@
  *
  *   node_modules/.bin/node scripts/bench-client.ts            # after `npm run build`
  *   BENCH_MB=300 BENCH_PATCH_LEVEL=19 node_modules/.bin/node scripts/bench-client.ts
- *   BENCH_PARTS=scale BENCH_TARGETS=100,1000,5000,20000 node_modules/.bin/node scripts/bench-client.ts
+ *   BENCH_PARTS=scale BENCH_TARGETS=100,1000,5000,20000 BENCH_RUNS=3 node_modules/.bin/node scripts/bench-client.ts
  *
- * BENCH_PARTS (default `bundle,scale`) picks the parts to run.
+ * BENCH_PARTS (default `bundle,scale`) picks the parts to run. The scale series checks repositories of
+ * BENCH_TARGETS targets (a client's own build holds a quarter of them), BENCH_RUNS times each.
  *
  * Publishes two versions with @tufup/repo-tools, serves the repository on 127.0.0.1, then runs the client
  * in a child process (so its peak memory is its own) twice: a fresh install of 1.0.0 updating to 1.1.0
@@ -21,13 +22,15 @@ import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } fro
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join, normalize, sep } from 'node:path';
 import { Metadata, MetaFile, Snapshot, Targets, Timestamp } from '@tufjs/models';
-import { targetPath, type TargetCustom, type TufupCustom } from '@tufup/bundle';
+import { targetPath, useLinearTargetsCodec, type TargetCustom, type TufupCustom } from '@tufup/bundle';
 import { addBundle, findSigners, initRepository, loadRepository, signMetadata } from '@tufup/repo-tools';
 import { findStagedUpdate, UpdateClient, type Progress } from '@tufup/electron-client/core';
 
 const APP = 'benchapp';
+const CLI = fileURLToPath(new URL('../packages/repo-tools/bin/tufup-repo.js', import.meta.url));
 const MiB = 1024 * 1024;
 
 interface PhaseResult {
@@ -286,6 +289,7 @@ interface ScaleResult {
  * timestamp with the publisher's keys. The history's files are not written: a check never reads them.
  */
 async function growTargets(repoDir: string, keysDir: string, count: number): Promise<number> {
+  useLinearTargetsCodec();
   const state = await loadRepository(repoDir);
   const signersOf = (role: 'targets' | 'snapshot' | 'timestamp'): ReturnType<typeof findSigners> =>
     findSigners({ keysDir }, role, state.root.signed.roles[role]?.keyIDs ?? []);
@@ -377,6 +381,7 @@ function childScaleRun(args: Parameters<typeof runScaleClient>[0]): Promise<Scal
  */
 async function scaleBench(): Promise<void> {
   const sizes = (process.env.BENCH_TARGETS ?? '100,1000,5000,20000').split(',').map(Number);
+  const runs = Number(process.env.BENCH_RUNS ?? 3);
   const tmp = await mkdtemp(join(tmpdir(), 'tufup-bench-scale-'));
   try {
     const v1 = join(tmp, 'bundle-1.0.0');
@@ -390,7 +395,7 @@ async function scaleBench(): Promise<void> {
     for (const [version, dir] of [['1.0.0', v1], ['1.1.0', v2]] as const) {
       await addBundle({ repoDir: base, keysDir, bundleDir: dir, version, platform: 'linux', arch: 'x64' });
     }
-    const rows = [['targets', 'targets.json (KiB)', 'check, empty cache (s)', 'check, cached (s)', 'download (s)', 'targets verifications', 'peak RSS (MiB)']];
+    const rows = [['targets', 'targets.json (KiB)', 'check, empty cache (s)', 'check, cached (s)', 'download (s)', 'targets verifications', 'peak RSS (MiB)', 'tufup-repo status (s)']];
     for (const size of sizes) {
       const repoDir = join(tmp, `repo-${size}`);
       await cp(base, repoDir, { recursive: true });
@@ -399,15 +404,37 @@ async function scaleBench(): Promise<void> {
       const server = await serve(repoDir);
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       try {
-        const r = await childScaleRun({
-          installDir: v1,
-          cacheDir: join(tmp, `cache-${size}`),
-          metadataUrl: `${url}/metadata/`,
-          targetsUrl: `${url}/targets/`,
-          root: join(repoDir, 'metadata', '1.root.json'),
-        });
-        const s = (ms: number): string => (ms / 1000).toFixed(2);
-        rows.push([String(size), (bytes / 1024).toFixed(0), s(r.freshMs), s(r.cachedMs), s(r.downloadMs), r.verifications.join(' / '), r.peakRssMiB.toFixed(0)]);
+        const results: ScaleResult[] = [];
+        for (let run = 0; run < runs; run++) {
+          results.push(
+            await childScaleRun({
+              installDir: v1,
+              cacheDir: join(tmp, `cache-${size}-${run}`),
+              metadataUrl: `${url}/metadata/`,
+              targetsUrl: `${url}/targets/`,
+              root: join(repoDir, 'metadata', '1.root.json'),
+            }),
+          );
+        }
+        // The publisher's side: the real CLI reading, verifying and summing up the same repository.
+        const statusMs: number[] = [];
+        for (let run = 0; run < runs; run++) {
+          const t = performance.now();
+          execFileSync(process.execPath, [CLI, 'status', '--repo', repoDir, '--keys-dir', keysDir, '--json'], { stdio: 'ignore' });
+          statusMs.push(performance.now() - t);
+        }
+        const s = (pick: (r: ScaleResult) => number): string => (median(results.map(pick)) / 1000).toFixed(2);
+        const verifications = [...new Set(results.map((r) => r.verifications.join(' / ')))].join(', ');
+        rows.push([
+          String(size),
+          (bytes / 1024).toFixed(0),
+          s((r) => r.freshMs),
+          s((r) => r.cachedMs),
+          s((r) => r.downloadMs),
+          verifications,
+          median(results.map((r) => r.peakRssMiB)).toFixed(0),
+          (median(statusMs) / 1000).toFixed(2),
+        ]);
         log(rows.at(-1)?.join('  ') ?? '');
       } finally {
         server.closeAllConnections();
@@ -415,10 +442,18 @@ async function scaleBench(): Promise<void> {
         await rm(repoDir, { recursive: true, force: true });
       }
     }
-    process.stdout.write(`\nscale series: Node ${process.version}, client for linux-x64 running 1.0.0, 1.1.0 offered by patch\n${table(rows)}\n`);
+    process.stdout.write(
+      `\nscale series: Node ${process.version}, client for linux-x64 running 1.0.0, 1.1.0 offered by patch; medians of ${runs} runs, each in a fresh process with an empty cache\n${table(rows)}\n`,
+    );
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 function log(s: string): void {

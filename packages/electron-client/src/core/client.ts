@@ -16,6 +16,7 @@ import {
   sameDigest,
   targetFileName,
   writeFileAtomic,
+  useLinearTargetsCodec,
   type ApplyPatchOptions,
   type Digest,
   type TargetCustom,
@@ -26,7 +27,6 @@ import { toUpdateError, UpdateError } from './error.js';
 import { ResumableFetcher } from './fetcher.js';
 import { Operation } from './operation.js';
 import { ProgressMeter, type Progress } from './progress.js';
-import { useLinearTargetsCodec } from './targets-codec.js';
 import { findStagedVersion, markBusy, removeStaged, stagedPaths, writeStagedRecord, type StagedUpdate } from './stage.js';
 
 /** An update the repository offers, as `checkForUpdates` found it in signed metadata. */

@@ -2,7 +2,7 @@ import { canonicalize } from '@tufjs/canonical-json';
 import { Metadata, MetadataKind, TargetFile, Targets } from '@tufjs/models';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { useLinearTargetsCodec } from '../src/core/targets-codec.js';
+import { useLinearTargetsCodec } from '../src/tuf-targets.js';
 
 type Json = Parameters<typeof Targets.fromJSON>[0];
 

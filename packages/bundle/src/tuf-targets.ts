@@ -16,7 +16,8 @@ const INSTALLED = Symbol.for('tufup.linearTargetsCodec');
  * original still parses and writes every other field (so a field a later release adds is kept), and
  * each entry is still `TargetFile.fromJSON(path, json)` / `file.toJSON()`, so the objects, and the
  * canonical JSON signatures are checked over, are the ones the original builds (a test compares them).
- * Idempotent and process-wide (tuf-js resolves the same class); a no-op in effect once upstream fixes it.
+ * Idempotent and process-wide (tuf-js and repo-tools resolve the same class); both the client and the
+ * publisher call it before reading metadata. Harmless once upstream fixes it.
  */
 export function useLinearTargetsCodec(): void {
   const holder = Targets as unknown as Record<symbol, boolean>;
