@@ -18,7 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { extractArchive } from '@tufup/bundle';
+import { extractArchive, messageOf } from '@tufup/bundle';
 import { ROOT } from './demo-app-build.ts';
 import { createDemoRepository, DEMO_APP_NAME, serveRepository } from './demo-repo.ts';
 
@@ -30,7 +30,7 @@ function electronBinary(): string {
   try {
     return createRequire(import.meta.url)('electron') as string;
   } catch (cause) {
-    throw new Error(`Electron is not available on this machine (${(cause as Error).message}); \`npm run demo\` shows the same update without it`, { cause });
+    throw new Error(`Electron is not available on this machine (${messageOf(cause)}); \`npm run demo\` shows the same update without it`, { cause });
   }
 }
 
@@ -88,6 +88,6 @@ and relaunches it as 1.2.0, which confirms a healthy start. Press Ctrl+C here to
 try {
   await main();
 } catch (error) {
-  console.error(`demo:electron failed: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`demo:electron failed: ${messageOf(error)}`);
   process.exitCode = 1;
 }

@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { extractArchive } from '@tufup/bundle';
+import { extractArchive, messageOf } from '@tufup/bundle';
 import { UpdateClient, type Progress, type StagedUpdate, type UpdateInfo } from '@tufup/electron-client/core';
 import { shippedScript } from '@tufup/electron-client/install';
 import { createDemoRepository, DEMO_APP_NAME, DEMO_RELEASES, serveRepository, type RepoServer } from './demo-repo.ts';
@@ -208,6 +208,6 @@ try {
 } catch (error) {
   // Update errors carry a code (NETWORK, VERIFICATION, PATCH, ...) that says more than the message.
   const code = error instanceof Error && 'code' in error && typeof error.code === 'string' ? `${error.code}: ` : '';
-  process.stderr.write(`\ndemo failed: ${code}${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`\ndemo failed: ${code}${messageOf(error)}\n`);
   process.exitCode = 1;
 }

@@ -3,7 +3,7 @@ import { open, readFile } from 'node:fs/promises';
 import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
 import { constants, createZstdDecompress, gunzipSync, gzipSync, zstdCompress } from 'node:zlib';
-import { BundleError, ioError } from './error.js';
+import { BundleError, errnoOf, ioError, messageOf } from './error.js';
 import { digestBuffer, DigestStream, sameDigest, type Digest } from './hash.js';
 import { listTar } from './list.js';
 import { tarToBuffer, writeFileAtomic, type TarEntry } from './tar.js';
@@ -283,9 +283,9 @@ async function decode(
     const inner = error instanceof BundleError && error.code === 'IO' ? error.cause : error;
     if (inner instanceof BundleError) throw inner;
     if (signal?.aborted) throw signal.reason;
-    const code = (inner as NodeJS.ErrnoException | undefined)?.code ?? '';
+    const code = errnoOf(inner) ?? '';
     if (code.startsWith('ERR_ZSTD') || code.startsWith('ZSTD_') || code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') {
-      throw new BundleError('PATCH_CORRUPT', `${patchPath} could not be applied: ${(inner as Error).message}`, { cause: inner });
+      throw new BundleError('PATCH_CORRUPT', `${patchPath} could not be applied: ${messageOf(inner)}`, { cause: inner });
     }
     throw error;
   } finally {

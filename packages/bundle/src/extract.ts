@@ -4,7 +4,7 @@ import { lstat, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
 import { Parser, type ReadEntry } from 'tar';
-import { BundleError, ioError } from './error.js';
+import { BundleError, ioError, messageOf } from './error.js';
 import { Hasher, sameDigest, type Digest } from './hash.js';
 
 /** Options of {@link extractTar}. */
@@ -64,7 +64,7 @@ export async function extractTar(source: AsyncIterable<Uint8Array>, dest: string
       fail(new BundleError('UNSAFE_ENTRY', `"${entry.path}" is an entry of unknown type ${entry.type}`));
     });
     parser.on('error', (error: unknown) => {
-      failure ??= new BundleError('UNSAFE_ENTRY', `the archive is not a valid tar: ${errorText(error)}`, { cause: error });
+      failure ??= new BundleError('UNSAFE_ENTRY', `the archive is not a valid tar: ${messageOf(error)}`, { cause: error });
     });
     // Settles however parsing stops: a clean end, an abort from `fail`, or a strict-mode error. Nothing
     // here rejects, so every failure reaches the caller through `failure` with its own code.
@@ -134,10 +134,6 @@ export async function extractTar(source: AsyncIterable<Uint8Array>, dest: string
   } finally {
     if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
   }
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Writes entries one at a time, synchronously, so the parser never runs ahead of the disk. */

@@ -1,4 +1,4 @@
-export { BundleError, type BundleErrorCode } from './error.js';
+export { CodedError, BundleError, ioError, messageOf, errnoOf, isSystemError, type BundleErrorCode, type IoErrorCode, type IoErrorClass } from './error.js';
 export { parseVersion, compareVersions, isPrerelease, channelOf } from './version.js';
 export {
   NAME_PATTERN,

@@ -1,5 +1,5 @@
 import { Parser, type ReadEntry } from 'tar';
-import { BundleError } from './error.js';
+import { BundleError, messageOf } from './error.js';
 import type { TarEntry } from './tar.js';
 
 /** Lists the entries of a tar held in memory, as {@link TarEntry}s. */
@@ -22,7 +22,7 @@ export async function listTar(tar: Buffer): Promise<TarEntry[]> {
     parser.end(tar);
   });
   if (failure !== undefined) {
-    throw failure instanceof BundleError ? failure : new BundleError('UNSUPPORTED_ENTRY', `not a valid tar: ${failure instanceof Error ? failure.message : 'unreadable'}`, { cause: failure });
+    throw failure instanceof BundleError ? failure : new BundleError('UNSUPPORTED_ENTRY', `not a valid tar: ${messageOf(failure)}`, { cause: failure });
   }
   return entries;
 }

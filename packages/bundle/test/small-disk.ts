@@ -1,6 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { messageOf } from '../src/index.js';
 
 const run = promisify(execFile);
 
@@ -23,7 +24,7 @@ export async function mountSmallDisk(dir: string, sizeKiB: number): Promise<Smal
   try {
     await run('mount', ['-t', 'tmpfs', '-o', `size=${sizeKiB}k,mode=0755`, 'tmpfs', dir]);
   } catch (error) {
-    return `mount -t tmpfs failed: ${(error as Error).message}`;
+    return `mount -t tmpfs failed: ${messageOf(error)}`;
   }
   return {
     dir,

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UpdateError } from '../src/core/index.js';
 import { healthMarkerPath } from '../src/install/installer.js';
 import { defaultInstallDir, resolveUpdaterOptions, UPDATER_DEFAULTS } from '../src/main/config.js';
-import { errorPayload } from '../src/main/summary.js';
+import { toErrorPayload } from '../src/ipc/errors.js';
 import { TufupUpdater } from '../src/main/updater.js';
 import { StandinElectron, type StandinFacts } from './standin/electron.js';
 
@@ -150,14 +150,14 @@ describe('errors as the app and its windows see them', () => {
       () => undefined,
       (e: unknown) => e,
     );
-    expect(errorPayload(real).code).toBe('DISK');
+    expect(toErrorPayload(real, 'the updater').code).toBe('DISK');
   });
 
   it('passes an UpdateError through with its code and message', () => {
-    expect(errorPayload(new UpdateError('NETWORK', 'the server is down'))).toEqual({ code: 'NETWORK', message: 'the server is down' });
+    expect(toErrorPayload(new UpdateError('NETWORK', 'the server is down'), 'the updater')).toEqual({ code: 'NETWORK', message: 'the server is down' });
   });
 
   it('calls what it cannot recognise INTERNAL', () => {
-    expect(errorPayload(new TypeError('x is undefined')).code).toBe('INTERNAL');
+    expect(toErrorPayload(new TypeError('x is undefined'), 'the updater').code).toBe('INTERNAL');
   });
 });

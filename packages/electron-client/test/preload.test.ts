@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ErrorPayload } from '../src/ipc/protocol.js';
+import type { ErrorPayload } from '../src/ipc/errors.js';
 import { TufupUpdater } from '../src/main/updater.js';
 import { createBridge } from '../src/preload/bridge.js';
 import { StandinElectron, WORKER_PATH } from './standin/electron.js';

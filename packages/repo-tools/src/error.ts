@@ -1,4 +1,4 @@
-import { BundleError } from '@tufup/bundle';
+import { BundleError, CodedError, ioError as bundleIoError, type IoErrorCode } from '@tufup/bundle';
 
 /** What went wrong, as a stable string a caller can switch on; messages are for people and may change. */
 export type RepoErrorCode =
@@ -22,29 +22,14 @@ export type RepoErrorCode =
   | 'BUNDLE'
   | 'THRESHOLD'
   | 'VERIFY_FAILED'
-  | 'DISK_FULL'
-  | 'IO';
+  | IoErrorCode;
 
 /** The one error class of @tufup/repo-tools. Messages never contain private key material. */
-export class RepoError extends Error {
-  override readonly name = 'RepoError';
-  readonly code: RepoErrorCode;
+export class RepoError extends CodedError<RepoErrorCode> { override readonly name = 'RepoError'; }
 
-  constructor(code: RepoErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
-}
-
-/** Turns a Node fs error into a RepoError, keeping a disk-full condition recognisable. */
+/** A Node fs error as a RepoError (DISK_FULL or IO), through @tufup/bundle's one mapping. */
 export function ioError(what: string, cause: unknown): RepoError {
-  if (cause instanceof RepoError) return cause;
-  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new RepoError('DISK_FULL', `${what}: the disk is full`, { cause });
-  }
-  const detail = cause instanceof Error ? cause.message : String(cause);
-  return new RepoError('IO', `${what}: ${detail}`, { cause });
+  return bundleIoError(what, cause, RepoError);
 }
 
 const BUNDLE_CODES: Partial<Record<string, RepoErrorCode>> = {

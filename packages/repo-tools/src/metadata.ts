@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalize } from '@tufjs/canonical-json';
 import { Metadata, MetadataKind, MetaFile, Root, Signature, Snapshot, Targets, Timestamp } from '@tufjs/models';
+import { messageOf } from '@tufup/bundle';
 import { RepoError } from './error.js';
 import type { RoleName } from './config.js';
 import type { Signer } from './signer.js';
@@ -82,7 +83,7 @@ export function parseMetadata(role: RoleName, bytes: Buffer, file: string): Meta
         return Metadata.fromJSON(MetadataKind.Timestamp, json);
     }
   } catch (cause) {
-    throw new RepoError('METADATA_CORRUPT', `${file} is not valid ${role} metadata: ${(cause as Error).message}`, { cause });
+    throw new RepoError('METADATA_CORRUPT', `${file} is not valid ${role} metadata: ${messageOf(cause)}`, { cause });
   }
 }
 

@@ -7,6 +7,8 @@ import {
   createPatchFile,
   CUSTOM_SCHEMA,
   gunzipFile,
+  isSystemError,
+  messageOf,
   parseTargetCustom,
   parseVersion,
   platformKey,
@@ -58,7 +60,7 @@ export function releasesOf(state: RepoState): Map<string, ReleaseEntry[]> {
     try {
       custom = parseTargetCustom(info.custom, path);
     } catch (cause) {
-      throw new RepoError('METADATA_CORRUPT', (cause as Error).message, { cause });
+      throw new RepoError('METADATA_CORRUPT', messageOf(cause), { cause });
     }
     const { platform, arch, version, kind } = custom.tufup;
     const sha256 = info.hashes.sha256;
@@ -231,9 +233,9 @@ export async function addBundle(options: AddOptions): Promise<AddResult> {
 function failedWriting(error: unknown, scratch: string): boolean {
   if (!(error instanceof BundleError)) return false;
   if (error.code === 'DISK_FULL') return true;
-  const cause = error.cause as NodeJS.ErrnoException | undefined;
+  const cause = error.cause;
   // Only the scratch side writes or syncs; the archive side reads and names the archive.
-  return error.code === 'IO' && (cause?.syscall === 'write' || cause?.syscall === 'fsync' || cause?.path?.startsWith(scratch) === true);
+  return error.code === 'IO' && isSystemError(cause) && (cause.syscall === 'write' || cause.syscall === 'fsync' || cause.path?.startsWith(scratch) === true);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { Root, Snapshot, Targets, Timestamp, MetaFile, Metadata } from '@tufjs/models';
-import { checkName } from '@tufup/bundle';
+import { checkName, messageOf } from '@tufup/bundle';
 import {
   checkPositive,
   CONFIG_FILE,
@@ -135,7 +135,7 @@ export async function initRepository(options: InitOptions): Promise<InitResult> 
     for (const key of written) {
       await rm(key.file, { force: true }).catch((cause: unknown) => {
         // Why init failed is what the user acts on; the key files left are named so they can be deleted by hand.
-        options.logger?.warn(`could not remove ${key.file}, a key of the repository that was not made: ${cause instanceof Error ? cause.message : String(cause)}`);
+        options.logger?.warn(`could not remove ${key.file}, a key of the repository that was not made: ${messageOf(cause)}`);
       });
     }
     throw error;
@@ -193,7 +193,7 @@ export function nextRoot(state: RepoState, expires: string, edit?: (json: JSONOb
   try {
     return Root.fromJSON(json);
   } catch (cause) {
-    throw new RepoError('THRESHOLD', `the new root would be invalid: ${(cause as Error).message}`, { cause });
+    throw new RepoError('THRESHOLD', `the new root would be invalid: ${messageOf(cause)}`, { cause });
   }
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Metadata, type Root, type Snapshot, type Targets, type Timestamp } from '@tufjs/models';
+import { errnoOf, messageOf } from '@tufup/bundle';
 import { CONFIG_FILE, METADATA_DIR, readConfig, serializeConfig, type RepoConfig, type RoleName } from './config.js';
 import { ioError, RepoError } from './error.js';
 import { metadataFileName, metaFileOf, nextVersion, parseMetadata, serializeMetadata, signMetadata, expiresIn, type AnySigned } from './metadata.js';
@@ -30,7 +31,7 @@ function checkSigned(root: Metadata<Root>, role: RoleName, metadata: Metadata<An
   try {
     root.verifyDelegate(role, metadata);
   } catch (cause) {
-    throw new RepoError('METADATA_CORRUPT', `${file} is not signed by enough ${role} keys of root.json: ${(cause as Error).message}`, { cause });
+    throw new RepoError('METADATA_CORRUPT', `${file} is not signed by enough ${role} keys of root.json: ${messageOf(cause)}`, { cause });
   }
 }
 
@@ -108,7 +109,7 @@ export class Transaction {
         throw ioError(`could not lock ${repoDir}`, cause);
       }
     } catch (cause) {
-      if ((cause as NodeJS.ErrnoException).code === 'EEXIST') {
+      if (errnoOf(cause) === 'EEXIST') {
         throw new RepoError('REPO_BUSY', `another tufup-repo command is working on ${repoDir} (lock ${lockPath}); delete the lock if none is`, { cause });
       }
       throw ioError(`could not lock ${repoDir}`, cause);

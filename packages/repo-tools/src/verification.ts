@@ -9,6 +9,7 @@ import {
   applyPatch,
   gunzipFile,
   gunzipToBuffer,
+  messageOf,
   parseTargetCustom,
   parseTargetPath,
   readPatchHeader,
@@ -85,7 +86,7 @@ export async function verifyRepository(options: VerifyOptions): Promise<VerifyRe
       targetBaseUrl: pathToFileURL(join(repoDir, TARGETS_DIR)).href,
       fetcher: new FileFetcher(),
     });
-    await updater.refresh().catch((e: unknown) => fail(`the metadata does not verify: ${(e as Error).message}`, e));
+    await updater.refresh().catch((e: unknown) => fail(`the metadata does not verify: ${messageOf(e)}`, e));
     const rootJson = await readFile(join(metadataDir, 'root.json'));
     const published = await readFile(join(repoDir, METADATA_DIR, 'root.json')).catch(() => Buffer.alloc(0));
     if (!rootJson.equals(published)) fail('metadata/root.json is not the newest root of the chain N.root.json');
@@ -100,7 +101,7 @@ export async function verifyRepository(options: VerifyOptions): Promise<VerifyRe
       if (info === undefined) fail(`target ${path} cannot be resolved`);
       const custom = checkCustom(path, info.custom, config.appName);
       const out = join(downloads, path.replace('/', '_'));
-      await updater.downloadTarget(info, out).catch((e: unknown) => fail(`target ${path} does not verify: ${(e as Error).message}`, e));
+      await updater.downloadTarget(info, out).catch((e: unknown) => fail(`target ${path} does not verify: ${messageOf(e)}`, e));
       referenced.add(targetFile(path, info.hashes.sha256 ?? ''));
       bytes += info.length;
       local.set(path, { file: out, custom });
@@ -149,7 +150,7 @@ function checkCustom(path: string, raw: unknown, appName: string): TargetCustom 
     id = parseTargetPath(path);
     custom = parseTargetCustom(raw, path);
   } catch (e) {
-    fail(`target ${path}: ${(e as Error).message}`, e);
+    fail(`target ${path}: ${messageOf(e)}`, e);
   }
   const t = custom.tufup;
   if (t.name !== id.name || t.version !== id.version || t.kind !== id.kind || t.platform !== id.platform || t.arch !== id.arch) {

@@ -197,6 +197,22 @@ describe('tufup-repo, from init to prune, as clients in the field see it', () =>
     expect(unknown.stderr).toContain('unknown command');
   });
 
+  it('a file named on the command line that cannot be read is an IO error naming it, and nothing changes', async () => {
+    const missing = join(tmp, 'no-such-file');
+    const before = await listFiles(repo);
+    const cases: [string[], string][] = [
+      [['add', await bundle(9), '--version', '9.0.0', '--notes', missing], 'release notes'],
+      [['keys', 'add', 'targets', '--public-key', missing], 'public key'],
+      [['sign', '--passphrase-file', missing], 'passphrase file'],
+    ];
+    for (const [args, what] of cases) {
+      const run = await runCli([...args, '--repo', repo, '--keys-dir', keys]);
+      expect(run.code, what).toBe(1);
+      expect(run.stderr, what).toContain(`cannot read the ${what} ${missing} [IO]`);
+    }
+    expect(await listFiles(repo)).toEqual(before);
+  });
+
   async function writeNotes(text: string): Promise<string> {
     const path = join(tmp, 'notes.md');
     await import('node:fs/promises').then((fs) => fs.writeFile(path, text));

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Metadata, MetadataKind, type TargetFile } from '@tufjs/models';
 import type { Updater } from 'tuf-js';
-import { channelOf, compareVersions, isPrerelease, parseTargetCustom, parseTargetPath, sameDigest, type Digest, type TargetCustom } from '@tufup/bundle';
+import { channelOf, compareVersions, isPrerelease, messageOf, parseTargetCustom, parseTargetPath, sameDigest, type Digest, type TargetCustom } from '@tufup/bundle';
 import type { ResolvedOptions } from './config.js';
 import { UpdateError } from './error.js';
 
@@ -72,7 +72,7 @@ export async function readCatalog(updater: Updater, options: ResolvedOptions): P
     try {
       custom = parseTargetCustom(info.custom, path);
     } catch (error) {
-      options.logger.warn(`tufup: ignoring target ${path}: ${(error as Error).message}`);
+      options.logger.warn(`tufup: ignoring target ${path}: ${messageOf(error)}`);
       continue;
     }
     const t = custom.tufup;

@@ -10,6 +10,8 @@ import {
   digestBuffer,
   extractArchive,
   gunzipToBuffer,
+  isSystemError,
+  messageOf,
   readPatchHeader,
   sameDigest,
   targetFileName,
@@ -239,7 +241,7 @@ export class UpdateClient {
       await applyPatchFromFolder({ ...apply, installDir: o.installDir });
     } catch (error) {
       if (signal?.aborted !== true && ((error instanceof BundleError && error.code === 'PATCH_BASE_MISMATCH') || inFolder(error, o.installDir))) {
-        throw new UpdateError('PATCH', `the install folder ${o.installDir} no longer matches version ${signed.version}: ${(error as Error).message}`, { cause: error });
+        throw new UpdateError('PATCH', `the install folder ${o.installDir} no longer matches version ${signed.version}: ${messageOf(error)}`, { cause: error });
       }
       throw toUpdateError(error, what, signal);
     }
@@ -383,7 +385,7 @@ async function seedTrustedRoot(metadataDir: string, trusted: Uint8Array): Promis
   try {
     shipped = rootVersion(trusted, false);
   } catch (cause) {
-    throw new UpdateError('CONFIG', `the trusted root is not a TUF root.json: ${(cause as Error).message}`, { cause });
+    throw new UpdateError('CONFIG', `the trusted root is not a TUF root.json: ${messageOf(cause)}`, { cause });
   }
   const path = join(metadataDir, 'root.json');
   let cached = -1;
@@ -408,8 +410,8 @@ function rootVersion(bytes: Uint8Array, selfSigned: boolean): number {
 
 /** Whether `error` is a file-system error on a path inside `dir` (an install file that cannot be read). */
 function inFolder(error: unknown, dir: string): boolean {
-  const path = (error as NodeJS.ErrnoException | undefined)?.path;
-  return typeof path === 'string' && (path === dir || path.startsWith(`${dir}${sep}`));
+  const path = isSystemError(error) ? error.path : undefined;
+  return path !== undefined && (path === dir || path.startsWith(`${dir}${sep}`));
 }
 
 function compareVersionsSafe(a: string, b: string): number {

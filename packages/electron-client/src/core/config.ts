@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { checkName, parseVersion, platformKey } from '@tufup/bundle';
+import { checkName, messageOf, parseVersion, platformKey } from '@tufup/bundle';
 import { UpdateError } from './error.js';
 
 /** Where diagnostics go; electron-log and `console` both fit. */
@@ -122,7 +122,7 @@ export function resolveOptions(options: CoreOptions): ResolvedOptions {
     try {
       return fn();
     } catch (cause) {
-      throw configError(`${what}: ${(cause as Error).message}`, cause);
+      throw configError(`${what}: ${messageOf(cause)}`, cause);
     }
   };
   const appName = guard('appName', () => checkName(options.appName));

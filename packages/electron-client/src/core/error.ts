@@ -1,4 +1,4 @@
-import { BundleError } from '@tufup/bundle';
+import { BundleError, CodedError, errnoOf, messageOf } from '@tufup/bundle';
 import { CryptoError, RepositoryError as ModelRepositoryError, ValueError as ModelValueError } from '@tufjs/models/dist/error.js';
 import {
   DownloadHTTPError,
@@ -35,15 +35,7 @@ export type UpdateErrorCode =
   | 'INTERNAL';
 
 /** The one error class of the client core. */
-export class UpdateError extends Error {
-  override readonly name = 'UpdateError';
-  readonly code: UpdateErrorCode;
-
-  constructor(code: UpdateErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
-}
+export class UpdateError extends CodedError<UpdateErrorCode> { override readonly name = 'UpdateError'; }
 
 const DISK_ERRNO = new Set(['ENOSPC', 'EDQUOT', 'EACCES', 'EPERM', 'EROFS', 'EMFILE', 'ENFILE', 'EIO', 'EEXIST', 'ENOTDIR', 'EISDIR', 'ENOENT']);
 
@@ -97,11 +89,10 @@ export function toUpdateError(error: unknown, what: string, signal?: AbortSignal
         return new UpdateError('VERIFICATION', `${what}: ${error.message}`, { cause: error });
     }
   }
-  const errno = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (typeof errno === 'string' && DISK_ERRNO.has(errno)) {
-    const hint = errno === 'ENOSPC' || errno === 'EDQUOT' ? 'the disk is full; free some space and try again' : (error as Error).message;
+  const errno = errnoOf(error);
+  if (errno !== undefined && DISK_ERRNO.has(errno)) {
+    const hint = errno === 'ENOSPC' || errno === 'EDQUOT' ? 'the disk is full; free some space and try again' : messageOf(error);
     return new UpdateError('DISK', `${what}: ${hint}`, { cause: error });
   }
-  const detail = error instanceof Error ? error.message : String(error);
-  return new UpdateError('INTERNAL', `${what}: ${detail}`, { cause: error });
+  return new UpdateError('INTERNAL', `${what}: ${messageOf(error)}`, { cause: error });
 }

@@ -1,6 +1,7 @@
 import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { errnoOf } from '@tufup/bundle';
 import type { Fetcher } from 'tuf-js';
 import { DownloadHTTPError, DownloadLengthMismatchError } from 'tuf-js/dist/error.js';
 import type { Logger } from './config.js';
@@ -280,7 +281,7 @@ function retryable(error: unknown): boolean {
   if (error instanceof DownloadLengthMismatchError) return false;
   if (error instanceof UpdateError) return error.code === 'NETWORK' || error.code === 'TIMEOUT';
   // fetch rejects with a TypeError for refused, reset and cut connections.
-  return error instanceof TypeError || (error as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET';
+  return error instanceof TypeError || errnoOf(error) === 'ECONNRESET';
 }
 
 function describe(error: unknown): string {

@@ -1,6 +1,6 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { compareVersions, digestTarOf, parseVersion, sameDigest, scanBundle, writeFileAtomic, type Digest } from '@tufup/bundle';
+import { compareVersions, digestTarOf, errnoOf, parseVersion, sameDigest, scanBundle, writeFileAtomic, type Digest } from '@tufup/bundle';
 import { silentLogger, type Logger } from './config.js';
 
 /** A verified new version, extracted and waiting for the installer. */
@@ -85,7 +85,7 @@ export function processAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    return errnoOf(error) === 'EPERM';
   }
 }
 

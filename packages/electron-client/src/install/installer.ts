@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { messageOf } from '@tufup/bundle';
 import { UpdateError } from '../core/index.js';
 
 /** Everything the installer script needs to swap a staged update in after the app exits. */
@@ -142,7 +143,7 @@ export function startInstaller(request: InstallRequest): ChildProcess {
     } catch {
       // The folder refuses writes; the DISK error below says so.
     }
-    throw new UpdateError('DISK', `could not prepare the installer in ${dirname(files.script)}: ${(cause as Error).message}`, { cause });
+    throw new UpdateError('DISK', `could not prepare the installer in ${dirname(files.script)}: ${messageOf(cause)}`, { cause });
   }
   const { command, args } = installerCommand(request);
   const env = { ...process.env };
@@ -151,7 +152,7 @@ export function startInstaller(request: InstallRequest): ChildProcess {
   try {
     child = spawn(command, args, { detached: true, stdio: 'ignore', windowsHide: true, env, cwd: dirname(files.script) });
   } catch (cause) {
-    throw new UpdateError('DISK', `could not start the installer: ${(cause as Error).message}`, { cause });
+    throw new UpdateError('DISK', `could not start the installer: ${messageOf(cause)}`, { cause });
   }
   // A failed spawn is reported asynchronously; the result file then stays empty and the next launch
   // retries the staged update.

@@ -1,5 +1,5 @@
 import type { Progress, UpdateError } from '../core/index.js';
-import type { ErrorPayload } from './protocol.js';
+import type { ErrorPayload } from './errors.js';
 
 /**
  * The one map of the updater's events: what `updater.on(...)` receives in the main process and, with

@@ -4,7 +4,6 @@ export {
   readWorkerMessage,
   isRefused,
   type WorkerOptions,
-  type ErrorPayload,
   type LogLevel,
   type MainMessage,
   type WorkerMessage,
@@ -26,3 +25,4 @@ export {
   type RendererRequestMap,
   type RendererRequest,
 } from './channels.js';
+export { toErrorPayload, fromErrorPayload, type ErrorPayload } from './errors.js';

@@ -1,4 +1,5 @@
-import type { CoreOptions, Progress, StagedUpdate, UpdateErrorCode, UpdateInfo } from '../core/index.js';
+import type { CoreOptions, Progress, StagedUpdate, UpdateInfo } from '../core/index.js';
+import type { ErrorPayload } from './errors.js';
 
 /**
  * Messages between the main process and the update worker. Every message carries the protocol version
@@ -12,12 +13,6 @@ export type WorkerOptions = Omit<CoreOptions, 'fetch' | 'logger'> & {
   /** Forward the core's diagnostics to the main process as `log` messages. @default false */
   log?: boolean;
 };
-
-/** An error as it crosses a process boundary: class and cause do not survive structured clone. */
-export interface ErrorPayload {
-  code: UpdateErrorCode;
-  message: string;
-}
 
 /** The level of a diagnostic the worker forwards. */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -1,6 +1,7 @@
 import { EVENT_CHANNEL, RENDERER_REQUESTS, requestChannel, type InstallOptions, type RendererEvent, type RendererRequest, type RendererRequestMap } from '../ipc/channels.js';
 import type { ElectronAdapter, InvokeContext, RendererTarget } from './adapter.js';
-import { errorPayload, summaryOfInfo, summaryOfStaged } from './summary.js';
+import { toErrorPayload } from '../ipc/errors.js';
+import { summaryOfInfo, summaryOfStaged } from './summary.js';
 import type { TufupUpdater } from './updater.js';
 
 /** True when `context` is the top frame of a window whose URL matches an allowed origin or scheme. */
@@ -47,14 +48,14 @@ export function serveRenderers(updater: TufupUpdater, adapter: ElectronAdapter, 
         const info = await updater.checkForUpdates();
         return { ok: true, value: info === undefined ? null : summaryOfInfo(info) };
       } catch (error) {
-        return { ok: false, error: errorPayload(error) };
+        return { ok: false, error: toErrorPayload(error, 'the updater') };
       }
     },
     download: async () => {
       try {
         return { ok: true, value: summaryOfStaged(await updater.downloadUpdate()) };
       } catch (error) {
-        return { ok: false, error: errorPayload(error) };
+        return { ok: false, error: toErrorPayload(error, 'the updater') };
       }
     },
     install: (_sender, options?: InstallOptions) => {
@@ -63,7 +64,7 @@ export function serveRenderers(updater: TufupUpdater, adapter: ElectronAdapter, 
         updater.quitAndInstall({ relaunch: options?.relaunch !== false });
         return Promise.resolve({ ok: true, value: null });
       } catch (error) {
-        return Promise.resolve({ ok: false, error: errorPayload(error) });
+        return Promise.resolve({ ok: false, error: toErrorPayload(error, 'the updater') });
       }
     },
   };

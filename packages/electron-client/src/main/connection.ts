@@ -1,4 +1,5 @@
 import { UpdateError, type Logger, type Progress, type StagedUpdate, type UpdateInfo } from '../core/index.js';
+import { fromErrorPayload } from '../ipc/errors.js';
 import { isRefused, PROTOCOL_VERSION, readWorkerMessage, type MainMessage, type WorkerMessage, type WorkerOptions } from '../ipc/protocol.js';
 import type { ElectronAdapter, WorkerProcess } from './adapter.js';
 
@@ -124,7 +125,7 @@ export class WorkerConnection {
         entry.onProgress?.(message.progress);
         return;
       case 'failed':
-        entry.settle(new UpdateError(message.error.code, message.error.message));
+        entry.settle(fromErrorPayload(message.error));
         return;
       default:
         entry.settle(message);

@@ -1,4 +1,6 @@
 import { EventEmitter } from 'node:events';
+import { toUpdateError } from '../core/error.js';
+import { toErrorPayload } from '../ipc/errors.js';
 import { findStagedUpdate, UpdateError, type Logger, type StagedUpdate, type UpdateInfo } from '../core/index.js';
 import { startInstaller } from '../install/installer.js';
 import { addFailedVersion, clearInstallOutcome, installerRunning, readFailedVersions, readInstallOutcome, writeHealthMarker, type InstallOutcome } from '../install/outcome.js';
@@ -8,7 +10,7 @@ import type { ElectronAdapter } from './adapter.js';
 import { serveRenderers } from './bridge.js';
 import { resolveUpdaterOptions, type ResolvedUpdaterOptions, type UpdaterOptions } from './config.js';
 import { WorkerConnection } from './connection.js';
-import { asUpdateError, errorPayload, summaryOfInfo, summaryOfStaged } from './summary.js';
+import { summaryOfInfo, summaryOfStaged } from './summary.js';
 
 /**
  * The autoUpdater-style updater of the main process. Checks, downloads and verification run in a
@@ -137,7 +139,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
       if (!this.autoInstallOnAppQuit) return false;
       staged = await findStagedUpdate(this.options.cacheDir, this.currentVersion, { excludeVersions: failed, ...(this.logger ? { logger: this.logger } : {}) });
     } catch (error) {
-      throw this.report(asUpdateError(error, 'looking for a downloaded update'));
+      throw this.report(toUpdateError(error, 'looking for a downloaded update'));
     }
     if (staged === undefined) return false;
     this.staged = staged;
@@ -190,10 +192,11 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
   }
 
   private report(error: unknown): UpdateError {
-    const e = asUpdateError(error);
+    const e = toUpdateError(error, 'the updater');
+    const payload = toErrorPayload(e, 'the updater');
     this.logger?.error(`tufup: ${e.code}: ${e.message}`);
-    this.setStatus({ ...this.status, state: 'error', error: errorPayload(e) });
-    this.publish('error', [e], [errorPayload(e)]);
+    this.setStatus({ ...this.status, state: 'error', error: payload });
+    this.publish('error', [e], [payload]);
     return e;
   }
 

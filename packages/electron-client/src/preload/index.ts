@@ -11,4 +11,4 @@ export function exposeUpdater(key: string = BRIDGE_KEY): void {
 
 export { createBridge, type UpdaterBridge, type IpcRendererLike } from './bridge.js';
 export type { UpdaterStatus, UpdateSummary, RendererEventMap, RequestResult, InstallOptions } from '../ipc/channels.js';
-export type { ErrorPayload } from '../ipc/protocol.js';
+export type { ErrorPayload } from '../ipc/errors.js';

@@ -1,6 +1,7 @@
-import { toUpdateError } from '../core/error.js';
+import { messageOf } from '@tufup/bundle';
 import { UpdateClient, type CoreOptions, type Logger, type Progress } from '../core/index.js';
-import { isRefused, PROTOCOL_VERSION, readMainMessage, type ErrorPayload, type LogLevel, type MainMessage, type WorkerOptions } from '../ipc/protocol.js';
+import { toErrorPayload } from '../ipc/errors.js';
+import { isRefused, PROTOCOL_VERSION, readMainMessage, type LogLevel, type MainMessage, type WorkerOptions } from '../ipc/protocol.js';
 import type { Transport } from './transport.js';
 
 /** What the worker adds to the options main sends: the parts that cannot cross a process boundary. */
@@ -9,11 +10,6 @@ export interface ServiceOptions {
   fetch?: typeof globalThis.fetch;
   /** Ends the process; called on `exit` and when the main process goes away. @default process.exit */
   exit?: () => void;
-}
-
-function toPayload(error: unknown): ErrorPayload {
-  const e = toUpdateError(error, 'the update worker');
-  return { code: e.code, message: e.message };
 }
 
 /**
@@ -26,7 +22,7 @@ export function serve(transport: Transport, options: ServiceOptions = {}): void 
   let client: { key: string; client: UpdateClient } | undefined;
 
   const log = (level: LogLevel, args: unknown[]): void => {
-    transport.send({ v: PROTOCOL_VERSION, type: 'log', level, message: args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ') });
+    transport.send({ v: PROTOCOL_VERSION, type: 'log', level, message: args.map(messageOf).join(' ') });
   };
   const forwardingLogger: Logger = {
     debug: (...args) => log('debug', args),
@@ -57,7 +53,7 @@ export function serve(transport: Transport, options: ServiceOptions = {}): void 
     running.set(id, controller);
     const done = queue
       .then(() => work(controller.signal))
-      .catch((error: unknown) => transport.send({ v: PROTOCOL_VERSION, type: 'failed', id, error: toPayload(error) }))
+      .catch((error: unknown) => transport.send({ v: PROTOCOL_VERSION, type: 'failed', id, error: toErrorPayload(error, 'the update worker') }))
       .finally(() => running.delete(id));
     // A send that throws still surfaces through `done`; the next request runs either way.
     queue = done.catch(() => undefined);

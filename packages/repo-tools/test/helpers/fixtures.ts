@@ -11,7 +11,7 @@ import { RepoError, type RepoErrorCode } from '../../src/index.js';
 /** The repository root (four levels up from this file). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const NODE = join(ROOT, 'node_modules/.bin/node');
-const CLI = join(ROOT, 'packages/repo-tools/dist/cli.js');
+const CLI = join(ROOT, 'packages/repo-tools/dist/cli/index.js');
 
 /** A temp folder, removed by the returned cleanup. */
 export async function tempDir(prefix = 'tufup-repo-tools-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {

@@ -1,0 +1,60 @@
+import { resolve } from 'node:path';
+import { RepoError } from '../error.js';
+import { addBundle } from '../release.js';
+import { positional, readTextFile, str, usage, type Command } from './command.js';
+import { kb } from './format.js';
+import { source } from './source.js';
+
+export const add: Command = {
+  summary: 'publish a version of a bundle folder (archive + patch)',
+  usage: `tufup-repo add BUNDLE_DIR --version X [--platform P] [--arch A] [--required] [--notes FILE] [--custom JSON]
+  Packs BUNDLE_DIR as <name>-X.tar.gz, makes the patch from the latest earlier version of the same
+  platform/arch, adds both as signed targets and re-signs targets, snapshot and timestamp.
+  --platform and --arch default to this machine's (${process.platform}, ${process.arch}).`,
+  options: {
+    version: { type: 'string' },
+    platform: { type: 'string' },
+    arch: { type: 'string' },
+    required: { type: 'boolean', default: false },
+    notes: { type: 'string' },
+    custom: { type: 'string' },
+  },
+  async run(args) {
+    const bundleDir = resolve(positional(args, 0, 'BUNDLE_DIR'));
+    const version = str(args, 'version');
+    if (version === undefined) throw usage('add needs --version X');
+    const custom = customOf(str(args, 'custom'));
+    const notes = str(args, 'notes');
+    const releaseNotes = notes === undefined ? undefined : await readTextFile(notes, 'release notes');
+    const platform = str(args, 'platform');
+    const arch = str(args, 'arch');
+    const r = await addBundle({
+      ...(await source(args)),
+      bundleDir,
+      version,
+      required: args.values.required === true,
+      ...(platform === undefined ? {} : { platform }),
+      ...(arch === undefined ? {} : { arch }),
+      ...(releaseNotes === undefined ? {} : { releaseNotes }),
+      ...(custom === undefined ? {} : { custom }),
+    });
+    const lines = [`added ${r.name} ${r.version} for ${r.platform}-${r.arch}`, `  archive ${r.archive.file}  ${kb(r.archive.size)} (tar ${kb(r.tar.size)})`];
+    if (r.patch !== undefined) {
+      const pct = r.archive.size === 0 ? 0 : Math.round((r.patch.saving / r.archive.size) * 100);
+      lines.push(`  patch   ${r.patch.file}  ${kb(r.patch.size)} from ${r.patch.base}, saves ${kb(r.patch.saving)} (${pct}%) over the archive`);
+    } else {
+      lines.push('  no patch: this is the first version for this platform/arch');
+    }
+    lines.push(`  metadata: targets v${r.metadata.targets}, snapshot v${r.metadata.snapshot}, timestamp v${r.metadata.timestamp}`);
+    return { result: r, text: lines.join('\n') };
+  },
+};
+
+function customOf(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (cause) {
+    throw new RepoError('INVALID_CUSTOM', '--custom is not valid JSON', { cause });
+  }
+}
