@@ -26,6 +26,8 @@ export interface BsdiffStreams {
 
 /** A match longer than this is not compared further: long runs (zero padding) would make search quadratic. */
 const MAX_MATCH = 1 << 16;
+/** Bytes scanned between two progress reports. */
+const PROGRESS_STEP = 1 << 22;
 
 /**
  * Longest match of `neu[scan..]` among the suffixes of `old`, by binary search of the suffix array that
@@ -96,9 +98,11 @@ class VarintWriter {
 /**
  * The bsdiff of `old` -> `neu`: bsdiff 4.3's scan and scoring (a new exact match is taken only when it
  * beats continuing the current alignment by more than 8 bytes; each match is then extended forwards and
- * backwards while at least half the bytes agree). `sa` is `suffixArray(old)` when the caller has it.
+ * backwards while at least half the bytes agree). `onProgress` gets the bytes of `neu` scanned so far.
  */
-export function bsdiff(old: Uint8Array, neu: Uint8Array, sa: Int32Array = suffixArray(old)): BsdiffStreams {
+export function bsdiff(old: Uint8Array, neu: Uint8Array, onProgress?: (scanned: number) => void): BsdiffStreams {
+  const sa = suffixArray(old);
+  let reported = 0;
   const oldSize = old.length;
   const newSize = neu.length;
   const control = new VarintWriter();
@@ -115,6 +119,10 @@ export function bsdiff(old: Uint8Array, neu: Uint8Array, sa: Int32Array = suffix
   let lastPos = 0;
   let lastOffset = 0;
   while (scan < newSize) {
+    if (onProgress !== undefined && scan - reported >= PROGRESS_STEP) {
+      reported = scan;
+      onProgress(scan);
+    }
     let oldScore = 0;
     scan += len;
     for (let scsc = scan; scan < newSize; scan++) {

@@ -22,6 +22,7 @@ export {
   PATCH_MAGIC,
   PATCH_FORMAT_VERSION,
   ZSTD_ENGINE,
+  REGIONS_ENGINE,
   createPatch,
   createPatchFile,
   readPatchHeader,
@@ -30,8 +31,12 @@ export {
   zstdPatchParams,
   DEFAULT_MAX_TABLE_LOG,
   type PatchHeader,
+  type ZstdPatchHeader,
+  type RegionsPatchHeader,
+  type PatchEngine,
   type PatchOptions,
   type ApplyPatchOptions,
   type ApplyPatchFromFolderOptions,
 } from './delta.js';
+export type { RegionOp } from './regions.js';
 export { CUSTOM_SCHEMA, parseTargetCustom, type TufupCustom, type TargetCustom } from './metadata.js';
