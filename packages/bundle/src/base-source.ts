@@ -121,11 +121,12 @@ export class FolderSource implements BaseSource {
     let hi = this.pieces.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
-      if (this.pieces[mid]!.start <= position) lo = mid;
+      if ((this.pieces[mid]?.start ?? Infinity) <= position) lo = mid;
       else hi = mid - 1;
     }
     for (let done = 0, i = lo; done < out.length; i++) {
-      const piece = this.pieces[i]!;
+      const piece = this.pieces[i];
+      if (piece === undefined) throw outside(position, out.length, this.size);
       const from = position + done - piece.start;
       const length = Math.min(piece.length - from, out.length - done);
       const slice = out.subarray(done, done + length);

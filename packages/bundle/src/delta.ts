@@ -195,7 +195,7 @@ export async function readPatchHeader(patchPath: string): Promise<{ header: Patc
       }
       const payload = regions.reduce((sum, op) => sum + payloadBytes(op), 0);
       if (payloadOffset + payload !== size) {
-        throw new BundleError('PATCH_FORMAT', `${patchPath} holds ${size - payloadOffset} bytes of payload, its regions ${payload}`);
+        throw new BundleError('PATCH_CORRUPT', `${patchPath} holds ${size - payloadOffset} bytes of payload, its regions ${payload}: it was cut or extended`);
       }
     }
     return { header: parsed as unknown as PatchHeader, payloadOffset };
@@ -272,22 +272,28 @@ export interface ApplyPatchFromFolderOptions extends Omit<ApplyPatchOptions, 'ba
 export async function applyPatch(options: ApplyPatchOptions): Promise<Digest> {
   const { header, payloadOffset } = await readPatchHeader(options.patchPath);
   const { base, basePath } = options;
-  if ((base === undefined) === (basePath === undefined)) throw new TypeError('applyPatch needs exactly one of base and basePath');
+  if (base !== undefined && basePath !== undefined) throw new TypeError('applyPatch takes base or basePath, not both');
   if (header.engine === ZSTD_ENGINE) {
-    const whole: Buffer =
-      base ??
-      (await readFile(basePath!).catch((e: unknown) => {
-        throw ioError(`could not read the patch base ${basePath!}`, e);
-      }));
-    return decodeZstd(options, header, payloadOffset, whole, base === undefined || options.releaseBase === true);
+    return decodeZstd(options, header, payloadOffset, base ?? (await readBase(basePath)), base === undefined || options.releaseBase === true);
   }
-  const source = base !== undefined ? new BufferSource(base) : await TarFileSource.open(basePath!);
+  const source = base !== undefined ? new BufferSource(base) : await TarFileSource.open(await pathOf(basePath));
   try {
     return await decodeRegions(options, header, payloadOffset, source);
   } finally {
     await source.close();
     if (base !== undefined && options.releaseBase === true) release(base);
   }
+}
+
+async function pathOf(basePath: string | undefined): Promise<string> {
+  return basePath ?? Promise.reject(new TypeError('applyPatch needs base or basePath'));
+}
+
+async function readBase(basePath: string | undefined): Promise<Buffer> {
+  const path = await pathOf(basePath);
+  return readFile(path).catch((e: unknown) => {
+    throw ioError(`could not read the patch base ${path}`, e);
+  });
 }
 
 /**
@@ -361,22 +367,21 @@ async function decodeZstd(
   // The decoder copies the dictionary when it is made; from here on the caller's copy is dead weight.
   const decoder = createZstdDecompress({ dictionary: base, params: { [constants.ZSTD_d_windowLogMax]: MAX_WINDOW_LOG } });
   if (releaseBase) release(base);
-  const input = createReadStream(options.patchPath, { start: payloadOffset });
-  input.on('error', (e) => decoder.destroy(e));
-  return writeDecoded(options, input.pipe(decoder));
+  return writeDecoded(options, createReadStream(options.patchPath, { start: payloadOffset }), decoder);
 }
 
 /**
- * Streams `decoded` through a size limit and sha256 into `<outPath>.partial-*`, renamed to `outPath` only
+ * Streams `source` (through `decoder`) through a size limit and sha256 into `<outPath>.partial-*`, renamed to `outPath` only
  * when it matches the signed digest; the signal stops it, and nothing is left behind on any failure.
  */
-async function writeDecoded(options: Omit<ApplyPatchOptions, 'base' | 'basePath' | 'releaseBase'>, decoded: Readable): Promise<Digest> {
+async function writeDecoded(options: Omit<ApplyPatchOptions, 'base' | 'basePath' | 'releaseBase'>, source: Readable, decoder?: Transform): Promise<Digest> {
   const { patchPath, outPath, expected, signal } = options;
   const digest = new DigestStream((done) => options.onProgress?.(done, expected.size));
   const limit = new SizeLimit(expected.size);
   // pipeline() listens for errors on every stage and destroys them all on the first one, which then
   // reaches the reader below through `digest`; its callback has nothing to add.
-  pipeline(decoded, limit, digest, () => undefined);
+  if (decoder === undefined) pipeline(source, limit, digest, () => undefined);
+  else pipeline(source, decoder, limit, digest, () => undefined);
   const onAbort = (): void => {
     digest.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
   };
@@ -403,7 +408,8 @@ async function writeDecoded(options: Omit<ApplyPatchOptions, 'base' | 'basePath'
     // When the write fails before reading (an output folder that cannot be made), nothing else would end
     // the pipeline: the patch file would stay open and the decoder keep its copy of the base.
     digest.destroy();
-    decoded.destroy();
+    source.destroy();
+    decoder?.destroy();
   }
   return expected;
 }

@@ -46,6 +46,13 @@ export function regionLength(op: RegionOp): number {
   return op[0] === 'copy' ? op[2] : op[1];
 }
 
+/** `[a, b, c, d]` -> `[[a, b], [c, d]]`: a zstd region's dictionary ranges. */
+function pairsOf(flat: readonly number[]): [number, number][] {
+  const pairs: [number, number][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i] ?? 0, flat[i + 1] ?? 0]);
+  return pairs;
+}
+
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
 /**
@@ -61,13 +68,14 @@ export function isRegionList(ops: unknown, baseSize: number, targetSize: number)
     if (!Array.isArray(op)) return false;
     const [kind, ...n] = op as unknown[];
     if (!n.every(isCount)) return false;
-    const v = n as number[];
-    if (kind === 'copy' && v.length === 2 && inBase(v[0], v[1])) made += v[1]!;
-    else if (kind === 'zstd' && v.length >= 2 && v.length % 2 === 0 && v.slice(2).every((_, i, d) => i % 2 === 1 || inBase(d[i], d[i + 1]))) {
-      made += v[0]!;
+    const v = n;
+    const [first = 0, second = 0, third = 0] = v;
+    if (kind === 'copy' && v.length === 2 && inBase(first, second)) made += second;
+    else if (kind === 'zstd' && v.length >= 2 && v.length % 2 === 0 && pairsOf(v.slice(2)).every(([from, length]) => inBase(from, length))) {
+      made += first;
       inFrame = true;
-    } else if (kind === 'zstd+' && v.length === 1 && inFrame) made += v[0]!;
-    else if (kind === 'bsdiff' && v.length === 6 && inBase(v[1], v[2])) made += v[0]!;
+    } else if (kind === 'zstd+' && v.length === 1 && inFrame) made += first;
+    else if (kind === 'bsdiff' && v.length === 6 && inBase(second, third)) made += first;
     else return false;
   }
   return made === targetSize;
@@ -119,8 +127,8 @@ function pairEntries(oldSpans: TarSpan[], newSpans: TarSpan[]): (TarSpan | undef
   const byName = new Map<string, TarSpan[]>();
   const fileName = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
   for (const s of oldSpans) if (!used.has(s) && s.size > 0) byName.set(fileName(s.path), [...(byName.get(fileName(s.path)) ?? []), s]);
-  return pairs.map((old, i) => {
-    const s = newSpans[i]!;
+  return newSpans.map((s, i) => {
+    const old = pairs[i];
     if (old !== undefined || s.size === 0) return old;
     const candidates = (byName.get(fileName(s.path)) ?? []).filter((c) => !used.has(c));
     const best = candidates.sort((a, b) => Math.abs(a.size - s.size) - Math.abs(b.size - s.size))[0];
@@ -199,7 +207,7 @@ export async function createRegions(base: Buffer, target: Buffer, options: Regio
       f = { op, parts: [], bytes: 0, dictionary: [], dictionaryBytes: 0 };
       ops.push(op);
       payloads.push(FRAME_SLOT);
-    } else if (last !== undefined && (last === f.op || last[0] === 'zstd+') && f.parts.at(-1)![1] === span.start) {
+    } else if (last !== undefined && (last === f.op || last[0] === 'zstd+') && f.parts.at(-1)?.[1] === span.start) {
       last[1] += length;
     } else {
       ops.push(['zstd+', length]);
@@ -350,10 +358,13 @@ interface Frame {
 async function openFrame(patchPath: string, at: number, payload: number, ranges: number[], base: BaseSource): Promise<Frame> {
   if (payload === 0) throw corrupt('zstd region');
   let dictionary: Buffer | undefined;
-  if (ranges.length > 0) {
-    dictionary = Buffer.allocUnsafe(ranges.reduce((sum, n, i) => (i % 2 === 1 ? sum + n : sum), 0));
-    for (let i = 0, offset = 0; i < ranges.length; offset += ranges[i + 1]!, i += 2) {
-      await base.read(dictionary.subarray(offset, offset + ranges[i + 1]!), ranges[i]!);
+  const pairs = pairsOf(ranges);
+  if (pairs.length > 0) {
+    dictionary = Buffer.allocUnsafe(pairs.reduce((sum, [, length]) => sum + length, 0));
+    let offset = 0;
+    for (const [from, length] of pairs) {
+      await base.read(dictionary.subarray(offset, offset + length), from);
+      offset += length;
     }
   }
   // The decoder copies the dictionary; ours is garbage once it is made.

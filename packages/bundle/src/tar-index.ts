@@ -60,7 +60,7 @@ export function indexTar(tar: Uint8Array): TarSpan[] | undefined {
     }
     const size = octal(tar, at + 124, 12);
     if (size === undefined) return undefined;
-    const type = String.fromCharCode(tar[at + 156]!);
+    const type = String.fromCharCode(tar[at + 156] ?? 0);
     const dataStart = at + BLOCK;
     const end = dataStart + Math.ceil(size / BLOCK) * BLOCK;
     if (end > tar.length) return undefined;
