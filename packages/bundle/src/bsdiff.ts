@@ -29,6 +29,10 @@ export interface BsdiffStreams {
 
 /** A match longer than this is not compared further: long runs (zero padding) would make search quadratic. */
 const MAX_MATCH = 1 << 16;
+/** A search result shorter than this is a miss: no alignment worth taking starts here. */
+const SHORT_MATCH = 8;
+/** Largest step over consecutive misses. */
+const MAX_STEP = 8;
 /** Bytes scanned between two progress reports. */
 const PROGRESS_STEP = 1 << 22;
 
@@ -70,6 +74,24 @@ function search(sa: Int32Array, old: Uint8Array, neu: Uint8Array, scan: number, 
   return lcpHi;
 }
 
+/**
+ * The share of 32-byte samples of `neu` that occur verbatim somewhere in `old` (1024 samples, spread
+ * evenly): near 1 for a rebuild of the same program, low for a different program, where bsdiff finds
+ * only chance alignments and a general compressor does better.
+ */
+export function similarity(old: Uint8Array, sa: Int32Array, neu: Uint8Array, samples = 1024): number {
+  if (neu.length < 2 * SAMPLE || old.length < SAMPLE) return 0;
+  const found = new Int32Array(1);
+  let hits = 0;
+  for (let i = 0; i < samples; i++) {
+    const at = Math.floor(((i + 0.5) * (neu.length - SAMPLE)) / samples);
+    if (search(sa, old, neu.subarray(0, at + SAMPLE), at, found) >= SAMPLE) hits++;
+  }
+  return hits / samples;
+}
+
+const SAMPLE = 32;
+
 /** Appends varints to a growing byte list. */
 class VarintWriter {
   private buf = Buffer.allocUnsafe(1 << 16);
@@ -103,8 +125,7 @@ class VarintWriter {
  * beats continuing the current alignment by more than 8 bytes; each match is then extended forwards and
  * backwards while at least half the bytes agree). `onProgress` gets the bytes of `neu` scanned so far.
  */
-export function bsdiff(old: Uint8Array, neu: Uint8Array, onProgress?: (scanned: number) => void): BsdiffStreams {
-  const sa = suffixArray(old);
+export function bsdiff(old: Uint8Array, neu: Uint8Array, onProgress?: (scanned: number) => void, sa: Int32Array = suffixArray(old)): BsdiffStreams {
   let reported = 0;
   const oldSize = old.length;
   const newSize = neu.length;
@@ -128,12 +149,21 @@ export function bsdiff(old: Uint8Array, neu: Uint8Array, onProgress?: (scanned: 
     }
     let oldScore = 0;
     scan += len;
-    for (let scsc = scan; scan < newSize; scan++) {
+    let misses = 0;
+    for (let scsc = scan; scan < newSize; ) {
       len = search(sa, old, neu, scan, found);
       pos = found[0]!;
       for (; scsc < scan + len; scsc++) if (scsc + lastOffset < oldSize && old[scsc + lastOffset] === neu[scsc]) oldScore++;
       if ((len === oldScore && len !== 0) || len > oldScore + 8) break;
-      if (scan + lastOffset < oldSize && old[scan + lastOffset] === neu[scan]) oldScore--;
+      // bsdiff searches again one byte on. Where nothing matches (new code, unrelated data) searching
+      // every byte costs most of the time and finds nothing: step further the longer the drought lasts.
+      // A match that starts in a skipped byte is still found a few bytes in, and the backward extension
+      // below gives it its first bytes back.
+      misses = len < SHORT_MATCH ? misses + 1 : 0;
+      const step = Math.min(MAX_STEP, 1 + (misses >> 4));
+      for (const end = Math.min(newSize, scan + step); scan < end; scan++) {
+        if (scan + lastOffset < oldSize && old[scan + lastOffset] === neu[scan]) oldScore--;
+      }
     }
     if (len === oldScore && scan !== newSize) continue;
 

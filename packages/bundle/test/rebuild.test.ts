@@ -27,6 +27,7 @@ afterEach(cleanTempDirs);
  */
 async function installedApp(
   engine: PatchEngine = 'auto',
+  baseEntries = true,
 ): Promise<{ work: string; install: string; baseTar: Buffer; entries: TarEntry[]; patchPath: string; v2Tar: Buffer }> {
   const work = await tempDir();
   await writeFixtureBundle(join(work, 'v1'));
@@ -37,7 +38,7 @@ async function installedApp(
   const baseTar = await readFile(join(work, 'v1.tar'));
   const v2Tar = await readFile(join(work, 'v2.tar'));
   const patchPath = join(work, 'v2.patch');
-  await writeFile(patchPath, await createPatch(baseTar, v2Tar, { engine }));
+  await writeFile(patchPath, await createPatch(baseTar, v2Tar, { engine, baseEntries }));
   const install = join(work, 'install');
   await extractArchive(join(work, 'v1.tar.gz'), install);
   return { work, install, baseTar, entries: await listTar(baseTar), patchPath, v2Tar };
@@ -99,15 +100,15 @@ describe('rebuilding the base tar from an install folder', () => {
 });
 
 describe('applying a patch straight to an install folder', () => {
-  it('reads the base from a clean install by scanning it: the patch carries no entry list', async () => {
-    const { work, install, patchPath, v2Tar } = await installedApp();
+  it('reads the base from a clean install by scanning it when the patch carries no entry list', async () => {
+    const { work, install, patchPath, v2Tar } = await installedApp('auto', false);
     const expected = digestBuffer(v2Tar);
     expect(await applyPatchFromFolder({ patchPath, installDir: install, outPath: join(work, 'new.tar'), expected })).toEqual(expected);
     expect((await readFile(join(work, 'new.tar'))).equals(v2Tar)).toBe(true);
   });
 
-  it('refuses an install an installer added files to with PATCH_BASE_MISMATCH, and applies once given the version’s entry list', async () => {
-    const { work, install, entries, patchPath, v2Tar } = await installedApp();
+  it('without an entry list, refuses an install an installer added files to with PATCH_BASE_MISMATCH, and applies once given the version’s list', async () => {
+    const { work, install, entries, patchPath, v2Tar } = await installedApp('auto', false);
     await writeFile(join(install, 'Uninstall MyApp.exe'), 'uninstaller');
     await mkdir(join(install, 'logs', 'crash'), { recursive: true });
     const expected = digestBuffer(v2Tar);
@@ -116,6 +117,14 @@ describe('applying a patch straight to an install folder', () => {
     expect((await readdir(work)).filter((name) => name.startsWith('new.tar'))).toEqual([]);
     expect(await applyPatchFromFolder({ patchPath, installDir: install, baseEntries: entries, outPath, expected })).toEqual(expected);
     expect((await readFile(outPath)).equals(v2Tar)).toBe(true);
+  });
+
+  it('follows the entry list in the header when the scan finds files the archive never had', async () => {
+    const { work, install, patchPath, v2Tar } = await installedApp();
+    await writeFile(join(install, 'Uninstall MyApp.exe'), 'uninstaller');
+    const expected = digestBuffer(v2Tar);
+    expect(await applyPatchFromFolder({ patchPath, installDir: install, outPath: join(work, 'new.tar'), expected })).toEqual(expected);
+    expect((await readFile(join(work, 'new.tar'))).equals(v2Tar)).toBe(true);
   });
 
   it('still applies a zstd-patch-from patch (the first format), following the entry list in its header, ignoring added files', async () => {
