@@ -34,7 +34,7 @@ export {
   type ApplyPatchOptions,
   type ApplyPatchFromFolderOptions,
 } from './delta.js';
-export { CUSTOM_SCHEMA, parseTargetCustom, type TufupCustom, type TargetCustom } from './metadata.js';
+export { CUSTOM_SCHEMA, FULL_ROLLOUT, checkRollout, parseTargetCustom, type TufupCustom, type TargetCustom, type Yank } from './metadata.js';
 export {
   TRUST_FILE,
   TRUST_SCHEMA,

@@ -22,6 +22,11 @@ export type RepoErrorCode =
   | 'BUNDLE'
   | 'THRESHOLD'
   | 'VERIFY_FAILED'
+  | 'SIGNER_FAILED'
+  | 'SIGNER_TIMEOUT'
+  | 'MISSING_SIGNATURES'
+  | 'CEREMONY_PENDING'
+  | 'CEREMONY_INVALID'
   | 'TRUST_MISMATCH'
   | IoErrorCode;
 

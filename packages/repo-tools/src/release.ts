@@ -6,6 +6,7 @@ import {
   createArchive,
   createPatchFile,
   CUSTOM_SCHEMA,
+  FULL_ROLLOUT,
   gunzipFile,
   isSystemError,
   messageOf,
@@ -96,6 +97,8 @@ export interface AddOptions extends RepoOptions {
   custom?: Record<string, unknown>;
   /** zstd level of the patch. @default 19 */
   patchLevel?: number;
+  /** Staged rollout: the whole percentage (0-100) of installs offered this version. @default 100 */
+  rollout?: number;
 }
 
 /** A file {@link addBundle} made. */
@@ -124,6 +127,8 @@ export interface AddResult {
     /** Bytes a client saves by downloading the patch instead of the archive (negative if it costs more). */
     saving: number;
   };
+  /** The staged rollout: percentage of installs offered the version (100: everyone). */
+  rollout: number;
   metadata: MetadataVersions;
 }
 
@@ -151,6 +156,7 @@ export async function addBundle(options: AddOptions): Promise<AddResult> {
     if (!isPlainObject(options.custom)) throw new RepoError('INVALID_CUSTOM', 'custom fields must be a JSON object');
     checkCanonical(options.custom, 'custom');
   }
+  const rollout = options.rollout === undefined ? FULL_ROLLOUT : checkPercent(options.rollout);
   const state = await loadRepository(options.repoDir);
   const name = state.config.appName;
   const releases = releasesOf(state).get(key) ?? [];
@@ -176,6 +182,8 @@ export async function addBundle(options: AddOptions): Promise<AddResult> {
         tufup: { schema: CUSTOM_SCHEMA, kind, name, version, platform, arch, tar: info.tar, required: options.required === true },
       };
       if (options.releaseNotes !== undefined) custom.tufup.releaseNotes = options.releaseNotes;
+      // The rollout decides who is offered the version: it lives on the archive, the one target per version.
+      if (kind === 'archive' && rollout < FULL_ROLLOUT) custom.tufup.rollout = rollout;
       if (options.custom !== undefined) custom.user = options.custom;
       return custom;
     };
@@ -220,7 +228,7 @@ export async function addBundle(options: AddOptions): Promise<AddResult> {
     const targets = Targets.fromJSON({ ...targetsJson, targets: entries });
     const metadata = await stageMetadata(tx, state, { targets, ...(options.now === undefined ? {} : { now: options.now }) }, signers);
     options.logger?.info(`added ${name} ${version} for ${key}`);
-    const result: AddResult = { name, version, platform, arch, tar: info.tar, archive, metadata };
+    const result: AddResult = { name, version, platform, arch, tar: info.tar, archive, rollout, metadata };
     if (patch !== undefined) result.patch = patch;
     return result;
   });
@@ -278,22 +286,42 @@ export interface RemoveResult {
  * field still run the removed version and can use it.
  */
 export async function removeVersion(options: RemoveOptions): Promise<RemoveResult> {
-  let version: string;
-  let only: string | undefined;
+  const { version, only } = versionAndPlatform(options, 'the version to remove');
+  const state = await loadRepository(options.repoDir);
+  return dropReleases(options, state, selectReleases(state, version, only), `removing ${version}`);
+}
+
+/**
+ * The releases of `version` (of every platform/arch, or of the one `platformKey` names); VERSION_NOT_FOUND
+ * when there is none.
+ */
+export function selectReleases(state: RepoState, version: string, only: string | undefined): ReleaseEntry[] {
+  const found: ReleaseEntry[] = [];
+  for (const [key, releases] of releasesOf(state)) {
+    if (only !== undefined && key !== only) continue;
+    found.push(...releases.filter((r) => r.version === version));
+  }
+  if (found.length === 0) throw new RepoError('VERSION_NOT_FOUND', `${version} is not in the repository${only === undefined ? '' : ` for ${only}`}`);
+  return found;
+}
+
+/** The version and platform key a command on one version was given; INVALID_VERSION / INVALID_NAME when malformed. */
+export function versionAndPlatform(options: { version: string; platform?: string; arch?: string }, what: string): { version: string; only: string | undefined } {
   try {
-    version = parseVersion(options.version, 'the version to remove');
-    only = options.platform === undefined && options.arch === undefined ? undefined : platformKey(options.platform ?? process.platform, options.arch ?? process.arch);
+    const version = parseVersion(options.version, what);
+    const only = options.platform === undefined && options.arch === undefined ? undefined : platformKey(options.platform ?? process.platform, options.arch ?? process.arch);
+    return { version, only };
   } catch (error) {
     throw fromBundleError(error);
   }
-  const state = await loadRepository(options.repoDir);
-  const drop: ReleaseEntry[] = [];
-  for (const [key, releases] of releasesOf(state)) {
-    if (only !== undefined && key !== only) continue;
-    drop.push(...releases.filter((r) => r.version === version));
+}
+
+/** Throws USAGE unless `value` is a whole percentage from 0 to 100. */
+export function checkPercent(value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > FULL_ROLLOUT) {
+    throw new RepoError('USAGE', `a rollout is a whole percentage from 0 to ${FULL_ROLLOUT}, not ${String(value)}`);
   }
-  if (drop.length === 0) throw new RepoError('VERSION_NOT_FOUND', `${version} is not in the repository${only === undefined ? '' : ` for ${only}`}`);
-  return dropReleases(options, state, drop, `removing ${version}`);
+  return value;
 }
 
 /** Options of {@link pruneVersions}. */
@@ -334,7 +362,8 @@ async function dropReleases(options: RepoOptions, state: RepoState, drop: readon
   });
 }
 
-function versionsOf(state: RepoState): MetadataVersions {
+/** The metadata versions of a repository as it is (what a command that changed nothing reports). */
+export function versionsOf(state: RepoState): MetadataVersions {
   return {
     root: state.root.signed.version,
     targets: state.targets.signed.version,

@@ -8,18 +8,21 @@ import { init } from './init.js';
 import { keys } from './keys.js';
 import { prune } from './prune.js';
 import { remove } from './remove.js';
+import { root } from './root.js';
+import { rollout } from './rollout.js';
 import { sign } from './sign.js';
 import { status } from './status.js';
 import { threshold } from './threshold.js';
 import { trust } from './trust.js';
 import { verify } from './verify.js';
+import { unyank, yank } from './yank.js';
 
 /** Exit codes: 0 done, 1 the command failed, 2 the command line was wrong. */
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
 /** Every command, in the order the main help lists them. A new command is a file in this folder and a line here. */
-const COMMANDS: Record<string, Command> = { init, add, sign, keys, threshold, remove, prune, status, verify, trust };
+const COMMANDS: Record<string, Command> = { init, add, rollout, yank, unyank, sign, keys, threshold, root, remove, prune, status, verify, trust };
 
 const MAIN_HELP = `tufup-repo: create, sign and publish a TUF update repository for an Electron app
 
