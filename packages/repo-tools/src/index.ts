@@ -46,10 +46,13 @@ export {
 } from './repository.js';
 export {
   addBundle,
+  addRelease,
   removeVersion,
   pruneVersions,
   releasesOf,
   type AddOptions,
+  type AddReleaseOptions,
+  type ReleaseBundle,
   type AddResult,
   type AddedFile,
   type RemoveOptions,
