@@ -39,4 +39,15 @@ export {
   type ApplyPatchFromFolderOptions,
 } from './delta.js';
 export type { RegionOp } from './regions.js';
-export { CUSTOM_SCHEMA, parseTargetCustom, type TufupCustom, type TargetCustom } from './metadata.js';
+export { CUSTOM_SCHEMA, FULL_ROLLOUT, checkRollout, parseTargetCustom, type TufupCustom, type TargetCustom, type Yank } from './metadata.js';
+export {
+  TRUST_FILE,
+  TRUST_SCHEMA,
+  parseTrustFile,
+  serializeTrustFile,
+  type TrustFile,
+  type TrustFileInput,
+  type ParsedTrustFile,
+  type JsonObject,
+  type JsonValue,
+} from './trust.js';

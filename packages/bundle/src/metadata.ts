@@ -25,7 +25,31 @@ export interface TufupCustom {
   required: boolean;
   /** Release notes, as given to `tufup-repo add --notes`. */
   releaseNotes?: string;
+  /**
+   * Staged rollout, archives only: the whole percentage (0-100) of installs offered this release; absent
+   * means every install (100). An install takes the release when its persistent random bucket falls under
+   * the percentage, so raising it only adds installs and 0 pauses the rollout. A `required` release
+   * ignores it. Optional, so schema 1 holds: a client that predates it offers the release to everyone.
+   */
+  rollout?: number;
+  /**
+   * The publisher pulled this release (archives only): it is offered to no one, and installs running it
+   * are offered the newest release that is not yanked, even a lower one. Optional, so schema 1 holds:
+   * a client that predates it still offers the release (`tufup-repo remove` hides it from every client).
+   */
+  yanked?: Yank;
 }
+
+/** Why and when a release was pulled. */
+export interface Yank {
+  /** Shown to users and in logs: what is wrong with the release. */
+  reason: string;
+  /** When it was yanked, `YYYY-MM-DDTHH:MM:SSZ`. */
+  date?: string;
+}
+
+/** Highest {@link TufupCustom.rollout}: every install. */
+export const FULL_ROLLOUT = 100;
 
 /** The whole `custom` object of a tufup target: ours, plus the publisher's own fields untouched. */
 export interface TargetCustom {
@@ -54,6 +78,17 @@ function checked<T>(where: string, check: () => T): T {
   }
 }
 
+/**
+ * Returns `value` as a rollout percentage: a whole number from 0 to 100 (canonical JSON, which
+ * signatures cover, has no fractions). Throws INVALID_METADATA otherwise.
+ */
+export function checkRollout(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > FULL_ROLLOUT) {
+    throw new BundleError('INVALID_METADATA', `a rollout must be a whole percentage from 0 to ${FULL_ROLLOUT}, not ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+  }
+  return value;
+}
+
 /** Validates a target's `custom` field; throws INVALID_METADATA naming the target when it is not ours. */
 export function parseTargetCustom(custom: unknown, targetPath: string): TargetCustom {
   const where = `custom metadata of ${targetPath}`;
@@ -76,6 +111,13 @@ export function parseTargetCustom(custom: unknown, targetPath: string): TargetCu
     required: t.required === true,
   };
   if (typeof t.releaseNotes === 'string') tufup.releaseNotes = t.releaseNotes;
+  if (t.rollout !== undefined) tufup.rollout = checked(where, () => checkRollout(t.rollout));
+  if (t.yanked !== undefined) {
+    if (!isRecord(t.yanked) || typeof t.yanked.reason !== 'string' || (t.yanked.date !== undefined && typeof t.yanked.date !== 'string')) {
+      throw new BundleError('INVALID_METADATA', `${where}: yanked must be {reason, date?}`);
+    }
+    tufup.yanked = t.yanked.date === undefined ? { reason: t.yanked.reason } : { reason: t.yanked.reason, date: t.yanked.date };
+  }
   if (t.kind === 'patch') {
     if (!isRecord(t.base) || typeof t.base.version !== 'string') throw new BundleError('INVALID_METADATA', `${where} has no patch base`);
     const baseVersion = t.base.version;

@@ -31,7 +31,27 @@ describe('target custom metadata', () => {
     expect(parsed.tufup).not.toHaveProperty('extra');
   });
 
+  it('keeps a staged rollout and a yank with its reason, the release decisions clients act on', () => {
+    const staged = { tufup: { ...archive.tufup, rollout: 10, yanked: { reason: 'crashes on start', date: '2026-11-26T10:00:00Z' } } };
+    expect(parseTargetCustom(viaJson(staged), 'x')).toEqual(staged);
+    // Absent fields mean a full rollout and a good release: targets written before these fields read the same.
+    const plain = parseTargetCustom(viaJson(archive), 'x').tufup;
+    expect(plain).not.toHaveProperty('rollout');
+    expect(plain).not.toHaveProperty('yanked');
+  });
+
+  it('accepts the rollout bounds 0 (paused) and 100 (everyone)', () => {
+    for (const rollout of [0, 100]) expect(parseTargetCustom({ tufup: { ...archive.tufup, rollout } }, 'x').tufup.rollout).toBe(rollout);
+  });
+
   const broken: [string, unknown][] = [
+    ['a rollout above 100', { tufup: { ...archive.tufup, rollout: 101 } }],
+    ['a negative rollout', { tufup: { ...archive.tufup, rollout: -1 } }],
+    ['a fractional rollout', { tufup: { ...archive.tufup, rollout: 12.5 } }],
+    ['a rollout written as a string', { tufup: { ...archive.tufup, rollout: '10' } }],
+    ['a yank without a reason', { tufup: { ...archive.tufup, yanked: {} } }],
+    ['a yank that is only a flag', { tufup: { ...archive.tufup, yanked: true } }],
+    ['a yank whose date is not a string', { tufup: { ...archive.tufup, yanked: { reason: 'x', date: 5 } } }],
     ['no custom at all', undefined],
     ['no tufup section', { user: {} }],
     ['a tufup section that is an array', { tufup: [] }],

@@ -292,11 +292,14 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     expect(codes).toEqual(['NETWORK']);
   });
 
-  it('hands the transfer limits the app sets (stall timeout, minimum rate) to the worker', async () => {
-    const { updater, electron } = launch('1.0.0', await installApp('1.0.0'), process.pid, { stallTimeoutMs: 4_000, minBytesPerSecond: 4096 });
+  it('hands the core options the app sets (stall timeout, minimum rate, retries) to the worker, and none of the Electron-only ones', async () => {
+    const { updater, electron } = launch('1.0.0', await installApp('1.0.0'), process.pid, { stallTimeoutMs: 4_000, minBytesPerSecond: 4096, retries: 0, channel: undefined });
     await updater.checkForUpdates();
     const check = electron.workerMessages.find((m) => (m as { type?: string }).type === 'check') as { options: Record<string, unknown> } | undefined;
-    expect(check?.options).toMatchObject({ stallTimeoutMs: 4_000, minBytesPerSecond: 4096 });
+    expect(check?.options).toMatchObject({ stallTimeoutMs: 4_000, minBytesPerSecond: 4096, retries: 0, channel: 'latest' });
+    for (const electronOnly of ['url', 'autoDownload', 'autoInstallOnAppQuit', 'healthCheckTimeoutMs', 'relaunchCommand', 'allowedOrigins', 'logger', 'workerPath']) {
+      expect(check?.options).not.toHaveProperty(electronOnly);
+    }
   });
 
   it('notifies the user once the update is downloaded when asked to', async () => {

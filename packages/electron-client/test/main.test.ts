@@ -70,6 +70,21 @@ describe('the updater options', () => {
     expect(resolved).toMatchObject({ metadataUrl: 'https://m.example/', targetsUrl: 'https://cdn.example/t/', installDir: '/opt/demo', cacheDir: '/var/cache/demo', trustedRoot: '/etc/demo/root.json', channel: 'beta', autoDownload: false, logger: undefined });
   });
 
+  it('read a fact of the running app only when the option it defaults is not given', () => {
+    // A main process run under plain Node has no process.resourcesPath.
+    const electron = new StandinElectron(facts());
+    electron.resourcesPath = () => {
+      throw new TypeError('process.resourcesPath is undefined');
+    };
+    expect(resolveUpdaterOptions({ url: 'https://updates.example/', trustedRoot: '/etc/demo/root.json' }, electron).trustedRoot).toBe('/etc/demo/root.json');
+    expect(() => resolveUpdaterOptions({ url: 'https://updates.example/' }, electron)).toThrow(TypeError);
+  });
+
+  it('keep the default of an option given as undefined', () => {
+    const resolved = resolveUpdaterOptions({ url: 'https://updates.example/', channel: undefined, autoDownload: undefined }, new StandinElectron(facts()));
+    expect(resolved).toMatchObject({ channel: 'latest', autoDownload: true });
+  });
+
   it('refuse to work without a repository URL', () => {
     const thrown = (fn: () => unknown): unknown => {
       try {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ErrorPayload } from '../src/ipc/errors.js';
 import { TufupUpdater } from '../src/main/updater.js';
-import { createBridge } from '../src/preload/bridge.js';
+import { createBridge } from '../src/preload/renderer-bridge.js';
 import { StandinElectron, WORKER_PATH } from './standin/electron.js';
 
 let root: string;

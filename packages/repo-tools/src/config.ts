@@ -50,6 +50,8 @@ export interface RepoConfig {
   /** Format of this file. */
   schema: 1;
   appName: string;
+  /** Base URL the repository is served from; written into the trust file (`tufup.json`) apps ship. */
+  url?: string;
   /** The keys folder, relative to the repository, so later commands find keys without flags. */
   keysDir?: string;
   expiryDays: Record<RoleName, number>;
@@ -69,6 +71,20 @@ export function checkPositive(value: number, what: string, integer = true): numb
     throw new RepoError('USAGE', `${what} must be a positive ${integer ? 'whole number' : 'number'}, not ${String(value)}`);
   }
   return value;
+}
+
+/** Returns `url` when it is an absolute http(s) URL (where a repository is served); USAGE otherwise. */
+export function checkRepoUrl(url: string, what = 'the repository URL'): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) {
+    throw new RepoError('USAGE', `${what} must be an http(s) URL, not "${url}"`);
+  }
+  return url;
 }
 
 /** True for the name of a top-level role. */
@@ -100,6 +116,13 @@ export async function readConfig(repoDir: string): Promise<RepoConfig> {
   const config = data as Partial<RepoConfig> | null;
   if (config?.schema !== 1 || typeof config.appName !== 'string' || typeof config.expiryDays !== 'object') {
     throw new RepoError('METADATA_CORRUPT', `${path} is not a tufup repository config`);
+  }
+  if (config.url !== undefined) {
+    try {
+      checkRepoUrl(config.url, `"url" in ${path}`);
+    } catch (cause) {
+      throw new RepoError('METADATA_CORRUPT', (cause as Error).message, { cause });
+    }
   }
   return { ...config, expiryDays: expiryDaysOf(config.expiryDays) } as RepoConfig;
 }

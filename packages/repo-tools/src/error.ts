@@ -22,6 +22,12 @@ export type RepoErrorCode =
   | 'BUNDLE'
   | 'THRESHOLD'
   | 'VERIFY_FAILED'
+  | 'SIGNER_FAILED'
+  | 'SIGNER_TIMEOUT'
+  | 'MISSING_SIGNATURES'
+  | 'CEREMONY_PENDING'
+  | 'CEREMONY_INVALID'
+  | 'TRUST_MISMATCH'
   | IoErrorCode;
 
 /** The one error class of @tufup/repo-tools. Messages never contain private key material. */
@@ -39,6 +45,8 @@ const BUNDLE_CODES: Partial<Record<string, RepoErrorCode>> = {
   INVALID_NAME: 'INVALID_NAME',
   DISK_FULL: 'DISK_FULL',
   IO: 'IO',
+  // Inputs are checked before a trust file is made, so one that cannot be made has a broken root.json.
+  INVALID_TRUST_FILE: 'METADATA_CORRUPT',
 };
 
 /** Wraps errors of @tufup/bundle in this package's error class, keeping the codes a user acts on. */

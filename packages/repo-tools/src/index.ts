@@ -16,10 +16,24 @@ export {
   type RoleConfig,
   type Logger,
 } from './config.js';
-export { KeyObjectSigner, keyIdOf, tufKeyOf, ed25519PublicKey, type Signer, type SignatureValue } from './signer.js';
+export {
+  KeyObjectSigner,
+  keyIdOf,
+  tufKeyOf,
+  ed25519PublicKey,
+  publicKeyJson,
+  parsePublicKey,
+  type Signer,
+  type SignatureValue,
+  type SignContext,
+  type KeyType,
+  type PublicKeyJson,
+} from './signer.js';
+export { CommandSigner, SIGNER_PROTOCOL, DEFAULT_SIGNER_TIMEOUT_MS, type CommandSignerOptions } from './signer-command.js';
 export { generateKey, exportPrivateKey, parsePrivateKey, findSigners, keyFileName, type KeySource } from './keystore.js';
 export { formatExpires, expiresIn, signMetadata, SPEC_VERSION } from './metadata.js';
 export { loadRepository, type RepoState, type MetadataVersions } from './store.js';
+export { trustFileOf, writeTrustFile, checkTrustFile, type TrustOptions, type TrustResult } from './trust.js';
 export {
   initRepository,
   signRepository,
@@ -32,10 +46,13 @@ export {
 } from './repository.js';
 export {
   addBundle,
+  addRelease,
   removeVersion,
   pruneVersions,
   releasesOf,
   type AddOptions,
+  type AddReleaseOptions,
+  type ReleaseBundle,
   type AddResult,
   type AddedFile,
   type RemoveOptions,
@@ -56,5 +73,34 @@ export {
   type ThresholdOptions,
   type KeyChangeResult,
 } from './keyring.js';
+export {
+  setRollout,
+  yankRelease,
+  unyankRelease,
+  MAX_REASON_LENGTH,
+  type ReleaseSelector,
+  type ReleaseDecision,
+  type LifecycleResult,
+  type RolloutOptions,
+  type YankOptions,
+} from './lifecycle.js';
+export {
+  beginRootCeremony,
+  signRootCeremony,
+  showRootCeremony,
+  publishRootCeremony,
+  generateKeyFiles,
+  ceremonyFileOf,
+  CEREMONY_FILE,
+  type BeginOptions,
+  type NewKey,
+  type CeremonyStatus,
+  type ThresholdStatus,
+  type CeremonySignOptions,
+  type CeremonyPublishOptions,
+  type CeremonyPublishResult,
+  type KeygenOptions,
+  type KeygenResult,
+} from './ceremony.js';
 export { repositoryStatus, type StatusResult, type RoleStatus, type VersionStatus } from './status.js';
 export { verifyRepository, type VerifyOptions, type VerifyResult } from './verification.js';

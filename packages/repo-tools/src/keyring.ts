@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { checkPositive, PASSPHRASE_ENV, ROLES, type RoleName } from './config.js';
 import { RepoError } from './error.js';
@@ -6,7 +6,7 @@ import { checkKeysOutside, findSigners, generateKey, requireSigners, writeKeyFil
 import type { JSONObject } from './metadata.js';
 import { expiresIn } from './metadata.js';
 import { nextRoot, type KeyInfo, type RepoOptions } from './repository.js';
-import { KeyObjectSigner, tufKeyOf, type Signer } from './signer.js';
+import { KeyObjectSigner, parsePublicKey, tufKeyOf, type Signer } from './signer.js';
 import { loadRepository, stageMetadata, withTransaction, type MetadataVersions, type RepoState, type RoleSigners } from './store.js';
 
 /** Options of every key command. */
@@ -135,7 +135,7 @@ export async function rotateKey(options: RotateOptions): Promise<KeyChangeResult
 
 /** Options of {@link addKey}. */
 export interface AddKeyOptions extends KeyCommandOptions {
-  /** A PEM public key held elsewhere (KMS, another maintainer); a new key pair is made when absent. */
+  /** A PEM (or base64 DER) public key held elsewhere (KMS, another maintainer); a new key pair is made when absent. */
   publicKeyPem?: string;
 }
 
@@ -143,12 +143,8 @@ export interface AddKeyOptions extends KeyCommandOptions {
 export async function addKey(options: AddKeyOptions): Promise<KeyChangeResult> {
   return changeRole(options, `adding a ${options.role} key`, (_state, current) => {
     if (options.publicKeyPem !== undefined) {
-      let key: ReturnType<typeof tufKeyOf>;
-      try {
-        key = tufKeyOf(createPublicKey(options.publicKeyPem));
-      } catch (cause) {
-        throw new RepoError('BAD_KEY', 'the public key is not an ed25519 PEM public key', { cause });
-      }
+      // ed25519 or ECDSA P-256 (KMS keys); a private key given by mistake is refused, not silently reduced.
+      const key = parsePublicKey(options.publicKeyPem, 'the public key');
       if (current.keyids.includes(key.keyID)) throw new RepoError('USAGE', `key ${key.keyID} is already a ${options.role} key`);
       return { keyids: [...current.keyids, key.keyID], threshold: current.threshold, newKeys: [], publicKeys: [key] };
     }

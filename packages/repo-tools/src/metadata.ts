@@ -34,8 +34,9 @@ export function expiresIn(days: number, now: Date = new Date()): string {
 export async function signMetadata<T extends AnySigned>(metadata: Metadata<T>, signers: readonly Signer[]): Promise<Metadata<T>> {
   const data = Buffer.from(canonicalize(metadata.signed.toJSON()));
   const signatures: Record<string, Signature> = {};
+  const context = { role: metadata.signed.type as RoleName };
   for (const signer of signers) {
-    const { keyid, sig } = await signer.sign(data);
+    const { keyid, sig } = await signer.sign(data, context);
     signatures[keyid] = new Signature({ keyID: keyid, sig });
   }
   const signed = new Metadata(metadata.signed, signatures);

@@ -4,6 +4,7 @@ import { Root, Snapshot, Targets, Timestamp, MetaFile, Metadata } from '@tufjs/m
 import { checkName, messageOf } from '@tufup/bundle';
 import {
   checkPositive,
+  checkRepoUrl,
   CONFIG_FILE,
   DEFAULT_KEY_COUNTS,
   DEFAULT_THRESHOLDS,
@@ -36,6 +37,8 @@ export interface InitOptions extends RepoOptions {
   keysDir: string;
   /** The app's name, as in archive names (`[A-Za-z0-9_-]+`). */
   appName: string;
+  /** Base URL the repository will be served from; recorded in the config and the trust file apps ship. */
+  url?: string;
   /** Days until each role's metadata expires. @default DEFAULT_EXPIRY_DAYS (root 365, targets 90, snapshot 30, timestamp 7) */
   expiryDays?: Partial<Record<RoleName, number>>;
   /** Signatures each role needs. @default 1 per role */
@@ -71,6 +74,7 @@ export async function initRepository(options: InitOptions): Promise<InitResult> 
     throw fromBundleError(error);
   }
   checkKeysOutside(keysDir, repoDir);
+  if (options.url !== undefined) checkRepoUrl(options.url);
   const expiryDays = expiryDaysOf(options.expiryDays);
   const thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
   const counts = Object.fromEntries(
@@ -105,7 +109,14 @@ export async function initRepository(options: InitOptions): Promise<InitResult> 
     roles: Object.fromEntries(ROLES.map((role) => [role, { keyids: signers[role].map((s) => s.keyid), threshold: thresholds[role] }])),
   };
   const root = Root.fromJSON(rootJson);
-  const config: RepoConfig = { schema: 1, appName: options.appName, keysDir: relative(resolve(repoDir), resolve(keysDir)), expiryDays, roles: rolesOf(root) };
+  const config: RepoConfig = {
+    schema: 1,
+    appName: options.appName,
+    ...(options.url === undefined ? {} : { url: options.url }),
+    keysDir: relative(resolve(repoDir), resolve(keysDir)),
+    expiryDays,
+    roles: rolesOf(root),
+  };
   // Version-0 placeholders: stageMetadata writes their successors, version 1 of each role.
   const zero = { version: 0, specVersion: SPEC_VERSION, expires: expiresIn(0, now) };
   const state: RepoState = {

@@ -1,5 +1,7 @@
 import { ROLES, type RoleName } from './config.js';
+import { FULL_ROLLOUT, type Yank } from '@tufup/bundle';
 import { availableKeys } from './keyring.js';
+import { decisionOf } from './lifecycle.js';
 import { releasesOf } from './release.js';
 import type { RepoOptions } from './repository.js';
 import { loadRepository } from './store.js';
@@ -21,6 +23,15 @@ export interface RoleStatus {
 export interface VersionStatus {
   version: string;
   required: boolean;
+  /** The staged rollout: percentage of installs offered the version (100 when not staged). */
+  rollout: number;
+  /** Set when the version is yanked: why, and since when. */
+  yanked?: Yank;
+  /**
+   * Percentage of installs a current client offers the version to: 0 when yanked, 100 when required
+   * (clients ignore the rollout of a required release), else the rollout.
+   */
+  offeredTo: number;
   archive?: { path: string; size: number };
   patch?: { path: string; size: number; base: string };
 }
@@ -66,7 +77,9 @@ export async function repositoryStatus(options: RepoOptions): Promise<StatusResu
     platform: releases[0]?.platform ?? '',
     arch: releases[0]?.arch ?? '',
     versions: releases.map((r): VersionStatus => {
-      const v: VersionStatus = { version: r.version, required: (r.archive ?? r.patch)?.custom.tufup.required ?? false };
+      const d = decisionOf(r);
+      const v: VersionStatus = { version: r.version, required: d.required, rollout: d.rollout, offeredTo: d.yanked !== undefined ? 0 : d.required ? FULL_ROLLOUT : d.rollout };
+      if (d.yanked !== undefined) v.yanked = d.yanked;
       if (r.archive !== undefined) {
         v.archive = { path: r.archive.path, size: r.archive.size };
         totalSize += r.archive.size;

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Metadata, type Root, type Snapshot, type Targets, type Timestamp } from '@tufjs/models';
-import { errnoOf, messageOf } from '@tufup/bundle';
+import { errnoOf, messageOf, serializeTrustFile, TRUST_FILE } from '@tufup/bundle';
 import { CONFIG_FILE, METADATA_DIR, readConfig, serializeConfig, type RepoConfig, type RoleName } from './config.js';
-import { ioError, RepoError } from './error.js';
+import { fromBundleError, ioError, RepoError } from './error.js';
 import { metadataFileName, metaFileOf, nextVersion, parseMetadata, serializeMetadata, signMetadata, expiresIn, type AnySigned } from './metadata.js';
 import type { Signer } from './signer.js';
 
@@ -76,7 +76,7 @@ function verifyMetaFile(meta: { verify(data: Buffer): void }, bytes: Buffer, nam
 /**
  * All changes of one command, staged in a temporary folder next to the repository (same volume, so
  * moving them in is a rename) and moved in by {@link Transaction.commit}: targets first, then
- * versioned metadata, root.json and the config, timestamp.json last, then deletions. A failure before
+ * versioned metadata, root.json, the config and the trust file, timestamp.json last, then deletions. A failure before
  * or during the commit leaves the repository as it was.
  */
 export class Transaction {
@@ -160,7 +160,7 @@ export class Transaction {
   async commit(): Promise<void> {
     const rank = (p: string): number => {
       if (p === `${METADATA_DIR}/timestamp.json`) return 5;
-      if (p === CONFIG_FILE) return 4;
+      if (p === CONFIG_FILE || p === TRUST_FILE) return 4;
       if (p === `${METADATA_DIR}/root.json`) return 3;
       if (p.startsWith(`${METADATA_DIR}/`)) return 2;
       return 1;
@@ -289,6 +289,8 @@ export async function stageMetadata(tx: Transaction, state: RepoState, change: M
     versions.root = root.signed.version;
     const config: RepoConfig = { ...state.config, roles: rolesOf(change.root) };
     await tx.put(CONFIG_FILE, serializeConfig(config));
+    // Apps built from now on ship the new root; in the same transaction, so the two never disagree.
+    await tx.put(TRUST_FILE, trustFileBytes(config, bytes));
   }
   let snapshotSigned: Snapshot | undefined;
   if (change.targets !== undefined) {
@@ -323,6 +325,15 @@ export async function stageMetadata(tx: Transaction, state: RepoState, change: M
     versions.timestamp = timestamp.signed.version;
   }
   return versions;
+}
+
+/** The trust file (`tufup.json`) for a root.json of this repository: app name, URL and root, as apps ship it. */
+export function trustFileBytes(config: RepoConfig, rootBytes: Uint8Array, url = config.url): Buffer {
+  try {
+    return serializeTrustFile({ appName: config.appName, root: rootBytes, ...(url === undefined ? {} : { url }) });
+  } catch (error) {
+    throw fromBundleError(error);
+  }
 }
 
 /** The roles' key IDs and thresholds of a root, as the config file mirrors them. */

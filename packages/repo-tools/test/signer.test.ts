@@ -1,7 +1,7 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { Metadata, Timestamp } from '@tufjs/models';
 import { describe, expect, it } from 'vitest';
-import { keyIdOf, KeyObjectSigner, signMetadata, tufKeyOf, type Signer } from '../src/index.js';
+import { keyIdOf, KeyObjectSigner, parsePublicKey, signMetadata, tufKeyOf, type Signer } from '../src/index.js';
 import { RepoError } from '../src/error.js';
 
 function timestamp(): Metadata<Timestamp> {
@@ -63,5 +63,43 @@ describe('signMetadata', () => {
     expect(inspect(signer, { depth: 5 })).not.toMatch(/privateKey|PrivateKeyObject/);
     expect(JSON.parse(JSON.stringify(signer))).toEqual({ keyid: signer.keyid });
     expect(() => new KeyObjectSigner(generateKeyPairSync('ed25519').publicKey)).toThrow(RepoError);
+  });
+});
+
+describe('public keys from PEM or base64 DER (keys add --public-key, root begin --add-key, signer commands)', () => {
+  it('reads ed25519 and ECDSA P-256 keys, in PEM or as base64 DER (what aws kms get-public-key prints)', () => {
+    const ed = generateKeyPairSync('ed25519').publicKey;
+    const fromPem = parsePublicKey(ed.export({ type: 'spki', format: 'pem' }) as string, 'x');
+    const fromDer = parsePublicKey((ed.export({ type: 'spki', format: 'der' })).toString('base64'), 'x');
+    expect(fromDer.keyID).toBe(fromPem.keyID);
+    expect(fromPem.keyID).toBe(tufKeyOf(ed).keyID);
+    const ec = parsePublicKey(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string, 'x');
+    expect(ec).toMatchObject({ keyType: 'ecdsa', scheme: 'ecdsa-sha2-nistp256' });
+    // The spec's key ID covers the PEM public value, as for any key.
+    expect(ec.keyID).toBe(keyIdOf(ec.toJSON()));
+  });
+
+  it('refuses other key types, garbage, and a private key given by mistake, without repeating it', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    const privatePem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    for (const text of [rsa, p384, 'not a key', privatePem]) {
+      let error: unknown;
+      try {
+        parsePublicKey(text, 'kms.pub');
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toMatchObject({ code: 'BAD_KEY' });
+      expect((error as Error).message).toContain('kms.pub');
+      expect((error as Error).message).not.toContain(privatePem.split('\n')[1]);
+    }
+  });
+
+  it('a key-file signer with an ECDSA P-256 key makes DER signatures @tufjs/models verifies', async () => {
+    const signer = new KeyObjectSigner(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+    const signed = await signMetadata(timestamp(), [signer]);
+    expect(Buffer.from(signed.signatures[signer.keyid]?.sig ?? '', 'hex')[0]).toBe(0x30);
+    expect(() => signer.publicKey.verifySignature(signed)).not.toThrow();
   });
 });

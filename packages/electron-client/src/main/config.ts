@@ -1,40 +1,34 @@
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UpdateError, type Logger } from '../core/index.js';
+import { DEFAULTS as CORE_DEFAULTS, UpdateError, type CoreOptions, type Logger } from '../core/index.js';
 import type { ElectronAdapter } from './adapter.js';
 
-/** Options of {@link createUpdater}; everything has a default derived from the running app except the URLs. */
-export interface UpdaterOptions {
+/**
+ * Core options the updater sets itself: `fetch` is the worker's own (Electron's `net.fetch`), `logger`
+ * is the updater's (below) and `excludeVersions` comes from the installer's health check.
+ */
+type SetByUpdater = 'fetch' | 'logger' | 'excludeVersions';
+
+/** What the updater takes from the running app when the options do not say (see {@link UpdaterOptions}). */
+type FromTheApp = 'appName' | 'currentVersion' | 'installDir' | 'cacheDir' | 'trustedRoot' | 'relaunchCommand' | 'workerPath';
+
+/**
+ * Options of {@link createUpdater}. Every {@link CoreOptions} option but `fetch`, `logger` and
+ * `excludeVersions` (documented there, passed to the update worker as given), plus the Electron-only
+ * ones below. Only the repository URL is required; what the core needs from the running app defaults to:
+ * - `appName`: `app.getName()`; `currentVersion`: `app.getVersion()`
+ * - `installDir`: the folder of `process.execPath` (the `.app` bundle on macOS)
+ * - `cacheDir`: `<userData>/tufup` (metadata, downloads, staged updates, installer logs)
+ * - `trustedRoot`: `<resourcesPath>/tufup-root.json`
+ * - `metadataUrl`, `targetsUrl`: `<url>/metadata/`, `<url>/targets/`
+ */
+export interface UpdaterOptions extends Partial<Omit<CoreOptions, SetByUpdater>> {
   /** Base URL of the update repository: metadata from `<url>/metadata/`, files from `<url>/targets/`. */
   url?: string;
-  /** Base URL of the metadata, when not under `url`. @default `<url>/metadata/` */
-  metadataUrl?: string;
-  /** Base URL of the target files, when not under `url`. @default `<url>/targets/` */
-  targetsUrl?: string;
-  /** App name in archive names. @default app.getName() */
-  appName?: string;
-  /** The running version. @default app.getVersion() */
-  currentVersion?: string;
-  /** The folder replaced by an update. @default the folder of process.execPath (the `.app` bundle on macOS) */
-  installDir?: string;
-  /** Where metadata, downloads, staged updates and installer logs go. @default `<userData>/tufup` */
-  cacheDir?: string;
-  /** The trusted root.json shipped with the app: path or bytes. @default `<resourcesPath>/tufup-root.json` */
-  trustedRoot?: string | Uint8Array;
-  /** Release channel (`latest`, `beta`, ...). @default 'latest' */
-  channel?: string;
-  /** Offer prereleases of every channel. @default false */
-  allowPrerelease?: boolean;
   /** Download an update as soon as a check finds one. @default true */
   autoDownload?: boolean;
   /** Install a downloaded update when the app quits, or at the next launch if that did not happen. @default true */
   autoInstallOnAppQuit?: boolean;
-  /** Extra HTTP headers sent with every request. @default {} */
-  headers?: Record<string, string>;
-  /** Abort a request when no bytes arrive for this long. @default 30000 */
-  stallTimeoutMs?: number;
-  /** Abort a request that averages fewer bytes per second than this over `stallTimeoutMs` (slow retrieval); 0 disables. @default 1024 */
-  minBytesPerSecond?: number;
   /** How long a relaunched new version has to call `markHealthy()` before it is rolled back; 0 disables. @default 60000 */
   healthCheckTimeoutMs?: number;
   /** Command and arguments that start the app again after an install. @default process.execPath and the app's arguments */
@@ -47,40 +41,29 @@ export interface UpdaterOptions {
   workerPath?: string;
 }
 
-/** The documented defaults of {@link UpdaterOptions}, merged once by {@link resolveUpdaterOptions}. */
-export const UPDATER_DEFAULTS = {
-  cacheFolder: 'tufup',
-  trustedRootFile: 'tufup-root.json',
-  channel: 'latest',
-  allowPrerelease: false,
+/** The Electron-only options that have a fixed default. */
+type Defaulted = 'autoDownload' | 'autoInstallOnAppQuit' | 'healthCheckTimeoutMs' | 'allowedOrigins';
+
+/** The documented fixed defaults of {@link UpdaterOptions}, merged once by {@link resolveUpdaterOptions}. */
+export const UPDATER_DEFAULTS: Readonly<Required<Pick<UpdaterOptions, Defaulted | 'channel' | 'allowPrerelease'>>> = {
+  // The updater keeps these two as properties the app may change; the core's defaults, not copies of them.
+  channel: CORE_DEFAULTS.channel,
+  allowPrerelease: CORE_DEFAULTS.allowPrerelease,
   autoDownload: true,
   autoInstallOnAppQuit: true,
   healthCheckTimeoutMs: 60_000,
   allowedOrigins: ['file:'],
-} as const;
+};
 
-/** UpdaterOptions with every default applied. */
-export interface ResolvedUpdaterOptions {
-  metadataUrl: string;
-  targetsUrl: string;
-  appName: string;
-  currentVersion: string;
-  installDir: string;
-  cacheDir: string;
-  trustedRoot: string | Uint8Array;
-  channel: string;
-  allowPrerelease: boolean;
-  autoDownload: boolean;
-  autoInstallOnAppQuit: boolean;
-  headers: Record<string, string>;
-  stallTimeoutMs: number | undefined;
-  minBytesPerSecond: number | undefined;
-  healthCheckTimeoutMs: number;
-  relaunchCommand: readonly string[];
-  allowedOrigins: readonly string[];
-  logger: Logger | undefined;
-  workerPath: string;
-}
+/** The cache folder under `userData`, and the trusted root's file name in the app's resources. */
+export const CACHE_FOLDER = 'tufup';
+export const TRUSTED_ROOT_FILE = 'tufup-root.json';
+
+/** {@link UpdaterOptions} once resolved: every default applied, the URLs spelled out, `url` gone. */
+export type ResolvedUpdaterOptions = Omit<UpdaterOptions, 'url' | 'logger'> &
+  Required<Pick<UpdaterOptions, keyof typeof UPDATER_DEFAULTS | FromTheApp | 'metadataUrl' | 'targetsUrl'>> & {
+    logger: Logger | undefined;
+  };
 
 /**
  * The folder an update replaces: on macOS the `.app` bundle around `Contents/MacOS/<exe>`, elsewhere the
@@ -105,33 +88,48 @@ function joinUrl(base: string, folder: string): string {
   return new URL(`${folder}/`, base.endsWith('/') ? base : `${base}/`).href;
 }
 
-/** Applies {@link UPDATER_DEFAULTS} and the app's own facts; throws CONFIG when no repository URL is given. */
+/**
+ * What the core needs from the running app, where the options do not say. Read only then: a main process
+ * run under plain Node (tests, a stand-in) has no `process.resourcesPath`, and the app gave the path.
+ */
+function fromTheApp(options: Pick<UpdaterOptions, FromTheApp>, adapter: ElectronAdapter, platform: NodeJS.Platform): Required<Pick<UpdaterOptions, FromTheApp>> {
+  return {
+    appName: options.appName ?? adapter.appName(),
+    currentVersion: options.currentVersion ?? adapter.appVersion(),
+    installDir: options.installDir ?? defaultInstallDir(adapter.execPath(), platform),
+    cacheDir: options.cacheDir ?? join(adapter.userDataPath(), CACHE_FOLDER),
+    trustedRoot: options.trustedRoot ?? join(adapter.resourcesPath(), TRUSTED_ROOT_FILE),
+    relaunchCommand: options.relaunchCommand ?? defaultRelaunchCommand(adapter),
+    workerPath: options.workerPath ?? fileURLToPath(new URL('../worker/index.js', import.meta.url)),
+  };
+}
+
+/**
+ * The options without the keys set to `undefined`: with `exactOptionalPropertyTypes` off, `{ channel:
+ * process.env.CHANNEL }` type-checks, and in a spread its `undefined` would replace the default.
+ */
+function given<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+/**
+ * Merges once, as tuf-js does (`{ ...defaults, ...options }`): the fixed defaults, the URLs under `url`,
+ * then what the app gave; the running app's facts fill what is still missing. Throws CONFIG when no
+ * repository URL is given.
+ */
 export function resolveUpdaterOptions(options: UpdaterOptions, adapter: ElectronAdapter, platform: NodeJS.Platform = process.platform): ResolvedUpdaterOptions {
-  const base = options.url;
-  const metadataUrl = options.metadataUrl ?? (base === undefined ? undefined : joinUrl(base, 'metadata'));
-  const targetsUrl = options.targetsUrl ?? (base === undefined ? undefined : joinUrl(base, 'targets'));
+  const { url, logger, ...rest } = options;
+  const urls = url === undefined ? {} : { metadataUrl: joinUrl(url, 'metadata'), targetsUrl: joinUrl(url, 'targets') };
+  const merged = { ...UPDATER_DEFAULTS, ...urls, ...given(rest) };
+  const { metadataUrl, targetsUrl } = merged;
   if (metadataUrl === undefined || targetsUrl === undefined) {
     throw new UpdateError('CONFIG', 'the updater needs `url` (or both `metadataUrl` and `targetsUrl`)');
   }
   return {
+    ...merged,
+    ...fromTheApp(merged, adapter, platform),
     metadataUrl,
     targetsUrl,
-    appName: options.appName ?? adapter.appName(),
-    currentVersion: options.currentVersion ?? adapter.appVersion(),
-    installDir: options.installDir ?? defaultInstallDir(adapter.execPath(), platform),
-    cacheDir: options.cacheDir ?? join(adapter.userDataPath(), UPDATER_DEFAULTS.cacheFolder),
-    trustedRoot: options.trustedRoot ?? join(adapter.resourcesPath(), UPDATER_DEFAULTS.trustedRootFile),
-    channel: options.channel ?? UPDATER_DEFAULTS.channel,
-    allowPrerelease: options.allowPrerelease ?? UPDATER_DEFAULTS.allowPrerelease,
-    autoDownload: options.autoDownload ?? UPDATER_DEFAULTS.autoDownload,
-    autoInstallOnAppQuit: options.autoInstallOnAppQuit ?? UPDATER_DEFAULTS.autoInstallOnAppQuit,
-    headers: { ...options.headers },
-    stallTimeoutMs: options.stallTimeoutMs,
-    minBytesPerSecond: options.minBytesPerSecond,
-    healthCheckTimeoutMs: options.healthCheckTimeoutMs ?? UPDATER_DEFAULTS.healthCheckTimeoutMs,
-    relaunchCommand: options.relaunchCommand ?? defaultRelaunchCommand(adapter),
-    allowedOrigins: options.allowedOrigins ?? UPDATER_DEFAULTS.allowedOrigins,
-    logger: options.logger === null ? undefined : (options.logger ?? adapter.defaultLogger()),
-    workerPath: options.workerPath ?? fileURLToPath(new URL('../worker/index.js', import.meta.url)),
+    logger: logger === null ? undefined : (logger ?? adapter.defaultLogger()),
   };
 }

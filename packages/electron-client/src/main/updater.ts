@@ -7,7 +7,7 @@ import { addFailedVersion, clearInstallOutcome, installerRunning, readFailedVers
 import type { InstallOptions, RendererEvent, RendererEventMap, UpdaterEventMap, UpdaterStatus } from '../ipc/channels.js';
 import type { WorkerOptions } from '../ipc/protocol.js';
 import type { ElectronAdapter } from './adapter.js';
-import { serveRenderers } from './bridge.js';
+import { serveRenderers } from './renderer-host.js';
 import { resolveUpdaterOptions, type ResolvedUpdaterOptions, type UpdaterOptions } from './config.js';
 import { WorkerConnection } from './connection.js';
 import { summaryOfInfo, summaryOfStaged } from './summary.js';
@@ -200,25 +200,10 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
     return e;
   }
 
+  /** The core's options for the worker: all but the Electron-only ones, as given, so a new core option needs no line here. */
   private workerOptions(failedVersions: string[]): WorkerOptions {
-    const o = this.options;
-    const options: WorkerOptions = {
-      appName: o.appName,
-      currentVersion: o.currentVersion,
-      installDir: o.installDir,
-      metadataUrl: o.metadataUrl,
-      targetsUrl: o.targetsUrl,
-      cacheDir: o.cacheDir,
-      trustedRoot: o.trustedRoot,
-      channel: this.channel,
-      allowPrerelease: this.allowPrerelease,
-      headers: o.headers,
-      excludeVersions: failedVersions,
-      log: this.logger !== undefined,
-    };
-    if (o.stallTimeoutMs !== undefined) options.stallTimeoutMs = o.stallTimeoutMs;
-    if (o.minBytesPerSecond !== undefined) options.minBytesPerSecond = o.minBytesPerSecond;
-    return options;
+    const { autoDownload, autoInstallOnAppQuit, healthCheckTimeoutMs, relaunchCommand, allowedOrigins, workerPath, logger, ...core } = this.options;
+    return { ...core, channel: this.channel, allowPrerelease: this.allowPrerelease, excludeVersions: failedVersions, log: this.logger !== undefined };
   }
 
   // Reads the last installer result once per run: a rolled-back version joins the failed versions.

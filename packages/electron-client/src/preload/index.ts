@@ -1,5 +1,5 @@
 import { contextBridge, ipcRenderer } from 'electron';
-import { createBridge } from './bridge.js';
+import { createBridge } from './renderer-bridge.js';
 
 /** The global name renderers find the bridge under (`window.tufup`). @default 'tufup' */
 export const BRIDGE_KEY = 'tufup';
@@ -9,6 +9,6 @@ export function exposeUpdater(key: string = BRIDGE_KEY): void {
   contextBridge.exposeInMainWorld(key, createBridge(ipcRenderer));
 }
 
-export { createBridge, type UpdaterBridge, type IpcRendererLike } from './bridge.js';
+export { createBridge, type UpdaterBridge, type IpcRendererLike } from './renderer-bridge.js';
 export type { UpdaterStatus, UpdateSummary, RendererEventMap, RequestResult, InstallOptions } from '../ipc/channels.js';
 export type { ErrorPayload } from '../ipc/errors.js';

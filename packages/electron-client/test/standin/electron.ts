@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../src/core/index.js';
 import type { ElectronAdapter, InvokeContext, RendererTarget, WorkerProcess } from '../../src/main/adapter.js';
-import type { IpcRendererLike } from '../../src/preload/bridge.js';
+import type { IpcRendererLike } from '../../src/preload/renderer-bridge.js';
 
 /** The built worker entry: a forked child runs JavaScript, so tests run `npm run build` first. */
 export const WORKER_PATH = fileURLToPath(new URL('../../dist/worker/index.js', import.meta.url));

@@ -1,16 +1,18 @@
 import { resolve } from 'node:path';
+import { FULL_ROLLOUT } from '@tufup/bundle';
 import { RepoError } from '../error.js';
 import { addBundle } from '../release.js';
-import { positional, readTextFile, str, usage, type Command } from './command.js';
+import { number, positional, readTextFile, str, usage, type Command } from './command.js';
 import { kb } from './format.js';
 import { source } from './source.js';
 
 export const add: Command = {
   summary: 'publish a version of a bundle folder (archive + patch)',
-  usage: `tufup-repo add BUNDLE_DIR --version X [--platform P] [--arch A] [--required] [--notes FILE] [--custom JSON]
+  usage: `tufup-repo add BUNDLE_DIR --version X [--platform P] [--arch A] [--required] [--notes FILE] [--custom JSON] [--rollout PERCENT]
   Packs BUNDLE_DIR as <name>-X.tar.gz, makes the patch from the latest earlier version of the same
   platform/arch, adds both as signed targets and re-signs targets, snapshot and timestamp.
-  --platform and --arch default to this machine's (${process.platform}, ${process.arch}).`,
+  --platform and --arch default to this machine's (${process.platform}, ${process.arch}).
+  --rollout offers the version to that share (0-100) of installs; widen it later with "tufup-repo rollout".`,
   options: {
     version: { type: 'string' },
     platform: { type: 'string' },
@@ -18,6 +20,7 @@ export const add: Command = {
     required: { type: 'boolean', default: false },
     notes: { type: 'string' },
     custom: { type: 'string' },
+    rollout: { type: 'string' },
   },
   async run(args) {
     const bundleDir = resolve(positional(args, 0, 'BUNDLE_DIR'));
@@ -28,6 +31,7 @@ export const add: Command = {
     const releaseNotes = notes === undefined ? undefined : await readTextFile(notes, 'release notes');
     const platform = str(args, 'platform');
     const arch = str(args, 'arch');
+    const percent = str(args, 'rollout');
     const r = await addBundle({
       ...(await source(args)),
       bundleDir,
@@ -37,6 +41,7 @@ export const add: Command = {
       ...(arch === undefined ? {} : { arch }),
       ...(releaseNotes === undefined ? {} : { releaseNotes }),
       ...(custom === undefined ? {} : { custom }),
+      ...(percent === undefined ? {} : { rollout: number(percent, '--rollout') }),
     });
     const lines = [`added ${r.name} ${r.version} for ${r.platform}-${r.arch}`, `  archive ${r.archive.file}  ${kb(r.archive.size)} (tar ${kb(r.tar.size)})`];
     if (r.patch !== undefined) {
@@ -45,6 +50,7 @@ export const add: Command = {
     } else {
       lines.push('  no patch: this is the first version for this platform/arch');
     }
+    if (r.rollout < FULL_ROLLOUT) lines.push(`  staged rollout: offered to ${r.rollout}% of installs`);
     lines.push(`  metadata: targets v${r.metadata.targets}, snapshot v${r.metadata.snapshot}, timestamp v${r.metadata.timestamp}`);
     return { result: r, text: lines.join('\n') };
   },

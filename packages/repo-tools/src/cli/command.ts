@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { ParseArgsConfig } from 'node:util';
 import { checkRole, KEYS_DIR_ENV, PASSPHRASE_ENV, type RoleName } from '../config.js';
 import { RepoError } from '../error.js';
+import { SIGNER_HELP, SIGNER_OPTIONS } from './signers.js';
 
 /** The options a command accepts, in `node:util` parseArgs' shape. */
 export type Options = NonNullable<ParseArgsConfig['options']>;
@@ -33,6 +34,7 @@ export const COMMON: Options = {
   'passphrase-stdin': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
+  ...SIGNER_OPTIONS,
 };
 
 export const COMMON_HELP = `
@@ -43,6 +45,7 @@ Common options:
   --passphrase-stdin      read the passphrase from stdin (asked for, without echo, on a terminal)
   --json                  print the result as JSON
   -h, --help              show this help
+${SIGNER_HELP}
 Keys may also come from $TUFUP_KEY_ROOT, $TUFUP_KEY_TARGETS, $TUFUP_KEY_SNAPSHOT, $TUFUP_KEY_TIMESTAMP (PEM).`;
 
 /** A wrong command line: the dispatcher prints the command's usage and exits 2. */

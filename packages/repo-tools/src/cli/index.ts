@@ -1,6 +1,3 @@
-#!/usr/bin/env node
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { errnoOf, messageOf } from '@tufup/bundle';
 import { ROLES } from '../config.js';
@@ -11,17 +8,21 @@ import { init } from './init.js';
 import { keys } from './keys.js';
 import { prune } from './prune.js';
 import { remove } from './remove.js';
+import { root } from './root.js';
+import { rollout } from './rollout.js';
 import { sign } from './sign.js';
 import { status } from './status.js';
 import { threshold } from './threshold.js';
+import { trust } from './trust.js';
 import { verify } from './verify.js';
+import { unyank, yank } from './yank.js';
 
 /** Exit codes: 0 done, 1 the command failed, 2 the command line was wrong. */
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
 /** Every command, in the order the main help lists them. A new command is a file in this folder and a line here. */
-const COMMANDS: Record<string, Command> = { init, add, sign, keys, threshold, remove, prune, status, verify };
+const COMMANDS: Record<string, Command> = { init, add, rollout, yank, unyank, sign, keys, threshold, root, remove, prune, status, verify, trust };
 
 const MAIN_HELP = `tufup-repo: create, sign and publish a TUF update repository for an Electron app
 
@@ -33,7 +34,7 @@ ${Object.entries(COMMANDS)
 Run "tufup-repo COMMAND --help" for a command's options. Roles: ${ROLES.join(', ')}.
 ${COMMON_HELP}`;
 
-/** Runs the CLI; returns the exit code. */
+/** Runs the CLI; returns the exit code. The program is bin/tufup-repo.js, which checks the Node version first. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined) {
@@ -70,8 +71,3 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Run only as the program, so tests and other tools can import main().
-const invoked = process.argv[1] === undefined ? '' : realpathSync(process.argv[1]);
-if (invoked === fileURLToPath(import.meta.url)) {
-  process.exitCode = await main(process.argv.slice(2));
-}

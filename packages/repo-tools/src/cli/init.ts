@@ -5,11 +5,13 @@ import { givenKeysDir, passphraseOf, repoOf } from './source.js';
 
 export const init: Command = {
   summary: 'create keys and an empty repository',
-  usage: `tufup-repo init --repo DIR --app-name NAME [--keys-dir DIR] [--expiry ROLE=DAYS]... [--threshold ROLE=N]... [--key-count ROLE=N]...
+  usage: `tufup-repo init --repo DIR --app-name NAME [--url URL] [--keys-dir DIR] [--expiry ROLE=DAYS]... [--threshold ROLE=N]... [--key-count ROLE=N]...
   Creates ed25519 keys for root, targets, snapshot and timestamp (encrypted when a passphrase is given),
-  tufup-repo.json and signed metadata in DIR/metadata. Refuses to overwrite an existing repository.`,
+  tufup-repo.json, signed metadata in DIR/metadata and DIR/tufup.json, the trust file apps ship (app name,
+  --url: where the repository will be served, and root.json). Refuses to overwrite an existing repository.`,
   options: {
     'app-name': { type: 'string' },
+    url: { type: 'string' },
     expiry: { type: 'string', multiple: true },
     threshold: { type: 'string', multiple: true },
     'key-count': { type: 'string', multiple: true },
@@ -21,10 +23,12 @@ export const init: Command = {
     // Not the config's keys folder: there is no config yet.
     const keysDir = givenKeysDir(args) ?? `${repoDir}-keys`;
     const passphrase = await passphraseOf(args, true);
+    const url = str(args, 'url');
     const result = await initRepository({
       repoDir,
       keysDir,
       appName,
+      ...(url === undefined ? {} : { url }),
       expiryDays: perRole(args, 'expiry'),
       thresholds: perRole(args, 'threshold'),
       keyCounts: perRole(args, 'key-count'),

@@ -3,12 +3,16 @@ import { KEYS_DIR_ENV, PASSPHRASE_ENV, readConfig } from '../config.js';
 import { RepoError } from '../error.js';
 import { readTextFile, str, type Parsed } from './command.js';
 import { readPassphrase } from './prompt.js';
+import type { Signer } from '../signer.js';
+import { signersOf } from './signers.js';
 
 /** Where a command finds the repository, its private keys and their passphrase. */
 export interface Source {
   repoDir: string;
   keysDir: string;
   passphrase?: string;
+  /** Signers held by other programs (--signer-command). */
+  signers?: Signer[];
 }
 
 export function repoOf(args: Parsed): string {
@@ -52,5 +56,6 @@ export async function source(args: Parsed): Promise<Source> {
   const repoDir = repoOf(args);
   const keysDir = await keysDirOf(args, repoDir);
   const passphrase = await passphraseOf(args);
-  return passphrase === undefined ? { repoDir, keysDir } : { repoDir, keysDir, passphrase };
+  const signers = await signersOf(args);
+  return { repoDir, keysDir, ...(passphrase === undefined ? {} : { passphrase }), ...(signers.length === 0 ? {} : { signers }) };
 }

@@ -1,3 +1,4 @@
+import { FULL_ROLLOUT } from '@tufup/bundle';
 import { repositoryStatus } from '../status.js';
 import type { Command } from './command.js';
 import { kb } from './format.js';
@@ -6,7 +7,9 @@ import { source } from './source.js';
 export const status: Command = {
   summary: 'versions, sizes, metadata versions, expiry dates',
   usage: `tufup-repo status
-  Versions, targets, sizes, metadata versions and expiry dates; warns about what expires soon.`,
+  Versions, targets, sizes, metadata versions and expiry dates; warns about what expires soon. Shows each
+  version's staged rollout and yank (with its reason); --json adds offeredTo, the share of installs a
+  client offers the version to (0 when yanked, 100 when required).`,
   options: {},
   async run(args) {
     const r = await repositoryStatus(await source(args));
@@ -20,7 +23,11 @@ export const status: Command = {
       for (const v of p.versions) {
         const parts = [v.archive === undefined ? 'no archive' : `archive ${kb(v.archive.size)}`];
         if (v.patch !== undefined) parts.push(`patch from ${v.patch.base} ${kb(v.patch.size)}`);
-        lines.push(`  ${v.version.padEnd(16)} ${parts.join(', ')}${v.required ? ', required' : ''}`);
+        if (v.rollout < FULL_ROLLOUT) parts.push(`rollout ${v.rollout}%`);
+        // A required version is taken by every install: its rollout is recorded but clients ignore it.
+        if (v.required) parts.push(v.rollout < FULL_ROLLOUT ? 'required (rollout ignored: every install takes it)' : 'required');
+        if (v.yanked !== undefined) parts.push(`YANKED ${v.yanked.date ?? ''}: ${v.yanked.reason}`.replace(' :', ':'));
+        lines.push(`  ${v.version.padEnd(16)} ${parts.join(', ')}`);
       }
     }
     for (const w of r.warnings) lines.push(`warning: ${w}`);

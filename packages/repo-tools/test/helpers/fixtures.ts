@@ -10,8 +10,10 @@ import { RepoError, type RepoErrorCode } from '../../src/index.js';
 
 /** The repository root (four levels up from this file). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-const NODE = join(ROOT, 'node_modules/.bin/node');
-const CLI = join(ROOT, 'packages/repo-tools/dist/cli/index.js');
+/** The project's Node (24), whatever the system Node is. */
+export const NODE = join(ROOT, 'node_modules/.bin/node');
+/** The program npm links as `tufup-repo` (it checks the Node version, then loads dist/cli). */
+export const CLI = join(ROOT, 'packages/repo-tools/bin/tufup-repo.js');
 
 /** A temp folder, removed by the returned cleanup. */
 export async function tempDir(prefix = 'tufup-repo-tools-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {

@@ -35,7 +35,7 @@ function isRendererEvent(value: unknown): value is RendererEvent {
 }
 
 /**
- * Builds the bridge over `ipcRenderer`. Renderers never see `ipcRenderer` or the IPC event, only the
+ * Builds the bridge over `ipcRenderer`: the renderer's end (`main/renderer-host.ts` serves it in main). Renderers never see `ipcRenderer` or the IPC event, only the
  * event's arguments, as Electron's security guide asks.
  */
 export function createBridge(ipc: IpcRendererLike): UpdaterBridge {

@@ -1,8 +1,17 @@
-import { EVENT_CHANNEL, RENDERER_REQUESTS, requestChannel, type InstallOptions, type RendererEvent, type RendererRequest, type RendererRequestMap } from '../ipc/channels.js';
+import type { StagedUpdate, UpdateInfo } from '../core/index.js';
+import {
+  EVENT_CHANNEL,
+  RENDERER_REQUESTS,
+  requestChannel,
+  type InstallOptions,
+  type RendererEvent,
+  type RendererRequest,
+  type RendererRequestMap,
+  type UpdaterStatus,
+} from '../ipc/channels.js';
 import type { ElectronAdapter, InvokeContext, RendererTarget } from './adapter.js';
 import { toErrorPayload } from '../ipc/errors.js';
 import { summaryOfInfo, summaryOfStaged } from './summary.js';
-import type { TufupUpdater } from './updater.js';
 
 /** True when `context` is the top frame of a window whose URL matches an allowed origin or scheme. */
 export function senderAllowed(context: InvokeContext, allowedOrigins: readonly string[]): boolean {
@@ -17,14 +26,27 @@ export function senderAllowed(context: InvokeContext, allowedOrigins: readonly s
   return allowedOrigins.some((entry) => (entry.endsWith(':') ? url.protocol === entry : url.origin === entry));
 }
 
+/**
+ * The five updater methods the renderer host uses (TufupUpdater has them): the host needs no more of the
+ * updater, and is tested with a stand-in for it (electron-updater's AppAdapter, sigstore's Signer).
+ */
+export interface HostedUpdater {
+  getStatus(): UpdaterStatus;
+  checkForUpdates(): Promise<UpdateInfo | undefined>;
+  downloadUpdate(): Promise<StagedUpdate>;
+  quitAndInstall(options: InstallOptions): void;
+  /** Receives every updater event in its renderer form; returns the unsubscribe function. */
+  observe(observer: (event: RendererEvent) => void): () => void;
+}
+
 type Handlers = { [K in RendererRequest]: (sender: RendererTarget, ...args: RendererRequestMap[K]['args']) => Promise<RendererRequestMap[K]['result']> };
 
 /**
- * Serves the preload bridge: handles the renderer requests and forwards the updater's events to the
+ * The main-process end of the renderer bridge (`preload/renderer-bridge.ts` is the other end). Serves it: handles the renderer requests and forwards the updater's events to the
  * windows that subscribed. Requests from frames outside `allowedOrigins` are refused. Returns a function
  * that removes the handlers.
  */
-export function serveRenderers(updater: TufupUpdater, adapter: ElectronAdapter, allowedOrigins: readonly string[]): () => void {
+export function serveRenderers(updater: HostedUpdater, adapter: ElectronAdapter, allowedOrigins: readonly string[]): () => void {
   const subscribers = new Map<number, RendererTarget>();
 
   const broadcast = (event: RendererEvent): void => {
