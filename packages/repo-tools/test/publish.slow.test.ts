@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addBundle, initRepository, PHASES, publishRepository, rotateKey, type PublishResult } from '../src/index.js';
 import { FieldClient } from './helpers/client.js';
 import { CLI, cliOk, codeOf, errorCode, listFiles, NODE, tempDir, writeBundle, type CliRun } from './helpers/fixtures.js';
@@ -31,10 +31,7 @@ describe('tufup-repo publish', () => {
     step = 0;
     await initRepository({ repoDir, keysDir, appName: 'my-app' });
   });
-  afterEach(async () => {
-    vi.unstubAllEnvs();
-    await cleanup();
-  });
+  afterEach(() => cleanup());
 
   describe('to a folder', () => {
     let site: string;
@@ -168,9 +165,8 @@ describe('tufup-repo publish', () => {
 
       const closed = await startS3(join(tmp, 'gone'));
       await closed.close();
-      for (const [name, value] of Object.entries(s3.env)) vi.stubEnv(name, value);
       expect(
-        await codeOf(publishRepository({ repoDir, to: to(), s3: { endpoint: closed.endpoint, pathStyle: true } })),
+        await codeOf(publishRepository({ repoDir, to: to(), s3: { endpoint: closed.endpoint, pathStyle: true, credentials: s3.credentials } })),
       ).toBe('PUBLISH_FAILED');
       expect(await codeOf(publishRepository({ repoDir, to: 'https://updates.example.com/my-app' }))).toBe('USAGE');
       expect(await codeOf(publishRepository({ repoDir, to: 's3:///my-app' }))).toBe('USAGE');

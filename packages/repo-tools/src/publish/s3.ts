@@ -17,6 +17,8 @@ export interface S3Options {
   pathStyle?: boolean;
   /** A canned ACL for every object, e.g. `public-read` where objects are not public by bucket policy (Spaces). */
   acl?: string;
+  /** Credentials, instead of the SDK's chain (environment, shared files, instance roles). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 type Sdk = typeof import('@aws-sdk/client-s3');
@@ -75,6 +77,7 @@ export async function openS3Destination(to: string, options: S3Options): Promise
     region: options.region ?? process.env.AWS_REGION ?? 'us-east-1',
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
     forcePathStyle: options.pathStyle === true,
+    ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
     // Since SDK 3.729 uploads default to aws-chunked bodies with trailing checksums, which several
     // S3-compatible stores do not decode (they store the framing as content); plain bodies work everywhere,
     // and their ETag is the MD5 a later publish compares.

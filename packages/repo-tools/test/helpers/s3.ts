@@ -8,6 +8,8 @@ export interface LocalS3 {
   bucket: string;
   /** The credentials s3rver accepts, as the SDK reads them from the environment. */
   env: NodeJS.ProcessEnv;
+  /** The same, for S3Options. */
+  credentials: { accessKeyId: string; secretAccessKey: string };
   /** The public URL of a key prefix (what a client or a CDN in front of the bucket fetches). */
   urlOf(prefix: string): string;
   close(): Promise<void>;
@@ -21,6 +23,7 @@ export async function startS3(dir: string, bucket = 'updates'): Promise<LocalS3>
     endpoint,
     bucket,
     env: { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' },
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
     urlOf: (prefix) => `${endpoint}/${bucket}/${prefix}`,
     close: () => server.close(),
   };
