@@ -45,8 +45,7 @@ export interface SeenRequest {
 /**
  * A static file server on 127.0.0.1 over a repository folder (`/metadata/...`, `/targets/...`) with
  * `Range` support, a request log, and misbehaviour on command: it plays the compromised mirror, the
- * man in the middle, the broken CDN, the slow link and the server that goes away. The client's tests
- * and the end-to-end suite (`test/`) both use it.
+ * man in the middle, the broken CDN, the slow link and the server that goes away; or just the CDN.
  */
 export class LoopbackServer {
   readonly requests: SeenRequest[] = [];
@@ -62,8 +61,8 @@ export class LoopbackServer {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** Listens on a free port the first time, and on the same port after {@link goAway}. */
-  async start(): Promise<this> {
+  /** Listens on a free port the first time, and on the same port after {@link goAway}; resolves to {@link url}. */
+  async start(): Promise<string> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.port, '127.0.0.1', () => {
@@ -72,7 +71,7 @@ export class LoopbackServer {
       });
     });
     this.port = (this.server.address() as AddressInfo).port;
-    return this;
+    return this.url;
   }
 
   /** Arms a misbehaviour; later rules win over earlier ones for the same request. */
