@@ -114,7 +114,7 @@ describe('the trust file apps ship (tufup.json)', () => {
     await rotateKey({ repoDir, keysDir, role: 'timestamp' });
     await addBundle({ repoDir, keysDir, bundleDir: await writeBundle(join(tmp, 'b2'), 1), version: '1.1.0', platform: 'linux', arch: 'x64' });
     const server = new LoopbackServer(repoDir);
-    const url = await server.start();
+    const { url } = await server.start();
     try {
       const trustedRoot = join(tmp, 'shipped-root.json');
       await writeFile(trustedRoot, shipped.root);

@@ -61,8 +61,8 @@ export class LoopbackServer {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** Listens on a free port the first time, and on the same port after {@link goAway}; resolves to {@link url}. */
-  async start(): Promise<string> {
+  /** Listens on a free port the first time, and on the same port after {@link goAway}. */
+  async start(): Promise<this> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.port, '127.0.0.1', () => {
@@ -71,7 +71,7 @@ export class LoopbackServer {
       });
     });
     this.port = (this.server.address() as AddressInfo).port;
-    return this.url;
+    return this;
   }
 
   /** Arms a misbehaviour; later rules win over earlier ones for the same request. */
