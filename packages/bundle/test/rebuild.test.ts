@@ -16,8 +16,9 @@ import {
   type PatchEngine,
   type TarEntry,
 } from '../src/index.js';
+import { readTree } from '@tufup/testkit';
 import { writeFixtureBundle } from './bundle-fixture.js';
-import { chunksOf, cleanTempDirs, expectCode, tempDir, treeOf } from './helpers.js';
+import { chunksOf, cleanTempDirs, expectCode, tempDir } from './helpers.js';
 
 afterEach(cleanTempDirs);
 
@@ -67,7 +68,7 @@ describe('rebuilding the base tar from an install folder', () => {
     const expected = digestBuffer(v2Tar);
     await applyPatch({ patchPath, base, outPath: join(work, 'new.tar'), expected });
     await extractTar(chunksOf(await readFile(join(work, 'new.tar'))), join(work, 'staged'), { expected });
-    expect(await treeOf(join(work, 'staged'))).toEqual(await treeOf(join(work, 'v2')));
+    expect(await readTree(join(work, 'staged'))).toEqual(await readTree(join(work, 'v2')));
   });
 
   it('gives another digest when one byte of an installed file changed', async () => {
