@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addBundle, publishRepository, rotateKey, type S3Options } from '@tufup/repo-tools';
 import { UpdateClient } from '@tufup/electron-client/core';
-import { LoopbackServer } from '../packages/electron-client/test/helpers/server.js';
+import { LoopbackServer } from '@tufup/testkit';
 import { startS3, type LocalS3 } from '../packages/repo-tools/test/helpers/s3.js';
 import { ARCH, PLATFORM, Repo, writeBundle } from './helpers/fixture.js';
 import { Summary } from './helpers/summary.js';

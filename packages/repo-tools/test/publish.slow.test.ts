@@ -2,11 +2,11 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LoopbackServer } from '@tufup/testkit';
 import { addBundle, initRepository, PHASES, publishRepository, rotateKey, type PublishResult } from '../src/index.js';
 import { FieldClient } from './helpers/client.js';
 import { CLI, cliOk, codeOf, errorCode, listFiles, NODE, tempDir, writeBundle, type CliRun } from './helpers/fixtures.js';
 import { startS3, type LocalS3 } from './helpers/s3.js';
-import { StaticServer } from './helpers/server.js';
 
 /** The phase of each upload, in upload order, must never go back: targets, metadata, root, timestamp. */
 function phasesInOrder(result: PublishResult): boolean {
@@ -35,11 +35,10 @@ describe('tufup-repo publish', () => {
 
   describe('to a folder', () => {
     let site: string;
-    let server: StaticServer;
+    let server: LoopbackServer;
     beforeEach(async () => {
       site = join(tmp, 'site');
-      server = new StaticServer(site);
-      await server.start();
+      server = await new LoopbackServer(site).start();
     });
     afterEach(() => server.close());
 
