@@ -6,7 +6,7 @@ import { BufferSource, type BaseSource } from '../src/base-source.js';
 import { applyPatch, createPatch, digestBuffer, readPatchHeader, REGIONS_ENGINE, type RegionOp, type RegionsPatchHeader } from '../src/index.js';
 import { applyRegions, ZSTD_REGION_MAX } from '../src/regions.js';
 import { filler } from './bundle-fixture.js';
-import { craftTar, type CraftEntry } from './crafted-tar.js';
+import { craftTar, type CraftEntry } from '@tufup/testkit';
 import { cleanTempDirs, expectCode, tempDir } from './helpers.js';
 import { editBinary, editJs, realFile, slice, splitPatch } from './patch-fixture.js';
 
