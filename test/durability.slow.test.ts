@@ -68,8 +68,8 @@ describe.skipIf(missing !== undefined)(`durability after a power cut${missing ==
   });
 
   it('tufup-repo add commits durably, file by file, with timestamp.json last', async () => {
-    let checks: RenameCheck[] = [];
-    let published: string[] = [];
+    let checks: RenameCheck[];
+    let published: string[];
     // A repository of its own, so the installs below still find 1.1.0 the newest.
     const own = await Repo.create();
     try {
