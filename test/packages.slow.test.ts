@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, posix, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION, type MainMessage, type WorkerMessage } from '../packages/electron-client/src/ipc/protocol.js';
-import { LoopbackServer } from '../packages/electron-client/test/helpers/server.js';
+import { LoopbackServer } from '@tufup/testkit';
 
 // The three packages as users get them: packed with `npm pack`, installed with `npm install <tarballs>`
 // into a folder outside the workspace (so nothing resolves through the workspace's links), then used:

@@ -18,9 +18,9 @@ import {
   zstdPatchParams,
   type Digest,
 } from '../src/index.js';
+import { craftTar, openFdsOnceSettled } from '@tufup/testkit';
 import { filler } from './bundle-fixture.js';
-import { craftTar } from './crafted-tar.js';
-import { cleanTempDirs, exists, expectCode, openFdsOnceSettled, tempDir } from './helpers.js';
+import { cleanTempDirs, exists, expectCode, tempDir } from './helpers.js';
 import { editBinary, editJs, joinPatch, realFile, slice, splitPatch, writeFiles } from './patch-fixture.js';
 
 /** Two versions of a small app built from real JS and real machine code: about 1.5 MB of tar each. */

@@ -14,8 +14,9 @@ import {
   tarToBuffer,
   type PatchHeader,
 } from '../src/index.js';
+import { readTree } from '@tufup/testkit';
 import { writeFixtureBundle } from './bundle-fixture.js';
-import { chunksOf, cleanTempDirs, expectCode, tempDir, treeOf } from './helpers.js';
+import { chunksOf, cleanTempDirs, expectCode, tempDir } from './helpers.js';
 
 afterEach(cleanTempDirs);
 
@@ -63,7 +64,7 @@ describe('rebuilding the base tar from an install folder', () => {
     const expected = digestBuffer(v2Tar);
     await applyPatch({ patchPath, base, outPath: join(work, 'new.tar'), expected });
     await extractTar(chunksOf(await readFile(join(work, 'new.tar'))), join(work, 'staged'), { expected });
-    expect(await treeOf(join(work, 'staged'))).toEqual(await treeOf(join(work, 'v2')));
+    expect(await readTree(join(work, 'staged'))).toEqual(await readTree(join(work, 'v2')));
   });
 
   it('gives another digest when one byte of an installed file changed', async () => {
