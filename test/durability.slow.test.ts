@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpdateClient, type StagedUpdate } from '@tufup/electron-client/core';
 import { healthMarkerPath, installerCommand, installFiles, installFolder, shippedScript, type InstallRequest } from '@tufup/electron-client/install';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
-import { APP, ARCH, PLATFORM, readTree, Repo, writeBundle, type TreeEntry } from './helpers/fixture.js';
+import { APP, ARCH, PLATFORM, readTree, Repo, writeBundle, type Tree } from './helpers/fixture.js';
 import { checkTraceLog, describeCheck, runTraced, straceMissing, type RenameCheck } from './helpers/strace.js';
 import { Summary } from './helpers/summary.js';
 
@@ -28,7 +28,7 @@ function durable(check: RenameCheck): boolean {
 
 describe.skipIf(missing !== undefined)(`durability after a power cut${missing === undefined ? '' : ` (skipped: ${missing})`}`, () => {
   let repo: Repo;
-  let bundles: Record<string, TreeEntry[]>;
+  let bundles: Record<string, Tree>;
   let logs: string;
   let counter = 0;
 
