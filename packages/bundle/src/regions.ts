@@ -10,7 +10,8 @@ import { promisify } from 'node:util';
 import { brotliCompress, brotliDecompressSync, constants, createBrotliDecompress, createZstdDecompress, zstdCompress, zstdDecompressSync, type ZstdOptions } from 'node:zlib';
 import type { Readable, Transform } from 'node:stream';
 import type { BaseSource } from './base-source.js';
-import { bsdiff, bspatch, ChunkReader, similarity } from './bsdiff.js';
+import { bsdiff, bspatch, ChunkReader, plainDifferences, similarity, type DifferenceSource } from './bsdiff.js';
+import { DifferenceDecoder, encodeDifference } from './diff-coder.js';
 import { BundleError } from './error.js';
 import { suffixArray } from './suffix-array.js';
 import { indexTar, type TarSpan } from './tar-index.js';
@@ -34,7 +35,7 @@ export type RegionOp =
   | ['zstd+', length: number]
   /**
    * bsdiff against base bytes [from, from + oldLength): the coded controls, difference bytes and extra
-   * bytes, each a coding tag (0 brotli, 1 zstd) and the compressed stream.
+   * bytes, each a coding tag (0 brotli, 1 zstd, 2 the difference model) and the compressed stream.
    */
   | ['bsdiff', length: number, from: number, oldLength: number, control: number, diff: number, extra: number];
 
@@ -262,8 +263,10 @@ export async function createRegions(base: Buffer, target: Buffer, options: Regio
     const op: RegionOp = ['bsdiff', length, old.start, oldLength, 0, 0, 0];
     ops.push(op);
     const pack = (bytes: Buffer): Promise<Buffer> => packStream(bytes, options);
+    // The difference coder runs here, on the main thread (it is JavaScript); the others in the pool.
+    const differences = Buffer.concat([Buffer.of(STREAM_DIFFERENCE_MODEL), encodeDifference(streams.diff, streams.under)]);
     payloads.push(
-      Promise.all([pack(streams.control), pack(streams.diff), pack(streams.extra)]).then(([control, diff, extra]) => {
+      Promise.all([pack(streams.control), differences, pack(streams.extra)]).then(([control, diff, extra]) => {
         op[4] = control.length;
         op[5] = diff.length;
         op[6] = extra.length;
@@ -286,6 +289,8 @@ const MIN_SIMILARITY = 0.3;
  */
 const STREAM_BROTLI = 0;
 const STREAM_ZSTD = 1;
+/** The difference bytes coded by diff-coder.ts, with the old bytes as context (held whole while applying). */
+const STREAM_DIFFERENCE_MODEL = 2;
 const BROTLI_MAX = 4 * 2 ** 20;
 
 async function packStream(bytes: Buffer, options: Pick<RegionOptions, 'level' | 'maxTableLog'>): Promise<Buffer> {
@@ -373,12 +378,21 @@ export async function* applyRegions(ops: readonly RegionOp[], patchPath: string,
         at += length;
         return out;
       };
-      const diff = await stream(diffBytes, 'difference');
+      let diff: DifferenceSource;
+      let diffStream: AsyncGenerator<Buffer> | undefined;
+      if ((await readSlice(patchPath, at, 1))[0] === STREAM_DIFFERENCE_MODEL) {
+        const decoder = new DifferenceDecoder((await readSlice(patchPath, at, diffBytes)).subarray(1));
+        diff = { read: (old) => Promise.resolve(decoder.decode(old)), end: () => Promise.resolve() };
+        at += diffBytes;
+      } else {
+        diffStream = await stream(diffBytes, 'difference');
+        diff = plainDifferences(new ChunkReader(diffStream, 'difference'));
+      }
       const extra = await stream(extraBytes, 'extra');
       try {
-        yield* bspatch(control, new ChunkReader(diff, 'difference'), new ChunkReader(extra, 'extra'), base, from, oldLength, length);
+        yield* bspatch(control, diff, new ChunkReader(extra, 'extra'), base, from, oldLength, length);
       } finally {
-        await diff.return(undefined);
+        await diffStream?.return(undefined);
         await extra.return(undefined);
       }
     }
