@@ -262,11 +262,11 @@ export async function createRegions(base: Buffer, target: Buffer, options: Regio
     const streams = bsdiff(oldBytes, newBytes, (scanned) => progress(span.start + scanned), sa);
     const op: RegionOp = ['bsdiff', length, old.start, oldLength, 0, 0, 0];
     ops.push(op);
-    const pack = (bytes: Buffer): Promise<Buffer> => packStream(bytes, options);
-    // The difference coder runs here, on the main thread (it is JavaScript); the others in the pool.
-    const differences = Buffer.concat([Buffer.of(STREAM_DIFFERENCE_MODEL), encodeDifference(streams.diff, streams.under)]);
+    // zstd and brotli start in the thread pool; the difference coder (JavaScript) runs here meanwhile.
+    const packed = Promise.all([packStream(streams.control, options), packStream(streams.extra, options)]);
+    const diff = Buffer.concat([Buffer.of(STREAM_DIFFERENCE_MODEL), encodeDifference(streams.diff, streams.under)]);
     payloads.push(
-      Promise.all([pack(streams.control), differences, pack(streams.extra)]).then(([control, diff, extra]) => {
+      packed.then(([control, extra]) => {
         op[4] = control.length;
         op[5] = diff.length;
         op[6] = extra.length;
