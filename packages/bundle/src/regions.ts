@@ -201,8 +201,8 @@ export async function createRegions(base: Buffer, target: Buffer, options: Regio
     frame = undefined;
   };
 
-  const addToFrame = (span: TarSpan, old: TarSpan | undefined): PlannedFrame => {
-    const length = span.end - span.start;
+  const addToFrame = (start: number, end: number, old: TarSpan | undefined): PlannedFrame => {
+    const length = end - start;
     const oldLength = old === undefined ? 0 : old.end - old.start;
     if (frame !== undefined && (frame.bytes + length > ZSTD_REGION_MAX || frame.dictionaryBytes + oldLength > ZSTD_REGION_MAX)) closeFrame();
     const last = ops.at(-1);
@@ -212,14 +212,14 @@ export async function createRegions(base: Buffer, target: Buffer, options: Regio
       f = { op, parts: [], bytes: 0, dictionary: [], dictionaryBytes: 0 };
       ops.push(op);
       payloads.push(FRAME_SLOT);
-    } else if (last !== undefined && (last === f.op || last[0] === 'zstd+') && f.parts.at(-1)?.[1] === span.start) {
+    } else if (last !== undefined && (last === f.op || last[0] === 'zstd+') && f.parts.at(-1)?.[1] === start) {
       last[1] += length;
     } else {
       ops.push(['zstd+', length]);
     }
     const part = f.parts.at(-1);
-    if (part !== undefined && part[1] === span.start) part[1] = span.end;
-    else f.parts.push([span.start, span.end]);
+    if (part !== undefined && part[1] === start) part[1] = end;
+    else f.parts.push([start, end]);
     f.bytes += length;
     if (old !== undefined) {
       const range = f.dictionary.at(-1);
@@ -230,6 +230,15 @@ export async function createRegions(base: Buffer, target: Buffer, options: Regio
     return f;
   };
 
+  // An entry past a frame's bound (one with no old entry to bsdiff against) is spread over several
+  // frames; an old entry past the bound is left out of the dictionary.
+  const addSpan = (span: TarSpan, old: TarSpan | undefined): void => {
+    const dictionary = old !== undefined && old.end - old.start <= ZSTD_REGION_MAX ? old : undefined;
+    for (let at = span.start; at < span.end; at += ZSTD_REGION_MAX) {
+      frame = addToFrame(at, Math.min(span.end, at + ZSTD_REGION_MAX), at === span.start ? dictionary : undefined);
+    }
+  };
+
   for (const [i, span] of newSpans.entries()) {
     const old = pairs[i];
     const length = span.end - span.start;
@@ -238,6 +247,7 @@ export async function createRegions(base: Buffer, target: Buffer, options: Regio
       const last = ops.at(-1);
       if (last?.[0] === 'copy' && last[1] + last[2] === old.start) last[2] += length;
       else ops.push(['copy', old.start, length]);
+      progress(span.end);
       continue;
     }
     const wantsBsdiff =
@@ -245,7 +255,7 @@ export async function createRegions(base: Buffer, target: Buffer, options: Regio
       options.engine !== 'zstd' &&
       (options.engine === 'bsdiff' || length > ZSTD_REGION_MAX || oldLength > ZSTD_REGION_MAX || (span.size >= BSDIFF_MIN && isExecutable(target.subarray(span.dataStart, span.dataStart + 4))));
     if (!wantsBsdiff) {
-      frame = addToFrame(span, old);
+      addSpan(span, old);
       progress(span.end);
       continue;
     }
@@ -255,7 +265,7 @@ export async function createRegions(base: Buffer, target: Buffer, options: Regio
     // A different program under the same name (another native module, a rewritten tool): bsdiff would
     // only find chance alignments there, slowly; zstd against the old file does better.
     if (options.engine === 'auto' && length <= ZSTD_REGION_MAX && oldLength <= ZSTD_REGION_MAX && similarity(oldBytes, sa, newBytes) < MIN_SIMILARITY) {
-      frame = addToFrame(span, old);
+      addSpan(span, old);
       progress(span.end);
       continue;
     }
