@@ -319,6 +319,8 @@ export function plainDifferences(reader: ChunkReader): DifferenceSource {
  * read per control (tens of thousands in an executable) would each cost a file read.
  */
 class ReadAhead {
+  /** One buffer, refilled in place: a new one per refill would leave the collector gigabytes to free. */
+  private readonly buffer = Buffer.allocUnsafe(APPLY_CHUNK);
   private window = Buffer.alloc(0);
   private windowStart = 0;
   constructor(
@@ -335,7 +337,7 @@ class ReadAhead {
         return;
       }
       this.windowStart = position;
-      this.window = Buffer.allocUnsafe(Math.min(APPLY_CHUNK, this.length - position));
+      this.window = this.buffer.subarray(0, Math.min(APPLY_CHUNK, this.length - position));
       await this.old.read(this.window, this.start + position);
     }
     this.window.copy(out, 0, position - this.windowStart, position - this.windowStart + out.length);

@@ -348,6 +348,30 @@ function corrupt(what: string, cause?: unknown): BundleError {
  * of a bsdiff region at a time.
  */
 export async function* applyRegions(ops: readonly RegionOp[], patchPath: string, payloadOffset: number, base: BaseSource): AsyncGenerator<Buffer> {
+  // bsdiff regions yield a piece per control, often a few bytes: gather them into 1 MiB chunks, so the
+  // writer makes one write per MiB rather than tens of thousands of small ones.
+  let pending = Buffer.allocUnsafe(APPLY_CHUNK);
+  let filled = 0;
+  for await (const piece of regionPieces(ops, patchPath, payloadOffset, base)) {
+    if (piece.length >= APPLY_CHUNK && filled === 0) {
+      yield piece;
+      continue;
+    }
+    for (let at = 0; at < piece.length; ) {
+      const n = piece.copy(pending, filled, at);
+      filled += n;
+      at += n;
+      if (filled === APPLY_CHUNK) {
+        yield pending;
+        pending = Buffer.allocUnsafe(APPLY_CHUNK);
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0) yield pending.subarray(0, filled);
+}
+
+async function* regionPieces(ops: readonly RegionOp[], patchPath: string, payloadOffset: number, base: BaseSource): AsyncGenerator<Buffer> {
   let at = payloadOffset;
   let frame: Frame | undefined;
   try {
