@@ -115,3 +115,13 @@ export {
 } from './ceremony.js';
 export { repositoryStatus, type StatusResult, type RoleStatus, type VersionStatus } from './status.js';
 export { verifyRepository, type VerifyOptions, type VerifyResult } from './verification.js';
+export {
+  publishRepository,
+  PHASES,
+  DEFAULT_MAX_AGE,
+  type PublishOptions,
+  type PublishResult,
+  type UploadedFile,
+  type Phase,
+  type S3Options,
+} from './publish/index.js';
