@@ -2,7 +2,7 @@ import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:cryp
 import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
-import { errnoOf, messageOf } from '@tufup/bundle';
+import { errnoOf, messageOf, syncFolder } from '@tufup/bundle';
 import { KEY_ENV, PASSPHRASE_ENV, type RoleName } from './config.js';
 import { ioError, RepoError } from './error.js';
 import { KeyObjectSigner, type Signer } from './signer.js';
@@ -52,6 +52,8 @@ export async function writeKeyFile(keysDir: string, role: RoleName, key: KeyObje
       await handle.close();
     }
     await rename(partial, path);
+    // A key lost to a power cut right after it was made would leave metadata naming a key no one has.
+    await syncFolder(keysDir);
   } catch (cause) {
     // A failed clean-up (the folder was never made) must not replace the error the caller acts on.
     await rm(partial, { force: true }).catch(() => undefined);
