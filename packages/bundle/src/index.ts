@@ -23,6 +23,7 @@ export {
   PATCH_MAGIC,
   PATCH_FORMAT_VERSION,
   ZSTD_ENGINE,
+  REGIONS_ENGINE,
   createPatch,
   createPatchFile,
   readPatchHeader,
@@ -31,10 +32,14 @@ export {
   zstdPatchParams,
   DEFAULT_MAX_TABLE_LOG,
   type PatchHeader,
+  type ZstdPatchHeader,
+  type RegionsPatchHeader,
+  type PatchEngine,
   type PatchOptions,
   type ApplyPatchOptions,
   type ApplyPatchFromFolderOptions,
 } from './delta.js';
+export type { RegionOp } from './regions.js';
 export { CUSTOM_SCHEMA, FULL_ROLLOUT, checkRollout, parseTargetCustom, type TufupCustom, type TargetCustom, type Yank } from './metadata.js';
 export {
   TRUST_FILE,

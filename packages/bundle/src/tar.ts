@@ -76,7 +76,7 @@ export function tarSize(entries: readonly TarEntry[]): number {
   return size;
 }
 
-function padded(size: number): number {
+export function padded(size: number): number {
   return Math.ceil(size / BLOCK) * BLOCK;
 }
 
@@ -210,7 +210,8 @@ export async function writeTar(dir: string, outPath: string, entries?: readonly 
 
 // --- header encoding -------------------------------------------------------------------------
 
-function headerBytes(entry: TarEntry): Buffer {
+/** The header block(s) of one entry, as the tar writer emits them (a pax block first when needed). */
+export function headerBytes(entry: TarEntry): Buffer {
   const name = entry.type === 'directory' ? `${entry.path}/` : entry.path;
   const linkname = entry.linkname ?? '';
   const split = ustarSplit(name);
