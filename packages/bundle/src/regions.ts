@@ -323,6 +323,8 @@ const FRAME_SLOT: Promise<Buffer> = Promise.resolve(Buffer.alloc(0));
 
 /** Largest slice of the base, or of a zstd frame's output, handed on at once. */
 const APPLY_CHUNK = 1 << 20;
+/** Size of the pieces the new tar is written in. */
+const OUTPUT_CHUNK = 1 << 16;
 /** A bsdiff region's controls are decoded whole; a larger claim is a corrupt patch, not an allocation. */
 const MAX_CONTROL_BYTES = 256 * 2 ** 20;
 
@@ -348,12 +350,13 @@ function corrupt(what: string, cause?: unknown): BundleError {
  * of a bsdiff region at a time.
  */
 export async function* applyRegions(ops: readonly RegionOp[], patchPath: string, payloadOffset: number, base: BaseSource): AsyncGenerator<Buffer> {
-  // bsdiff regions yield a piece per control, often a few bytes: gather them into 1 MiB chunks, so the
-  // writer makes one write per MiB rather than tens of thousands of small ones.
-  let pending = Buffer.allocUnsafe(APPLY_CHUNK);
+  // bsdiff regions yield a piece per control, often a few bytes: gather them into 64 KiB chunks, so the
+  // writer makes a write per 64 KiB rather than tens of thousands of tiny ones (and progress still moves
+  // through a small update).
+  let pending = Buffer.allocUnsafe(OUTPUT_CHUNK);
   let filled = 0;
   for await (const piece of regionPieces(ops, patchPath, payloadOffset, base)) {
-    if (piece.length >= APPLY_CHUNK && filled === 0) {
+    if (piece.length >= OUTPUT_CHUNK && filled === 0) {
       yield piece;
       continue;
     }
@@ -361,9 +364,9 @@ export async function* applyRegions(ops: readonly RegionOp[], patchPath: string,
       const n = piece.copy(pending, filled, at);
       filled += n;
       at += n;
-      if (filled === APPLY_CHUNK) {
+      if (filled === OUTPUT_CHUNK) {
         yield pending;
-        pending = Buffer.allocUnsafe(APPLY_CHUNK);
+        pending = Buffer.allocUnsafe(OUTPUT_CHUNK);
         filled = 0;
       }
     }
