@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, linkSync, mkdirSync, openSync, symlinkSync, writeSync } from 'node:fs';
-import { lstat, rename, rm } from 'node:fs/promises';
+import { chmodSync, closeSync, fchmodSync, fsyncSync, linkSync, mkdirSync, openSync, symlinkSync, writeSync } from 'node:fs';
+import { lstat, readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
 import { Parser, type ReadEntry } from 'tar';
+import { makeFolder, syncFolder, syncMadeFolders, type MadeFolders } from './durable.js';
 import { BundleError, ioError, messageOf } from './error.js';
 import { Hasher, sameDigest, type Digest } from './hash.js';
 
@@ -27,6 +28,8 @@ const MAX_LINK_DEPTH = 40;
  * sibling `<dest>.partial-*` folder that is renamed to `dest` only when every entry is safe and the digest
  * matches; on any failure the partial folder is removed. Refuses (UNSAFE_ENTRY) absolute paths, `..`,
  * links that lead outside, writes through a link, duplicate paths, devices, FIFOs and set-id bits.
+ * Durable: every file and folder is fsynced before the rename and the parent after it, so after a power
+ * cut `dest` is either absent or complete, never a folder of empty files.
  */
 export async function extractTar(source: AsyncIterable<Uint8Array>, dest: string, options: ExtractOptions = {}): Promise<Digest> {
   const { signal } = options;
@@ -37,7 +40,7 @@ export async function extractTar(source: AsyncIterable<Uint8Array>, dest: string
   const partial = join(dirname(dest), `.${basename(dest)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
   const digest = new Hasher(options.onProgress);
   try {
-    mkdirSync(dirname(dest), { recursive: true });
+    const made = await makeFolder(dirname(dest));
     mkdirSync(partial);
     const writer = new EntryWriter(partial);
     try {
@@ -45,7 +48,7 @@ export async function extractTar(source: AsyncIterable<Uint8Array>, dest: string
     } finally {
       writer.dispose();
     }
-    return await commit(writer, digest, options.expected, partial, dest);
+    return await commit(writer, digest, options.expected, partial, dest, made);
   } catch (error) {
     await rm(partial, { recursive: true, force: true }).catch(() => undefined);
     if (signal?.aborted === true && error === signal.reason) throw error;
@@ -160,9 +163,10 @@ function whenAborted(signal: AbortSignal | undefined, onAbort: () => void): { pr
 
 /**
  * The commit of the partial folder: once every entry is written, checks the links again with the full
- * link map and the tar against its signed digest, gives folders their modes, and renames it to `dest`.
+ * link map and the tar against its signed digest, gives folders their modes, syncs them, and renames it
+ * to `dest` (then syncs the folder that holds the new name).
  */
-async function commit(writer: EntryWriter, digest: Hasher, expected: Digest | undefined, partial: string, dest: string): Promise<Digest> {
+async function commit(writer: EntryWriter, digest: Hasher, expected: Digest | undefined, partial: string, dest: string, made: MadeFolders): Promise<Digest> {
   writer.checkLinks();
   const actual = digest.digest();
   if (expected !== undefined && !sameDigest(actual, expected)) {
@@ -170,7 +174,12 @@ async function commit(writer: EntryWriter, digest: Hasher, expected: Digest | un
   }
   // Last, because read-only folders could not be cleaned up by a user who is not root.
   writer.applyFolderModes();
+  // Files were synced as they were closed; the folders' entries and modes now, innermost first.
+  const folders = (await readdir(partial, { recursive: true, withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => join(e.parentPath, e.name));
+  for (const folder of folders.reverse()) await syncFolder(folder);
+  await syncFolder(partial);
   await rename(partial, dest);
+  await syncMadeFolders(made);
   return actual;
 }
 
@@ -255,8 +264,11 @@ class EntryWriter {
       while (off < chunk.length) off += writeSync(fd, chunk, off);
     });
     entry.on('end', () => {
+      // Mode first, then fsync: a chmod after the sync could be lost in a crash (an app without its
+      // executable bit), and the rename that publishes the folder must find every byte on disk.
+      fchmodSync(fd, mode);
+      fsyncSync(fd);
       close();
-      chmodSync(full, mode);
     });
     entry.on('error', close);
   }

@@ -8,22 +8,42 @@
 #
 # usage: install.sh --pid PID --install DIR --staged DIR --backup DIR --log FILE --result FILE
 #                   --version VERSION [--wait-timeout SECONDS] [--health-timeout SECONDS]
-#                   [--health-marker FILE] [-- RELAUNCH COMMAND...]
+#                   [--health-marker FILE] [--mode install|finish] [-- RELAUNCH COMMAND...]
 #
 # The result file gets one line, "<status> <version> [<reason>]", status being installed, rolled-back or
-# failed. The backup folder must be a sibling of the install folder so that moving it is a rename.
+# failed; the app writes "started <version>" before it starts this script, and this script writes
+# "rolling-back <version> <reason>" while it rolls back, so the next launch knows what an interrupted run
+# was doing. The backup folder must be a sibling of the install folder so that moving it is a rename.
+#
+# Names beside the install folder, and what each holds whenever a run is interrupted:
+#   .<name>.tufup-backup    the previous version, complete (right after the exchange of a rollback: the new one)
+#   .<name>.tufup-incoming  the new version before the swap (right after the exchange: the previous one)
+#   .<name>.tufup-failed    a new version being thrown away by a rollback (maybe half deleted)
+#   .<name>.tufup-trash     a previous version being thrown away after a good install (maybe half deleted)
+# The app's next launch finishes an interrupted run (src/install/recovery.ts): it knows which version
+# runs, which tells the transient cases apart.
+#
+# --mode finish: the next launch found the new version running after a run interrupted before it was done
+# (killed during the health check or the clean-up). --pid is then the running new version: this script
+# waits for its health marker, then removes the previous version, or stops it and rolls back.
 #
 # The swap is one atomic exchange of the two folders where the system has one (Linux renameat2
 # RENAME_EXCHANGE, macOS renameatx_np RENAME_SWAP, called through perl, or GNU mv --exchange), so a kill
 # at any moment leaves a runnable install folder. Elsewhere it is two renames in a row; a kill exactly
 # between them leaves only the backup, which the next run of this script puts back before anything else.
 # TUFUP_INSTALL_NO_EXCHANGE=1 forces the two renames; it exists for tests, not for users.
+#
+# Durability: a rename is on disk only once the folder that holds the new name is fsynced, and the files it
+# publishes only once they are. So every rename here is followed by an fsync of its folder (fsync_paths),
+# a copied folder is fsynced whole before it is swapped in (fsync_tree), and the backup is removed and
+# `installed` written only after the swap is on disk: a power cut at any moment leaves the old or the new
+# version complete, never a folder of empty files with the backup gone.
 
 set -u
 umask 022
 
 pid='' install='' staged='' backup='' log='' result='' version=''
-wait_timeout=120 health_timeout=0 marker=''
+wait_timeout=120 health_timeout=0 marker='' mode=install
 
 usage() {
   echo "install.sh: $1" >&2
@@ -47,14 +67,20 @@ while [ $# -gt 0 ]; do
     --wait-timeout) wait_timeout=$2 ;;
     --health-timeout) health_timeout=$2 ;;
     --health-marker) marker=$2 ;;
+    --mode) mode=$2 ;;
     *) usage "unknown option $1" ;;
   esac
   shift 2
 done
 
-for required in pid install staged backup log result version; do
-  eval "value=\${$required}"
-  [ -n "$value" ] || usage "--$required is required"
+case $mode in
+  install) required='pid install staged backup log result version' ;;
+  finish) required='pid install backup log result version' ;;
+  *) usage "--mode is install or finish" ;;
+esac
+for option in $required; do
+  eval "value=\${$option}"
+  [ -n "$value" ] || usage "--$option is required"
 done
 case $pid$wait_timeout$health_timeout in
   *[!0-9]*) usage "--pid, --wait-timeout and --health-timeout take whole numbers" ;;
@@ -67,6 +93,7 @@ parent=$(dirname -- "$install")
 name=$(basename -- "$install")
 incoming="$parent/.$name.tufup-incoming"
 failed="$parent/.$name.tufup-failed"
+trash="$parent/.$name.tufup-trash"
 phase=waiting
 staged_moved=0
 new_inode=none
@@ -76,11 +103,63 @@ log() {
   printf '%s [%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*" >>"$log" 2>/dev/null
 }
 
+# The folder part of an absolute path, without starting a process.
+folder_of() {
+  case $1 in
+    */*) set -- "${1%/*}"; printf '%s\n' "${1:-/}" ;;
+    *) printf '.\n' ;;
+  esac
+}
+
+# fsync(2) through perl, where `sync FILE` is missing or (macOS) cannot take files. On macOS fsync stops at
+# the drive's cache, so F_FULLFSYNC (51) asks the drive too.
+FSYNC_PERL='
+use strict;
+use Fcntl;
+use IO::Handle;
+my $failed = 0;
+for my $path (@ARGV) {
+  sysopen(my $fh, $path, O_RDONLY) or do { $failed = 1; next };
+  my $done = $^O eq "darwin" ? fcntl($fh, 51, 0) : undef;
+  $done or $fh->sync or $failed = 1;
+  close $fh;
+}
+exit $failed;
+'
+
+if [ "$(uname -s 2>/dev/null)" = Darwin ]; then darwin=1; else darwin=0; fi
+
+# fsync_paths PATH...: each file's bytes and each folder's names are on disk when it returns. GNU and
+# BusyBox `sync FILE...` fsync each file; failing those, perl; failing that, a sync of everything.
+fsync_paths() {
+  [ $# -gt 0 ] || return 0
+  if [ "$darwin" = 0 ] && sync -- "$@" 2>/dev/null; then return 0; fi
+  if command -v perl >/dev/null 2>&1 && perl -e "$FSYNC_PERL" -- "$@" 2>/dev/null; then return 0; fi
+  sync
+}
+
+# fsync_tree DIR: every file and folder below DIR (a folder copied from another volume).
+fsync_tree() {
+  if [ "$darwin" = 0 ] && find "$1" \( -type f -o -type d \) -exec sync -- {} + 2>/dev/null; then return 0; fi
+  if command -v perl >/dev/null 2>&1 && find "$1" \( -type f -o -type d \) -exec perl -e "$FSYNC_PERL" -- {} + 2>/dev/null; then return 0; fi
+  sync
+}
+
+# move FROM TO: a rename that is on disk when it returns (both folders fsynced).
+move() {
+  mv -- "$1" "$2" || return 1
+  from_dir=$(folder_of "$1") to_dir=$(folder_of "$2")
+  if [ "$from_dir" = "$to_dir" ]; then fsync_paths "$to_dir"; else fsync_paths "$to_dir" "$from_dir"; fi
+  return 0
+}
+
 write_result() {
-  # Written to a temporary file and renamed so the app never reads half a line.
+  # Written to a temporary file, fsynced and renamed so the app never reads half a line, even after a
+  # power cut.
   mkdir -p -- "$(dirname -- "$result")" 2>/dev/null
   if printf '%s %s%s\n' "$1" "$version" "${2:+ $2}" >"$result.tmp" 2>/dev/null; then
-    mv -f -- "$result.tmp" "$result" 2>/dev/null
+    fsync_paths "$result.tmp"
+    mv -f -- "$result.tmp" "$result" 2>/dev/null && fsync_paths "$(folder_of "$result")"
   fi
 }
 
@@ -151,6 +230,7 @@ exchange() {
   # Trust the folders, not the exit status: the exchange happened only if the inodes traded places.
   now_a=$(inode "$1") now_b=$(inode "$2")
   if [ "$now_a" = "$ino_b" ] && [ "$now_b" = "$ino_a" ]; then
+    fsync_paths "$(folder_of "$2")"
     log "exchanged $1 and $2 atomically ($how)"
     return 0
   fi
@@ -167,7 +247,7 @@ exchange() {
 undo_incoming() {
   if [ -d "$incoming" ]; then
     if [ "$staged_moved" = 1 ] && [ ! -e "$staged" ]; then
-      mv -- "$incoming" "$staged" 2>/dev/null || rm -rf -- "$incoming"
+      move "$incoming" "$staged" 2>/dev/null || rm -rf -- "$incoming"
     else
       rm -rf -- "$incoming"
     fi
@@ -208,19 +288,24 @@ restore_backup() {
   if [ -d "$install" ]; then
     exchange "$backup" "$install"
     case $? in
-      0) rm -rf -- "$backup"; return 0 ;;
+      0)
+        # The new version now sits at the backup name: away with it, under the name that says so.
+        rm -rf -- "$failed"
+        move "$backup" "$failed" && rm -rf -- "$failed"
+        return 0
+        ;;
       2) return 1 ;;
     esac
   fi
   if [ -e "$install" ]; then
     rm -rf -- "$failed"
-    mv -- "$install" "$failed" || return 1
+    move "$install" "$failed" || return 1
   fi
-  if mv -- "$backup" "$install"; then
+  if move "$backup" "$install"; then
     rm -rf -- "$failed"
     return 0
   fi
-  [ -d "$failed" ] && mv -- "$failed" "$install"
+  [ -d "$failed" ] && move "$failed" "$install"
   return 1
 }
 
@@ -229,6 +314,10 @@ rollback() {
   reason=$1
   shift
   log "rolling back $version: $reason"
+  # Said first: a run killed from here on was rolling back, and the next launch must not install this
+  # version again as if it had never been tried.
+  write_result rolling-back "$reason"
+  phase=rolling-back
   stop_child
   if restore_backup; then
     log "restored the previous install"
@@ -241,9 +330,42 @@ rollback() {
   exit 1
 }
 
+# The previous version is no longer needed: renamed to the trash name first (so a backup is always
+# complete: a kill during the deletion leaves only trash behind), deleted, then the result written, so
+# `installed` means nothing is left beside the install folder.
+retire_backup() {
+  if [ -e "$trash" ]; then rm -rf -- "$trash"; fi
+  if [ -d "$backup" ]; then move "$backup" "$trash" || rm -rf -- "$backup"; fi
+  rm -rf -- "$trash"
+  rm -rf -- "$failed" "$incoming"
+  write_result installed
+}
+
+# The health check: waits for the marker of $version while $child runs, up to the health timeout; rolls
+# back (and exits) when it does not come.
+await_health() {
+  phase=health
+  ticks=0
+  reason=''
+  while [ ! -e "$marker" ]; do
+    if ! alive "$child"; then reason=exited-before-healthy; break; fi
+    if [ "$ticks" -ge $((health_timeout * per_second)) ]; then reason=health-timeout; break; fi
+    sleep "$nap"
+    ticks=$((ticks + 1))
+  done
+  # The app may mark itself healthy and exit right away: check the marker once more.
+  [ -e "$marker" ] || rollback "$reason" "$@"
+  log "$version reported a healthy start"
+}
+
 on_signal() {
   log "interrupted during $phase"
   case $phase in
+    installed | health | rolling-back)
+      # The new version is in place (it may be running) or the old one is being put back: the result keeps
+      # saying what this run was doing, and the app's next launch finishes it.
+      exit 1
+      ;;
     staging) undo_incoming ;;
     swapping | exchanged)
       # An exchange that completed left the old version at the incoming name: trade back first. Should
@@ -260,6 +382,22 @@ on_signal() {
 }
 trap on_signal HUP INT TERM
 
+if [ "$mode" = finish ]; then
+  log "finishing the interrupted install of $version in $install (pid $pid runs it)"
+  [ -d "$install" ] || fail install-missing
+  # Killed right after the exchange, the last run left the previous version at the incoming name.
+  if [ ! -e "$backup" ] && [ -d "$incoming" ]; then move "$incoming" "$backup" || fail install-not-writable; fi
+  phase=installed
+  if [ -d "$backup" ] && [ "$health_timeout" -gt 0 ] && [ -n "$marker" ]; then
+    # The running new version is the one whose start is checked: a rollback stops it first.
+    child=$pid
+    await_health "$@"
+  fi
+  retire_backup
+  log "installed $version"
+  exit 0
+fi
+
 log "installing $version into $install (waiting for pid $pid)"
 
 ticks=0
@@ -270,10 +408,15 @@ while alive "$pid"; do
 done
 log "pid $pid has exited"
 
-# An earlier attempt killed between its two renames left only the backup: put it back first.
+# An earlier attempt killed between two renames left no install folder: put the backup back first. That
+# happens only where there is no exchange, so what sits at the incoming name is the new version that
+# attempt had moved out of the staged folder: give it back, and this run installs it.
 if [ ! -e "$install" ] && [ -d "$backup" ]; then
   log "restoring the install folder from a backup left by an interrupted attempt"
-  mv -- "$backup" "$install" || fail install-missing "$@"
+  move "$backup" "$install" || fail install-missing "$@"
+  if [ ! -e "$staged" ] && [ -d "$incoming" ]; then
+    mkdir -p -- "$(dirname -- "$staged")" && move "$incoming" "$staged" && log "took the staged folder back from $incoming"
+  fi
 fi
 
 [ -d "$staged" ] || fail staged-missing "$@"
@@ -282,7 +425,7 @@ fi
 
 # Leftovers of an earlier attempt that was killed: the install folder in place is the one that runs, so
 # whatever sits beside it is stale.
-rm -rf -- "$incoming" "$failed"
+rm -rf -- "$incoming" "$failed" "$trash"
 if [ -e "$backup" ]; then
   log "removing a stale backup"
   rm -rf -- "$backup" || fail install-not-writable "$@"
@@ -290,7 +433,7 @@ fi
 
 phase=staging
 if same_volume "$staged" "$parent"; then
-  mv -- "$staged" "$incoming" || fail install-not-writable "$@"
+  move "$staged" "$incoming" || fail install-not-writable "$@"
   staged_moved=1
 else
   log "copying the staged folder across volumes"
@@ -298,6 +441,9 @@ else
     rm -rf -- "$incoming"
     fail install-not-writable "$@"
   fi
+  # The copy's bytes must be on disk before the swap publishes them.
+  fsync_tree "$incoming"
+  fsync_paths "$parent"
 fi
 
 # One atomic exchange where the system has it: the install folder is never missing. The old version
@@ -308,7 +454,7 @@ exchange "$incoming" "$install"
 case $? in
   0)
     phase=exchanged
-    if ! mv -- "$incoming" "$backup"; then
+    if ! move "$incoming" "$backup"; then
       exchange "$incoming" "$install" && undo_incoming
       fail swap-failed "$@"
     fi
@@ -316,12 +462,12 @@ case $? in
   1)
     # The two renames below are the only moment the install folder is missing; nothing runs between them.
     log "no atomic exchange here: swapping with two renames"
-    if ! mv -- "$install" "$backup"; then
+    if ! move "$install" "$backup"; then
       undo_incoming
       fail install-not-writable "$@"
     fi
-    if ! mv -- "$incoming" "$install"; then
-      mv -- "$backup" "$install"
+    if ! move "$incoming" "$install"; then
+      move "$backup" "$install"
       undo_incoming
       fail swap-failed "$@"
     fi
@@ -337,24 +483,12 @@ log "swapped in $version; the previous install is at $backup"
 if [ $# -gt 0 ] && [ "$health_timeout" -gt 0 ]; then
   rm -f -- "$marker"
   relaunch "$@"
-  phase=health
-  ticks=0
-  reason=''
-  while [ ! -e "$marker" ]; do
-    if ! alive "$child"; then reason=exited-before-healthy; break; fi
-    if [ "$ticks" -ge $((health_timeout * per_second)) ]; then reason=health-timeout; break; fi
-    sleep "$nap"
-    ticks=$((ticks + 1))
-  done
-  # The app may mark itself healthy and exit right away: check the marker once more.
-  [ -e "$marker" ] || rollback "$reason" "$@"
-  log "$version reported a healthy start"
+  await_health "$@"
 else
   relaunch "$@"
 fi
 
-rm -rf -- "$backup"
 [ "$staged_moved" = 1 ] || rm -rf -- "$staged"
-write_result installed
+retire_backup
 log "installed $version"
 exit 0

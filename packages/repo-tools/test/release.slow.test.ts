@@ -1,9 +1,9 @@
 import { cp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { addBundle, initRepository } from '../src/index.js';
-import { codeOf, tempDir, treeHash } from './helpers/fixtures.js';
-import { mountSmallDisk } from '../../bundle/test/small-disk.js';
+import { addBundle } from '../src/index.js';
+import { codeOf, tempRepo, treeHash } from './helpers/fixtures.js';
+import { mountSmallDisk } from '@tufup/testkit';
 
 describe('addBundle making a patch from the previous archive', () => {
   let tmp: string;
@@ -12,10 +12,7 @@ describe('addBundle making a patch from the previous archive', () => {
   let keysDir: string;
 
   beforeEach(async () => {
-    ({ dir: tmp, cleanup } = await tempDir());
-    repoDir = join(tmp, 'repo');
-    keysDir = join(tmp, 'keys');
-    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    ({ tmp, repoDir, keysDir, cleanup } = await tempRepo({ appName: 'demo' }));
     // 1 MB of zeros: a tiny archive in the repository, but a big tar once unpacked for the patch.
     const first = join(tmp, 'bundle-1');
     await mkdir(first, { recursive: true });
@@ -30,6 +27,18 @@ describe('addBundle making a patch from the previous archive', () => {
     await writeFile(join(dir, 'app.js'), 'console.log("1.1.0");\n');
     return dir;
   };
+
+  it('logs a long diff’s progress in tenths of the new tar', async () => {
+    const dir = await secondBundle();
+    await mkdir(join(dir, 'assets'));
+    for (let i = 0; i < 40; i++) await writeFile(join(dir, 'assets', `${String(i)}.bin`), Buffer.alloc(1024 * 1024, `tufup ${String(i)} `));
+    const lines: string[] = [];
+    const logger = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m) };
+    await addBundle({ repoDir, keysDir, bundleDir: dir, version: '1.1.0', platform: 'linux', arch: 'x64', logger, patchLevel: 3 });
+    const progress = lines.filter((line) => line.startsWith('diffing linux-x64:'));
+    expect(progress.at(-1)).toBe('diffing linux-x64: 100% of 40 MB');
+    expect(progress.length).toBeGreaterThanOrEqual(3);
+  });
 
   it('reports a disk too full for the unpacked base tar as DISK_FULL, not as a corrupt repository', async (ctx) => {
     // The repository fits on the disk, the scratch copy of the base tar (next to it) does not.

@@ -12,6 +12,9 @@ interface Pending {
   onProgress?: (progress: Progress) => void;
 }
 
+/** The two Electron calls the connection makes: it needs no more of the adapter. */
+export type WorkerHost = Pick<ElectronAdapter, 'whenReady' | 'forkWorker'>;
+
 type Request = MainMessage extends infer M ? (M extends { id: number } ? Omit<M, 'v' | 'id'> : never) : never;
 
 /**
@@ -26,7 +29,7 @@ export class WorkerConnection {
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly adapter: ElectronAdapter,
+    private readonly host: WorkerHost,
     private readonly workerPath: string,
     private readonly logger: Logger | undefined,
     private readonly idleMs: number = WORKER_IDLE_MS,
@@ -88,9 +91,9 @@ export class WorkerConnection {
 
   private async ensureWorker(): Promise<WorkerProcess> {
     // utilityProcess.fork throws before the app is ready.
-    await this.adapter.whenReady();
+    await this.host.whenReady();
     if (this.worker !== undefined) return this.worker;
-    const worker = this.adapter.forkWorker(this.workerPath);
+    const worker = this.host.forkWorker(this.workerPath);
     this.worker = worker;
     worker.on('message', (data) => this.receive(worker, data));
     worker.on('exit', (code) => {

@@ -3,7 +3,8 @@ import { toUpdateError } from '../core/error.js';
 import { toErrorPayload } from '../ipc/errors.js';
 import { findStagedUpdate, UpdateError, type Logger, type StagedUpdate, type UpdateInfo } from '../core/index.js';
 import { startInstaller } from '../install/installer.js';
-import { addFailedVersion, clearInstallOutcome, installerRunning, readFailedVersions, readInstallOutcome, writeHealthMarker, type InstallOutcome } from '../install/outcome.js';
+import { addFailedVersion, blocksLaunchInstall, clearInstallOutcome, installerRunning, readFailedVersions, writeHealthMarker, type InstallOutcome } from '../install/outcome.js';
+import { recoverInterruptedInstall } from '../install/recovery.js';
 import type { InstallOptions, RendererEvent, RendererEventMap, UpdaterEventMap, UpdaterStatus } from '../ipc/channels.js';
 import type { WorkerOptions } from '../ipc/protocol.js';
 import type { ElectronAdapter } from './adapter.js';
@@ -148,8 +149,9 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
       this.logger?.info('tufup: an installer is still at work; not starting another');
       return false;
     }
-    if (last?.status === 'failed' && last.version === staged.version) {
-      // Installing it failed just now (e.g. the folder is not writable); retrying at every launch would loop.
+    if (blocksLaunchInstall(last, staged.version)) {
+      // Installing it failed just now in a way that would fail again (the folder is not writable); retrying
+      // at every launch would loop. Other failures (the staged copy was gone) do not stop a new attempt.
       this.logger?.warn(`tufup: ${staged.version} failed to install (${last.reason ?? 'unknown'}); retrying when the app quits`);
       return false;
     }
@@ -206,11 +208,24 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
     return { ...core, channel: this.channel, allowPrerelease: this.allowPrerelease, excludeVersions: failedVersions, log: this.logger !== undefined };
   }
 
-  // Reads the last installer result once per run: a rolled-back version joins the failed versions.
+  // Reads the last installer result once per run, after finishing what an interrupted run left (its health
+  // check, its clean-up, the staged update it had taken): a rolled-back version joins the failed versions.
   private prepare(): Promise<string[]> {
     this.prepared ??= (async () => {
-      const cacheDir = this.options.cacheDir;
-      const outcome = await readInstallOutcome(cacheDir);
+      const o = this.options;
+      const cacheDir = o.cacheDir;
+      const recovery = await recoverInterruptedInstall({
+        installDir: o.installDir,
+        cacheDir,
+        currentVersion: this.currentVersion,
+        pid: this.adapter.pid(),
+        relaunch: o.relaunchCommand,
+        healthTimeoutMs: o.healthCheckTimeoutMs,
+        ...(this.logger ? { logger: this.logger } : {}),
+      });
+      // The finishing installer watches this run: no second installer until it is done.
+      if (recovery.action === 'finishing') this.installing = true;
+      const outcome = recovery.outcome;
       this.lastOutcome = outcome;
       if (outcome?.status === 'rolled-back' && outcome.version !== undefined) {
         this.logger?.warn(`tufup: ${outcome.version} was rolled back (${outcome.reason ?? 'unknown'}); it will not be offered again`);

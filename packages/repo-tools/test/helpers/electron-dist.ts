@@ -61,6 +61,7 @@ function standInExe(): Uint8Array {
     Resource: {
       VersionInfo: {
         createEmpty(): {
+          lang: number;
           setStringValues(lang: { lang: number; codepage: number }, values: Record<string, string>): void;
           setFileVersion(a: number, b: number, c: number, d: number, lang: number): void;
           outputToResourceEntries(entries: unknown[]): void;
@@ -73,6 +74,8 @@ function standInExe(): Uint8Array {
   const exe = resedit.NtExecutable.createEmpty(false, false);
   const res = resedit.NtExecutableResource.from(exe);
   const info = resedit.Resource.VersionInfo.createEmpty();
+  // As in Electron's exe: the resource itself is en-US, like its one string table (packagers edit both).
+  info.lang = 1033;
   info.setStringValues({ lang: 1033, codepage: 1200 }, { ProductName: 'Electron', FileDescription: 'Electron' });
   info.setFileVersion(45, 4, 1, 0, 1033);
   info.outputToResourceEntries(res.entries);
