@@ -344,6 +344,7 @@ async function growTargets(repoDir: string, keysDir: string, count: number): Pro
 /** In the child: a fresh check, a check on cached metadata, then the download, counting signature checks of targets. */
 async function runScaleClient(args: { installDir: string; cacheDir: string; metadataUrl: string; targetsUrl: string; root: string }): Promise<ScaleResult> {
   let verifications = 0;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with `call` on the instance
   const verify = Metadata.prototype.verifyDelegate;
   Metadata.prototype.verifyDelegate = function (this: Metadata<Targets>, role, delegated) {
     if (role === 'targets') verifications++;

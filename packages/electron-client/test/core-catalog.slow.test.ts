@@ -1,7 +1,7 @@
 import { Metadata, type Targets } from '@tufjs/models';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { UpdateClient } from '@tufup/electron-client/core';
-import { RepoFixture } from './helpers/fixture.js';
+import { TestRepo } from '@tufup/testkit/repo';
 
 /**
  * Counts signature checks of the targets metadata (each canonicalizes and verifies the whole file, so
@@ -9,6 +9,7 @@ import { RepoFixture } from './helpers/fixture.js';
  */
 function countTargetsVerifications(): { readonly count: number } {
   const counter = { count: 0 };
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with `call` on the instance
   const verify = Metadata.prototype.verifyDelegate;
   vi.spyOn(Metadata.prototype, 'verifyDelegate').mockImplementation(function (this: Metadata<Targets>, role, delegated) {
     if (role === 'targets') counter.count++;
@@ -18,10 +19,10 @@ function countTargetsVerifications(): { readonly count: number } {
 }
 
 describe('the catalog of a check', () => {
-  let fixture: RepoFixture;
+  let fixture: TestRepo;
 
   beforeAll(async () => {
-    fixture = await RepoFixture.create();
+    fixture = await TestRepo.create();
     await fixture.publish('1.0.0');
     await fixture.publish('1.1.0');
   });
