@@ -33,7 +33,12 @@ export interface UpdaterOptions extends Partial<Omit<CoreOptions, SetByUpdater>>
   healthCheckTimeoutMs?: number;
   /** Command and arguments that start the app again after an install. @default process.execPath and the app's arguments */
   relaunchCommand?: readonly string[];
-  /** Origins (`https://app.example`) or schemes (`file:`, `app:`) of windows allowed to use the renderer bridge. @default ['file:'] */
+  /**
+   * Which windows may use the renderer bridge: `file:` (the app's own pages: files inside `app.getAppPath()`
+   * or the resources folder, never another file on disk or a network share), a folder as a file URL
+   * (`file:///opt/my-app/pages/`), a scheme the app registered (`app:`) or an origin
+   * (`https://app.example`). @default ['file:']
+   */
   allowedOrigins?: readonly string[];
   /** Receives diagnostics; `null` for none. @default electron-log */
   logger?: Logger | null;
