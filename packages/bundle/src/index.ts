@@ -53,3 +53,4 @@ export {
   type JsonObject,
   type JsonValue,
 } from './trust.js';
+export { useLinearTargetsCodec } from './tuf-targets.js';

@@ -17,6 +17,7 @@ import {
   sameDigest,
   targetFileName,
   writeFileAtomic,
+  useLinearTargetsCodec,
   type ApplyPatchOptions,
   type Digest,
   type TargetCustom,
@@ -372,6 +373,8 @@ export class UpdateClient {
       await mkdir(o.downloadDir, { recursive: true });
       await seedTrustedRoot(o.metadataDir, o.trustedRoot);
     });
+    // Before tuf-js parses any targets metadata: its own map conversion is quadratic in the number of targets.
+    useLinearTargetsCodec();
     const operation = new Operation(signal);
     const fetcher = new ResumableFetcher({ ...o, partialDir: o.downloadDir }, operation);
     const updater = await this.guard(what, signal, async () => {
