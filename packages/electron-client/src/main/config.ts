@@ -105,13 +105,16 @@ function joinUrl(base: string, folder: string): string {
  * run under plain Node (tests, a stand-in) has no `process.resourcesPath`, and the app gave the path.
  */
 function fromTheApp(options: Pick<UpdaterOptions, FromTheApp>, adapter: ElectronAdapter, platform: NodeJS.Platform): Required<Pick<UpdaterOptions, FromTheApp>> {
+  // An AppImage runs from a read-only mount that goes away with it: the file to replace and to start again
+  // is $APPIMAGE, which the AppImage runtime sets (docs/install-layouts.md).
+  const appImage = platform === 'linux' && process.env.APPIMAGE ? process.env.APPIMAGE : undefined;
   return {
     appName: options.appName ?? adapter.appName(),
     currentVersion: options.currentVersion ?? adapter.appVersion(),
-    installDir: options.installDir ?? defaultInstallDir(adapter.execPath(), platform),
+    installDir: options.installDir ?? appImage ?? defaultInstallDir(adapter.execPath(), platform),
     cacheDir: options.cacheDir ?? join(adapter.userDataPath(), CACHE_FOLDER),
     trustedRoot: options.trustedRoot ?? join(adapter.resourcesPath(), TRUSTED_ROOT_FILE),
-    relaunchCommand: options.relaunchCommand ?? defaultRelaunchCommand(adapter),
+    relaunchCommand: options.relaunchCommand ?? (appImage === undefined ? defaultRelaunchCommand(adapter) : [appImage, ...adapter.argv().slice(1)]),
     keepFiles: options.keepFiles ?? keepDefaults(platform),
     workerPath: options.workerPath ?? fileURLToPath(new URL('../worker/index.js', import.meta.url)),
   };
