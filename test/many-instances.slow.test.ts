@@ -94,7 +94,7 @@ describe('two app instances on one cache folder', () => {
         expected: 'staged 1.2.0 / staged or BUSY',
         observed: `${observed}${intact ? '' : '; staged folder missing or wrong'}`,
       });
-      if (!good || !intact) failures.push(`round ${round}: ${observed}; intact=${intact}; ${outcomes.filter((m) => m.type === 'error').map((m) => (m.type === 'error' ? m.message : '')).join('; ')}`);
+      if (!good || !intact) failures.push(`round ${round}: ${observed}; intact=${intact}; ${outcomes.map((m) => (m.type === 'error' ? m.message : '')).join('; ')}`);
     }
     expect(failures).toEqual([]);
   });

@@ -33,7 +33,7 @@ process.stdout.write('locked\\n');
 process.stdin.once('data', async () => { await release(); process.stdout.write('released\\n'); process.exit(0); });`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(child);
-  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  const [line] = (await once(child.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
   expect(line.toString()).toBe('locked\n');
   return child;
 }
@@ -51,7 +51,8 @@ describe('the cache lock', () => {
     const child = await holder(lockPath('busy'));
     const error = await rejectionOf(acquireLock(lockPath('busy'), { waitMs: 300, logger: silentLogger, what: 'the update cache /x' }), UpdateError);
     expect(error.code).toBe('BUSY');
-    expect(error.message).toBe(`the update cache /x is in use by process ${child.pid} (since ${JSON.parse(await readFile(lockPath('busy'), 'utf8')).since}), another instance of the app; try again later`);
+    const { since } = JSON.parse(await readFile(lockPath('busy'), 'utf8')) as { since: string };
+    expect(error.message).toBe(`the update cache /x is in use by process ${child.pid} (since ${since}), another instance of the app; try again later`);
   });
 
   it('is taken as soon as the other process releases it during the wait', async () => {
