@@ -41,6 +41,8 @@ export interface ElectronAdapter {
   isPackaged(): boolean;
   /** `process.resourcesPath`. */
   resourcesPath(): string;
+  /** `app.getAppPath()`: the app's folder or asar archive, where its own pages are. */
+  appPath(): string;
   /** `process.execPath`. */
   execPath(): string;
   /** `process.argv`, for the relaunch command. */

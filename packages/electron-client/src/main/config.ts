@@ -1,16 +1,17 @@
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULTS as CORE_DEFAULTS, UpdateError, type CoreOptions, type Logger } from '../core/index.js';
+import { keepDefaults } from '../install/layouts.js';
 import type { ElectronAdapter } from './adapter.js';
 
 /**
- * Core options the updater sets itself: `fetch` is the worker's own (Electron's `net.fetch`), `logger`
+ * Core options the updater sets itself: `fetch` is the worker's own (Electron's `net`, through `netRequestFetch`), `logger`
  * is the updater's (below) and `excludeVersions` comes from the installer's health check.
  */
 type SetByUpdater = 'fetch' | 'logger' | 'excludeVersions';
 
 /** What the updater takes from the running app when the options do not say (see {@link UpdaterOptions}). */
-type FromTheApp = 'appName' | 'currentVersion' | 'installDir' | 'cacheDir' | 'trustedRoot' | 'relaunchCommand' | 'workerPath';
+type FromTheApp = 'appName' | 'currentVersion' | 'installDir' | 'cacheDir' | 'trustedRoot' | 'relaunchCommand' | 'keepFiles' | 'workerPath';
 
 /**
  * Options of {@link createUpdater}. Every {@link CoreOptions} option but `fetch`, `logger` and
@@ -33,7 +34,18 @@ export interface UpdaterOptions extends Partial<Omit<CoreOptions, SetByUpdater>>
   healthCheckTimeoutMs?: number;
   /** Command and arguments that start the app again after an install. @default process.execPath and the app's arguments */
   relaunchCommand?: readonly string[];
-  /** Origins (`https://app.example`) or schemes (`file:`, `app:`) of windows allowed to use the renderer bridge. @default ['file:'] */
+  /**
+   * Files in the install folder that the bundle does not have but must survive an update (relative paths
+   * with `/`, `*` matching anything), such as an uninstaller an installer put there; a file the new bundle
+   * has is never kept. @default NSIS's files on Windows (`Uninstall *.exe`, ...), none elsewhere
+   */
+  keepFiles?: readonly string[];
+  /**
+   * Which windows may use the renderer bridge: `file:` (the app's own pages: files inside `app.getAppPath()`
+   * or the resources folder, never another file on disk or a network share), a folder as a file URL
+   * (`file:///opt/my-app/pages/`), a scheme the app registered (`app:`) or an origin
+   * (`https://app.example`). @default ['file:']
+   */
   allowedOrigins?: readonly string[];
   /** Receives diagnostics; `null` for none. @default electron-log */
   logger?: Logger | null;
@@ -93,13 +105,17 @@ function joinUrl(base: string, folder: string): string {
  * run under plain Node (tests, a stand-in) has no `process.resourcesPath`, and the app gave the path.
  */
 function fromTheApp(options: Pick<UpdaterOptions, FromTheApp>, adapter: ElectronAdapter, platform: NodeJS.Platform): Required<Pick<UpdaterOptions, FromTheApp>> {
+  // An AppImage runs from a read-only mount that goes away with it: the file to replace and to start again
+  // is $APPIMAGE, which the AppImage runtime sets (docs/install-layouts.md).
+  const appImage = platform === 'linux' && process.env.APPIMAGE ? process.env.APPIMAGE : undefined;
   return {
     appName: options.appName ?? adapter.appName(),
     currentVersion: options.currentVersion ?? adapter.appVersion(),
-    installDir: options.installDir ?? defaultInstallDir(adapter.execPath(), platform),
+    installDir: options.installDir ?? appImage ?? defaultInstallDir(adapter.execPath(), platform),
     cacheDir: options.cacheDir ?? join(adapter.userDataPath(), CACHE_FOLDER),
     trustedRoot: options.trustedRoot ?? join(adapter.resourcesPath(), TRUSTED_ROOT_FILE),
-    relaunchCommand: options.relaunchCommand ?? defaultRelaunchCommand(adapter),
+    relaunchCommand: options.relaunchCommand ?? (appImage === undefined ? defaultRelaunchCommand(adapter) : [appImage, ...adapter.argv().slice(1)]),
+    keepFiles: options.keepFiles ?? keepDefaults(platform),
     workerPath: options.workerPath ?? fileURLToPath(new URL('../worker/index.js', import.meta.url)),
   };
 }

@@ -27,6 +27,7 @@ export function electronAdapter(): ElectronAdapter {
     userDataPath: () => app.getPath('userData'),
     isPackaged: () => app.isPackaged,
     resourcesPath: () => process.resourcesPath,
+    appPath: () => app.getAppPath(),
     execPath: () => process.execPath,
     argv: () => process.argv,
     pid: () => process.pid,

@@ -204,7 +204,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
 
   /** The core's options for the worker: all but the Electron-only ones, as given, so a new core option needs no line here. */
   private workerOptions(failedVersions: string[]): WorkerOptions {
-    const { autoDownload, autoInstallOnAppQuit, healthCheckTimeoutMs, relaunchCommand, allowedOrigins, workerPath, logger, ...core } = this.options;
+    const { autoDownload, autoInstallOnAppQuit, healthCheckTimeoutMs, relaunchCommand, keepFiles, allowedOrigins, workerPath, logger, ...core } = this.options;
     return { ...core, channel: this.channel, allowPrerelease: this.allowPrerelease, excludeVersions: failedVersions, log: this.logger !== undefined };
   }
 
@@ -300,6 +300,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
       cacheDir: o.cacheDir,
       relaunch: relaunch ? o.relaunchCommand : [],
       healthTimeoutMs: relaunch ? o.healthCheckTimeoutMs : 0,
+      keep: o.keepFiles,
     });
     this.installing = true;
     this.logger?.info(`tufup: the installer will install ${staged.version} once the app has quit`);

@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from '../../src/core/index.js';
 import type { ElectronAdapter, InvokeContext, RendererTarget, WorkerProcess } from '../../src/main/adapter.js';
 import type { IpcRendererLike } from '../../src/preload/renderer-bridge.js';
@@ -14,6 +15,8 @@ export interface StandinFacts {
   userData: string;
   resourcesPath: string;
   execPath: string;
+  /** `app.getAppPath()`. @default `<folder of execPath>/resources/app.asar`, as a packaged app has it */
+  appPath?: string;
   /** The main process the installer waits for. @default process.pid */
   pid?: number;
   argv?: string[];
@@ -100,6 +103,13 @@ export class StandinElectron implements ElectronAdapter {
   }
   resourcesPath(): string {
     return this.facts.resourcesPath;
+  }
+  appPath(): string {
+    return this.facts.appPath ?? join(dirname(this.facts.execPath), 'resources', 'app.asar');
+  }
+  /** The file URL of one of the app's own pages (inside {@link appPath}). */
+  appPage(file = 'index.html'): string {
+    return pathToFileURL(join(this.appPath(), file)).href;
   }
   execPath(): string {
     return this.facts.execPath;
