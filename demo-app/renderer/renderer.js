@@ -55,6 +55,8 @@
     switch (s.state) {
       case 'idle':
         return 'Not checked for updates yet.';
+      case 'unsupported':
+        return `This copy cannot update itself: ${s.unsupported?.message ?? 'unknown reason'}.`;
       case 'checking':
         return 'Checking for updates…';
       case 'available':

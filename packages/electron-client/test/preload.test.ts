@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ let updater: TufupUpdater;
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'tufup-preload-'));
+  await mkdir(join(root, 'app'), { recursive: true });
   electron = new StandinElectron({
     name: 'demoapp',
     version: '1.0.0',

@@ -1,4 +1,5 @@
-import { UpdateError, type Logger, type Progress, type StagedUpdate, type UpdateInfo } from '../core/index.js';
+import { UpdateError } from '../core/error.js';
+import type { Logger, Progress, StagedUpdate, UpdateInfo } from '../core/index.js';
 import { fromErrorPayload } from '../ipc/errors.js';
 import { isRefused, PROTOCOL_VERSION, readWorkerMessage, type MainMessage, type WorkerMessage, type WorkerOptions } from '../ipc/protocol.js';
 import type { ElectronAdapter, WorkerProcess } from './adapter.js';
@@ -27,7 +28,8 @@ export class WorkerConnection {
 
   constructor(
     private readonly adapter: ElectronAdapter,
-    private readonly workerPath: string,
+    /** The worker entry to start; asked before every start (the embedded worker is checked then). */
+    private readonly workerPath: () => Promise<string>,
     private readonly logger: Logger | undefined,
     private readonly idleMs: number = WORKER_IDLE_MS,
   ) {}
@@ -90,7 +92,10 @@ export class WorkerConnection {
     // utilityProcess.fork throws before the app is ready.
     await this.adapter.whenReady();
     if (this.worker !== undefined) return this.worker;
-    const worker = this.adapter.forkWorker(this.workerPath);
+    const path = await this.workerPath();
+    // Another request may have started one while the file was being checked.
+    if (this.worker !== undefined) return this.worker;
+    const worker = this.adapter.forkWorker(path);
     this.worker = worker;
     worker.on('message', (data) => this.receive(worker, data));
     worker.on('exit', (code) => {

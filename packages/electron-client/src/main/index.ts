@@ -16,4 +16,5 @@ export { UPDATER_DEFAULTS, type UpdaterOptions } from './config.js';
 export type { ElectronAdapter, WorkerProcess, RendererTarget, InvokeContext } from './adapter.js';
 export type { InstallOutcome, InstallStatus } from '../install/outcome.js';
 export type { UpdaterEventMap, UpdaterStatus, UpdateSummary, InstallOptions } from '../ipc/channels.js';
-export { UpdateError, type UpdateErrorCode, type UpdateInfo, type StagedUpdate, type Progress, type Logger } from '../core/index.js';
+export { UpdateError, type UpdateErrorCode } from '../core/error.js';
+export type { UpdateInfo, StagedUpdate, Progress, Logger } from '../core/index.js';
