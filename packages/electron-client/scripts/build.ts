@@ -8,12 +8,17 @@
  *   strings with their sha256, imported by the main entry as `#worker-source` and `#installer-scripts`
  *   (package.json `imports`). The main process writes them into its cache folder and runs them from
  *   there, so a bundled main needs no copy step (docs/electron-client.md, "Bundled main processes").
+ * - `dist/cjs/<entry>.cjs` and `dist/cjs/types/**.d.cts`: every entry once more as CommonJS, for
+ *   `require('@tufup/electron-client')` (package.json `exports`, condition `require`). Each entry is one
+ *   file with its dependencies inlined (Electron's `electron` stays external), so it does not depend on
+ *   require(esm) or on how npm laid out node_modules; the types are the ESM declarations renamed.
  *
  *   node packages/electron-client/scripts/build.ts      # after tsc; `npm run build` runs both
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const PACKAGE = join(import.meta.dirname, '..');
@@ -60,6 +65,75 @@ async function bundleWorker(): Promise<string> {
   return `${HEADER}${output.text}`;
 }
 
+/** The package's importable entries (package.json `exports`), by the folder of their ESM index under dist/. */
+const ENTRIES = { index: 'main', core: 'core', install: 'install', preload: 'preload' } as const;
+
+/** One entry as a CommonJS file with everything but `electron` inlined. */
+async function bundleCommonJs(name: string, folder: string): Promise<void> {
+  const result = await build({
+    entryPoints: [join(DIST, folder, 'index.js')],
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node22',
+    external: ['electron'],
+    // The one `import.meta.url` left (the installer script's path in the package) is 2 folders below
+    // the package root in both builds.
+    define: { 'import.meta.url': '__tufupModuleUrl' },
+    banner: { js: `${HEADER}const __tufupModuleUrl = require('node:url').pathToFileURL(__filename).href;` },
+    logLevel: 'warning',
+  });
+  const [output] = result.outputFiles;
+  if (output === undefined) throw new Error(`esbuild wrote nothing for ${name}`);
+  await writeIfChanged(join(DIST, 'cjs', `${name}.cjs`), output.text);
+}
+
+/** Every `.d.ts` under `dir`, relative to it (dist/cjs/ left out). */
+async function declarations(dir: string, under = dir): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(under, { withFileTypes: true })) {
+    const path = join(under, entry.name);
+    if (entry.isDirectory() && path !== join(DIST, 'cjs')) found.push(...(await declarations(dir, path)));
+    else if (entry.name.endsWith('.d.ts')) found.push(relative(dir, path));
+  }
+  return found;
+}
+
+/** The folder of @tufup/bundle's declarations (its dist/). */
+const BUNDLE_DIST = dirname(fileURLToPath(import.meta.resolve('@tufup/bundle')));
+/** Where the CommonJS declarations go; @tufup/bundle's under `bundle/`, since the CommonJS build inlines it. */
+const CJS_TYPES = join(DIST, 'cjs', 'types');
+
+/**
+ * Copies the declarations in `from` to `to` as `.d.cts`, relative imports renamed to `.cjs` and imports
+ * of @tufup/bundle pointed at its copy in CJS_TYPES/bundle/.
+ */
+async function copyAsCommonJs(from: string, to: string): Promise<void> {
+  for (const file of await declarations(from)) {
+    const target = join(to, file.replace(/\.d\.ts$/, '.d.cts'));
+    const bundle = relative(dirname(target), join(CJS_TYPES, 'bundle')).split('\\').join('/');
+    const text = (await readFile(join(from, file), 'utf8'))
+      .replace(/^\/\/# sourceMappingURL=.*$/m, '')
+      .replace(/((?:from|import)\s*\(?\s*['"])(\.{1,2}\/[^'"]+)\.js(['"])/g, '$1$2.cjs$3')
+      .replace(/((?:from|import)\s*\(?\s*['"])@tufup\/bundle(?:\/(base))?(['"])/g, (_m, head: string, sub: string | undefined, tail: string) => {
+        const path = `${bundle.startsWith('.') ? bundle : `./${bundle}`}/${sub ?? 'index'}.cjs`;
+        return `${head}${path}${tail}`;
+      });
+    await writeIfChanged(target, text);
+  }
+}
+
+/**
+ * The declarations again as `.d.cts` under dist/cjs/types/: under TypeScript's node16/nodenext
+ * resolution a `require` of the package must find CommonJS types, since the `.d.ts` files of a
+ * `"type": "module"` package (ours, and @tufup/bundle's) describe ES modules.
+ */
+async function commonJsTypes(): Promise<void> {
+  await copyAsCommonJs(DIST, CJS_TYPES);
+  await copyAsCommonJs(BUNDLE_DIST, join(CJS_TYPES, 'bundle'));
+}
+
 async function main(): Promise<void> {
   const worker = await bundleWorker();
   await writeIfChanged(join(DIST, 'worker.cjs'), worker);
@@ -71,6 +145,9 @@ async function main(): Promise<void> {
     join(DIST, 'assets', 'installer.js'),
     `${HEADER}export const INSTALLER_SCRIPTS = {\n  sh: ${embedded('install.sh', sh)},\n  ps1: ${embedded('install.ps1', ps1)},\n};\n`,
   );
+
+  for (const [name, folder] of Object.entries(ENTRIES)) await bundleCommonJs(name, folder);
+  await commonJsTypes();
 }
 
 await main();

@@ -27,6 +27,37 @@ async function load(entry: string): Promise<{ exports?: string[]; error?: string
   }
 }
 
+// Loads the main entry with 'electron' replaced by empty objects and everything it must not load at
+// import refused: electron-log (an optional peer, loaded only when the updater needs a default logger),
+// and the patch engine and tuf-js (only their error classes; the main process only hands work to the worker; the engine's zstd
+// imports would not even link on an older Electron, which must get UNSUPPORTED_RUNTIME instead).
+const LIGHT_LOADER = `
+import { registerHooks } from 'node:module';
+const ELECTRON = 'data:text/javascript,' + encodeURIComponent('export const app = {}, ipcMain = {}, Notification = class {}, utilityProcess = {};');
+registerHooks({
+  resolve(specifier, context, next) {
+    if (specifier === 'electron') return { url: ELECTRON, shortCircuit: true };
+    if (/^(electron-log|tuf-js$|@tufjs\\/models$|@tufup\\/bundle$)/.test(specifier)) throw new Error(specifier + ' imported by ' + context.parentURL);
+    return next(specifier, context);
+  },
+});
+const entry = await import(process.argv[1]);
+console.log(JSON.stringify(Object.keys(entry).sort()));
+`;
+
+describe('what the main entry loads at import', () => {
+  it('neither electron-log, nor tuf-js, nor the patch engine', async () => {
+    let result: { exports?: string[]; error?: string };
+    try {
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', LIGHT_LOADER, '@tufup/electron-client'], { cwd: import.meta.dirname });
+      result = { exports: JSON.parse(stdout) as string[] };
+    } catch (error) {
+      result = { error: (error as { stderr?: string }).stderr ?? String(error) };
+    }
+    expect(result).toEqual({ exports: expect.arrayContaining(['createUpdater', 'TufupUpdater', 'UpdateError']) as unknown });
+  });
+});
+
 describe('the entries that work without Electron', () => {
   it('@tufup/electron-client/core loads without electron', async () => {
     expect(await load('@tufup/electron-client/core')).toEqual({ exports: expect.arrayContaining(['UpdateClient', 'findStagedUpdate', 'UpdateError', 'DEFAULTS']) as unknown });

@@ -1,5 +1,5 @@
 import { accessSync, constants, existsSync, mkdtempSync, rmdirSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, win32 } from 'node:path';
 import { errnoOf } from '@tufup/bundle/base';
 
 /**
@@ -63,7 +63,7 @@ const RULES: readonly Rule[] = [
   (f) => (!f.packaged && !f.installDirGiven ? ['unpackaged', 'the app runs unpackaged (electron .); set installDir to try updates in development'] : undefined),
   (f) => (f.platform === 'linux' && f.env.APPIMAGE ? ['appimage', `the app runs as an AppImage (${f.env.APPIMAGE}), which this updater does not replace yet`] : undefined),
   (f) =>
-    f.platform === 'win32' && /^app-\d+\.\d+\.\d+/.test(basename(f.installDir)) && f.updateExeBeside === true
+    f.platform === 'win32' && /^app-\d+\.\d+\.\d+/.test(win32.basename(f.installDir)) && f.updateExeBeside === true
       ? ['squirrel-windows', `the app is installed by Squirrel.Windows (${f.installDir} beside Update.exe), which switches versions itself`]
       : undefined,
   (f) =>
