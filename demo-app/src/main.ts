@@ -1,12 +1,17 @@
 /**
  * Main process of the demo app: one window, updated by @tufup/electron-client.
  *
+ * Built like a real app's main: scripts/demo-app-build.ts bundles this file and @tufup/electron-client
+ * into one ES module (out/main.js) with esbuild; only `electron` stays external, and no other file is
+ * copied next to it.
+ *
  * Where updates come from is read from the environment, so the same build runs against any local demo
  * repository (`npm run demo:electron` sets these):
  * - `TUFUP_DEMO_URL`: base URL of the repository (`metadata/` and `targets/` below it). Required.
- * - `TUFUP_DEMO_USER_DATA`: a userData folder to use instead of the system one (cache, logs, lock).
- * The trusted root is the `tufup-root.json` shipped in the bundle (next to package.json); a packaged app
- * uses the client's default, `<resources>/tufup-root.json`.
+ * - `TUFUP_DEMO_USER_DATA`: a userData folder to use instead of the system one (lock, logs); the update
+ *   cache then goes next to it (`../cache`) instead of the OS cache folder.
+ * The trust file is the `tufup.json` shipped in the bundle (next to package.json): it names the app as
+ * the repository knows it. A packaged app uses the client's default, `<resources>/tufup.json`.
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,16 +22,18 @@ import { createUpdater, type UpdaterOptions } from '@tufup/electron-client';
 export const URL_ENV = 'TUFUP_DEMO_URL';
 /** Environment variable naming a userData folder to use instead of the system one. */
 export const USER_DATA_ENV = 'TUFUP_DEMO_USER_DATA';
-/** The trusted root file shipped in the bundle, next to package.json. */
-export const ROOT_FILE = 'tufup-root.json';
+/** The trust file shipped in the bundle, next to package.json. */
+export const TRUST_FILE = 'tufup.json';
 
 const outDir = dirname(fileURLToPath(import.meta.url));
 
-function updaterOptions(url: string): UpdaterOptions {
-  if (app.isPackaged) return { url };
-  // Started as `electron <folder>`: the folder is the install that gets replaced, and it carries its root.
+function updaterOptions(url: string, cacheDir: string | undefined): UpdaterOptions {
+  // The demo shows what the updater says in the terminal it was started from.
+  const options: UpdaterOptions = { url, logger: console, ...(cacheDir === undefined ? {} : { cacheDir }) };
+  if (app.isPackaged) return options;
+  // Started as `electron <folder>`: the folder is the install that gets replaced, and it carries its trust file.
   const appDir = app.getAppPath();
-  return { url, installDir: appDir, trustedRoot: join(appDir, ROOT_FILE) };
+  return { ...options, installDir: appDir, trustedRoot: join(appDir, TRUST_FILE) };
 }
 
 async function openWindow(): Promise<BrowserWindow> {
@@ -57,7 +64,8 @@ async function main(): Promise<void> {
     return;
   }
   const url = process.env[URL_ENV];
-  const updater = url === undefined || url === '' ? undefined : createUpdater(updaterOptions(url));
+  const cacheDir = userData === undefined || userData === '' ? undefined : join(dirname(userData), 'cache');
+  const updater = url === undefined || url === '' ? undefined : createUpdater(updaterOptions(url, cacheDir));
   await app.whenReady();
   if (updater === undefined) {
     dialog.showErrorBox('Tufup demo', `Set ${URL_ENV} to the demo repository's URL, or start the demo with \`npm run demo:electron\`.`);

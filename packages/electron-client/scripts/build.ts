@@ -80,8 +80,9 @@ async function bundleCommonJs(name: string, folder: string): Promise<void> {
     external: ['electron'],
     // The one `import.meta.url` left (the installer script's path in the package) is 2 folders below
     // the package root in both builds.
-    define: { 'import.meta.url': '__tufupModuleUrl' },
-    banner: { js: `${HEADER}const __tufupModuleUrl = require('node:url').pathToFileURL(__filename).href;` },
+    define: { 'import.meta.url': 'importMetaUrl' },
+    inject: [join(import.meta.dirname, 'import-meta-url.js')],
+    banner: { js: HEADER },
     logLevel: 'warning',
   });
   const [output] = result.outputFiles;

@@ -1,5 +1,7 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initRepository } from '@tufup/repo-tools';
@@ -30,7 +32,7 @@ const SCENARIOS: Scenario[] = [
 
 describe('the README quick start in an app with a bundled main process', () => {
   let work: string;
-  let server: LoopbackServer;
+  let server: LoopbackServer | undefined;
   const running: ChildProcess[] = [];
   const reports: string[] = [];
   let counter = 0;
@@ -62,9 +64,10 @@ describe('the README quick start in an app with a bundled main process', () => {
       const repoDir = join(dir, 'repo');
       const keysDir = join(dir, 'keys');
       await initRepository({ repoDir, keysDir, appName: IDENTITY.appName });
-      server = new LoopbackServer(repoDir);
-      await server.start();
-      const trust = await trustFileFor(repoDir, IDENTITY.appName, server.url);
+      const repoServer = new LoopbackServer(repoDir);
+      server = repoServer;
+      await repoServer.start();
+      const trust = await trustFileFor(repoDir, IDENTITY.appName, repoServer.url);
 
       const source = await readmeBlock(scenario.sourceFormat === 'esm' ? 'main.mjs (ESM)' : 'main.cjs (CommonJS)');
       await mkdir(join(dir, 'build'), { recursive: true });
@@ -120,7 +123,48 @@ describe('the README quick start in an app with a bundled main process', () => {
       const cacheDir = join(env.home, '.cache', IDENTITY.productName, 'tufup');
       expect(await waitFor(async () => ((await readFile(join(cacheDir, 'install', 'result'), 'utf8').catch(() => '')) === 'installed 1.1.0\n' ? true : undefined), 'the installer result')).toBe(true);
       expect(await readTree(installDir)).toEqual(await readTree(join(dir, 'bundles', '1.1.0')));
-      await server.close();
+      await repoServer.close();
+    });
+  }
+});
+
+/** Debian's Node, older than the floor: where it exists, it plays an Electron older than 43. */
+const OLD_NODE = ['/usr/bin/node', '/usr/local/bin/node'].find((path) => existsSync(path) && /^v(1[89]|2[0-3])\./.test(nodeVersion(path)));
+
+function nodeVersion(path: string): string {
+  try {
+    return execFileSync(path, ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return '';
+  }
+}
+
+describe.skipIf(OLD_NODE === undefined)(`a bundled main on a runtime too old for the client (${OLD_NODE ?? 'no older Node found'})`, () => {
+  let dir: string;
+  beforeAll(async () => {
+    await mkdir(join(ROOT, '.tmp'), { recursive: true });
+    dir = await mkdtemp(join(ROOT, '.tmp', 'old-runtime-'));
+    // The `electron` module the main file finds: just enough for the updater to get to its runtime check.
+    await mkdir(join(dir, 'node_modules', 'electron'), { recursive: true });
+    await writeFile(join(dir, 'node_modules', 'electron', 'index.js'), 'exports.app = {}; exports.ipcMain = {}; exports.Notification = class {}; exports.utilityProcess = {};\n');
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  for (const format of ['esm', 'cjs'] as const) {
+    it(`gets UNSUPPORTED_RUNTIME from createUpdater, naming the version, instead of failing at import (${format})`, async () => {
+      const source = `import { createUpdater } from '@tufup/electron-client';
+try {
+  createUpdater();
+  console.log('created');
+} catch (error) {
+  console.log(JSON.stringify({ code: error.code, message: error.message }));
+}
+`;
+      const main = await bundleMain({ source, sourceFormat: 'esm', format, packageBundled: true }, dir);
+      await writeFile(join(dir, main.file), main.text);
+      const { stdout } = await promisify(execFile)(OLD_NODE ?? '', [join(dir, main.file)], { cwd: dir });
+      const version = nodeVersion(OLD_NODE ?? '').slice(1);
+      expect(JSON.parse(stdout)).toEqual({ code: 'UNSUPPORTED_RUNTIME', message: `tufup needs Electron >= 43 (Node >= 24.6.0 or 22.19.0, with zstd dictionaries in node:zlib); this is Node ${version}` });
     });
   }
 });

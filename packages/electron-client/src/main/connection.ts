@@ -22,6 +22,7 @@ type Request = MainMessage extends infer M ? (M extends { id: number } ? Omit<M,
  */
 export class WorkerConnection {
   private worker: WorkerProcess | undefined;
+  private starting: Promise<WorkerProcess> | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -92,10 +93,13 @@ export class WorkerConnection {
     // utilityProcess.fork throws before the app is ready.
     await this.adapter.whenReady();
     if (this.worker !== undefined) return this.worker;
-    const path = await this.workerPath();
-    // Another request may have started one while the file was being checked.
-    if (this.worker !== undefined) return this.worker;
-    const worker = this.adapter.forkWorker(path);
+    // Two requests at once start one worker: the file check before the start takes a moment.
+    this.starting ??= this.startWorker().finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private async startWorker(): Promise<WorkerProcess> {
+    const worker = this.adapter.forkWorker(await this.workerPath());
     this.worker = worker;
     worker.on('message', (data) => this.receive(worker, data));
     worker.on('exit', (code) => {

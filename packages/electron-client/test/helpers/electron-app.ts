@@ -103,8 +103,10 @@ export interface LaunchEnv {
 /** Starts the installed app through its launcher, as the user (or the installer's relaunch) would. */
 export function launchApp(installDir: string, appName: string, env: LaunchEnv): ChildProcess {
   const launcher = join(installDir, appName);
+  // Nothing of the test runner's own environment may make the install look special.
+  const own = Object.entries(process.env).filter(([name]) => !['APPIMAGE', 'APPDIR', 'XDG_CACHE_HOME', 'ELECTRON_RUN_AS_NODE', 'NODE_OPTIONS'].includes(name));
   const childEnv: NodeJS.ProcessEnv = {
-    ...process.env,
+    ...Object.fromEntries(own),
     TUFUP_TEST_NODE: NODE,
     TUFUP_TEST_REGISTER: REGISTER,
     STANDIN_EXEC_PATH: launcher,
@@ -113,12 +115,10 @@ export function launchApp(installDir: string, appName: string, env: LaunchEnv): 
     STANDIN_HOME: env.home,
     STANDIN_CLICK_INSTALL: env.clickInstall === true ? '1' : '0',
   };
-  // Nothing of the test runner's own environment may make the install look special.
-  for (const name of ['APPIMAGE', 'APPDIR', 'XDG_CACHE_HOME', 'ELECTRON_RUN_AS_NODE', 'NODE_OPTIONS']) delete childEnv[name];
   // stderr is kept (`stderrOf`) for the message of a failing test.
   const child = spawn(launcher, [], { stdio: ['ignore', 'inherit', 'pipe'], env: childEnv });
   let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   stderrs.set(child, () => stderr);
   return child;
 }
