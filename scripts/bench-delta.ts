@@ -1,30 +1,38 @@
 /**
- * Benchmarks tufup's patch engine against bsdiff, xdelta3 and zstd's CLI on two versions of an app.
+ * Benchmarks tufup's patches against bsdiff, xdelta3, zstd's CLI and electron-updater's differential
+ * download, on update pairs made from npm registry packages (scripts/bench-delta-inputs.ts), or on two
+ * folders or tars given.
  *
- *   node_modules/.bin/node scripts/bench-delta.ts [options] <old> <new>
+ *   node_modules/.bin/node scripts/bench-delta.ts [options] [<old> <new>]
  *
- * <old> and <new> are bundle folders (archived with @tufup/bundle's deterministic tar first) or `.tar`
- * files. Every engine diffs and applies the same two tars. Each diff and apply runs in its own child
- * process, so its peak memory (GNU time's %M) is its own; wall time includes process start-up.
+ * Without <old> <new> it runs the standard pairs (app JS with a runtime, a runtime bump, a Go executable,
+ * an Electron-shaped app), fetching their packages once into --cache. Folders are archived with our
+ * deterministic tar first, so every engine works on the same two tars. Each diff and apply runs in its
+ * own child process, so its peak memory (GNU time's %M) is its own; wall time includes process start-up.
+ * Our apply reads the base from the old *folder*, as a client does.
  *
  * Options:
+ *   --cache DIR       where registry packages and pairs are kept (default $TUFUP_BENCH_CACHE or ~/.cache/tufup-bench)
+ *   --pairs LIST      comma-separated subset of the standard pairs (default: all)
  *   --runs N          runs per engine; the table shows medians (default 3)
  *   --max-seconds S   stop repeating an engine once one run took longer than S seconds (default 60)
  *   --level L         zstd level of our engine (default: the library's, 19)
- *   --max-table-log T cap of our engine's zstd hash/chain tables (default: the library's, 27)
- *   --engines LIST    comma-separated subset of ours,bsdiff,xdelta3,zstd (default: all installed)
+ *   --engines LIST    comma-separated subset of ours,bsdiff,xdelta3,zstd,updater (default: all installed)
  *   --keep            keep the temp folder with tars and patches
  *
- * Peers are benchmark tools only: `apt-get install -y bsdiff xdelta3 zstd time`.
+ * Peers are benchmark tools only: `apt-get install -y bsdiff xdelta3 zstd time 7zip squashfs-tools`.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { digestFile, gzipFile, writeTar, type Digest } from '@tufup/bundle';
+import { gzipSync } from 'node:zlib';
+import { digestFile, gzipFile, listTar, writeTar, type Digest } from '@tufup/bundle';
+import { benchPairs, type BenchPair } from './bench-delta-inputs.ts';
+import { updaterDownloads, type UpdaterDownload } from './bench-delta-updater.ts';
 
 const GNU_TIME = '/usr/bin/time';
 /** The repository root: the inline children resolve '@tufup/bundle' from here. */
@@ -35,21 +43,23 @@ const MB = 2 ** 20;
 
 // The children are plain JavaScript on the built package, as an app runs it: run as this .ts file they
 // would also carry Node's type-stripping loader (16 MiB of RSS measured here) into the peak.
+// The entry list is left out of the header (issue 13 item 1): a client scans its install folder.
 const DIFF_JS = `
 import { createPatchFile } from '@tufup/bundle';
-const [base, target, out, level, maxTableLog] = process.argv.slice(1);
-const options = {};
+const [base, target, out, level] = process.argv.slice(1);
+const options = { baseEntries: false };
 if (level !== '') options.level = Number(level);
-if (maxTableLog !== '') options.maxTableLog = Number(maxTableLog);
 await createPatchFile(base, target, out, options);
 process.stdout.write(JSON.stringify({ maxRssKB: process.resourceUsage().maxRSS }) + '\\n');
 `;
-// As a client does: the base tar is handed over, so it is held once while the new tar is decoded.
+// As a client does: the base is read by position from the install folder (a tar file when given tars).
 const APPLY_JS = `
-import { readFile } from 'node:fs/promises';
-import { applyPatch } from '@tufup/bundle';
+import { applyPatch, applyPatchFromFolder } from '@tufup/bundle';
+import { statSync } from 'node:fs';
 const [patch, base, out, sha256, size] = process.argv.slice(1);
-await applyPatch({ patchPath: patch, base: await readFile(base), releaseBase: true, outPath: out, expected: { sha256, size: Number(size) } });
+const expected = { sha256, size: Number(size) };
+if (statSync(base).isDirectory()) await applyPatchFromFolder({ patchPath: patch, installDir: base, outPath: out, expected });
+else await applyPatch({ patchPath: patch, basePath: base, outPath: out, expected });
 process.stdout.write(JSON.stringify({ maxRssKB: process.resourceUsage().maxRSS }) + '\\n');
 `;
 
@@ -93,14 +103,15 @@ async function measure(work: string, cmd: string, args: readonly string[]): Prom
 // --- engines -----------------------------------------------------------------------------------
 
 interface Engine {
+  key: (typeof ENGINE_KEYS)[number];
   name: string;
   /** Command lines for a diff and an apply between the benchmark's files. */
   diff: (base: string, target: string, patch: string) => [string, string[]];
-  apply: (base: string, patch: string, out: string) => [string, string[]];
+  apply: (base: string, patch: string, out: string, oldFolder: string | undefined) => [string, string[]];
   available: () => boolean;
 }
 
-function engines(level: number | undefined, maxTableLog: number | undefined, target: Digest, baseSize: number): Engine[] {
+function engines(level: number | undefined, target: Digest, baseSize: number): Engine[] {
   const node = process.execPath;
   // xdelta3 only matches within a source window (64 MiB by default); give it the whole old file, as
   // zstd and we get, or it cannot see most of a large base.
@@ -108,24 +119,29 @@ function engines(level: number | undefined, maxTableLog: number | undefined, tar
   const has = (tool: string): boolean => ['/usr/bin', '/usr/local/bin', '/bin'].some((dir) => existsSync(join(dir, tool)));
   return [
     {
-      name: `tufup (zstd ${level === undefined ? '19' : String(level)}${maxTableLog === undefined ? '' : `, tables 2^${String(maxTableLog)}`}, node:zlib)`,
-      diff: (b, t, p) => [node, ['--input-type=module', '-e', DIFF_JS, b, t, p, level === undefined ? '' : String(level), maxTableLog === undefined ? '' : String(maxTableLog)]],
-      apply: (b, p, o) => [node, ['--input-type=module', '-e', APPLY_JS, p, b, o, target.sha256, String(target.size)]],
+      key: 'ours',
+      name: `tufup (regions${level === undefined ? '' : `, zstd ${String(level)}`})`,
+      diff: (b, t, p) => [node, ['--input-type=module', '-e', DIFF_JS, b, t, p, level === undefined ? '' : String(level)]],
+      // The old folder when there is one: a client applies to its install folder.
+      apply: (b, p, o, folder) => [node, ['--input-type=module', '-e', APPLY_JS, p, folder ?? b, o, target.sha256, String(target.size)]],
       available: () => true,
     },
     {
+      key: 'bsdiff',
       name: 'bsdiff 4.3',
       diff: (b, t, p) => ['bsdiff', [b, t, p]],
       apply: (b, p, o) => ['bspatch', [b, o, p]],
       available: () => has('bsdiff') && has('bspatch'),
     },
     {
+      key: 'xdelta3',
       name: 'xdelta3 -9',
       diff: (b, t, p) => ['xdelta3', ['-9', '-f', '-e', '-B', sourceWindow, '-s', b, t, p]],
       apply: (b, p, o) => ['xdelta3', ['-f', '-d', '-B', sourceWindow, '-s', b, p, o]],
       available: () => has('xdelta3'),
     },
     {
+      key: 'zstd',
       name: 'zstd -19 --long=31 --patch-from',
       diff: (b, t, p) => ['zstd', ['-q', '-f', '-19', '--long=31', `--patch-from=${b}`, t, '-o', p]],
       apply: (b, p, o) => ['zstd', ['-q', '-f', '-d', '--long=31', `--patch-from=${b}`, p, '-o', o]],
@@ -134,16 +150,17 @@ function engines(level: number | undefined, maxTableLog: number | undefined, tar
   ];
 }
 
-const ENGINE_KEYS = ['ours', 'bsdiff', 'xdelta3', 'zstd'] as const;
+const ENGINE_KEYS = ['ours', 'bsdiff', 'xdelta3', 'zstd', 'updater'] as const;
 
 interface Result {
+  key: string;
   name: string;
   runs: number;
   patchSize: number;
   diff: Sample;
   apply: Sample;
   verified: boolean;
-  /** Bytes of our patch before the zstd payload: fixed header + JSON header. */
+  /** Bytes of our patch before its payload: fixed header + JSON header. */
   headerSize?: number;
 }
 
@@ -158,32 +175,45 @@ function medianSample(samples: readonly Sample[]): Sample {
   return { seconds: median(samples.map((s) => s.seconds)), peak: peaks.length === 0 ? undefined : median(peaks) };
 }
 
-async function bench(work: string, engine: Engine, baseTar: string, targetTar: string, target: Digest, runs: number, maxSeconds: number): Promise<Result> {
+interface Inputs {
+  baseTar: string;
+  targetTar: string;
+  target: Digest;
+  /** The old version as a folder, when it was given as one. */
+  oldFolder: string | undefined;
+}
+
+async function bench(work: string, engine: Engine, inputs: Inputs, runs: number, maxSeconds: number): Promise<Result> {
   const diffs: Sample[] = [];
   const applies: Sample[] = [];
-  const slug = engine.name.split(' ')[0]!.replace(/[^a-z0-9]/gi, '');
-  const patch = join(work, `${slug}.patch`);
-  const out = join(work, `${slug}.out.tar`);
+  const patch = join(work, `${engine.key}.patch`);
+  const out = join(work, `${engine.key}.out.tar`);
   let verified = true;
   let patchSize = 0;
   for (let i = 0; i < runs; i++) {
     await rm(patch, { force: true });
-    const [dc, da] = engine.diff(baseTar, targetTar, patch);
+    const [dc, da] = engine.diff(inputs.baseTar, inputs.targetTar, patch);
     diffs.push(await measure(work, dc, da));
     patchSize = (await stat(patch)).size;
     await rm(out, { force: true });
-    const [ac, aa] = engine.apply(baseTar, patch, out);
+    const [ac, aa] = engine.apply(inputs.baseTar, patch, out, inputs.oldFolder);
     applies.push(await measure(work, ac, aa));
     const got = await digestFile(out);
-    verified &&= got.sha256 === target.sha256 && got.size === target.size;
+    verified &&= got.sha256 === inputs.target.sha256 && got.size === inputs.target.size;
     await rm(out, { force: true });
-    process.stderr.write(`  ${engine.name}: run ${String(i + 1)} diff ${diffs.at(-1)!.seconds.toFixed(2)} s, apply ${applies.at(-1)!.seconds.toFixed(2)} s\n`);
+    process.stderr.write(`  ${engine.name}: run ${String(i + 1)} diff ${diffs.at(-1)!.seconds.toFixed(2)} s, apply ${applies.at(-1)!.seconds.toFixed(2)} s, ${String(patchSize)} bytes\n`);
     if (diffs.at(-1)!.seconds + applies.at(-1)!.seconds > maxSeconds) break;
   }
-  const result: Result = { name: engine.name, runs: diffs.length, patchSize, diff: medianSample(diffs), apply: medianSample(applies), verified };
+  const result: Result = { key: engine.key, name: engine.name, runs: diffs.length, patchSize, diff: medianSample(diffs), apply: medianSample(applies), verified };
   const head = await readFile(patch).then((bytes) => bytes.subarray(0, 16));
   if (head.subarray(0, 8).toString('latin1') === 'TUFUPDLT') result.headerSize = 16 + head.readUInt32LE(12);
   return result;
+}
+
+/** Bytes of the first format's header for this base: digests and the gzip-compressed entry list. */
+async function firstFormatHeader(baseTar: string, base: Digest, target: Digest): Promise<number> {
+  const header = { engine: 'zstd-patch-from', base, target, baseEntries: await listTar(await readFile(baseTar)) };
+  return 16 + gzipSync(JSON.stringify(header), { level: 9 }).length;
 }
 
 // --- output ------------------------------------------------------------------------------------
@@ -212,85 +242,154 @@ async function asTar(input: string, work: string, name: string): Promise<string>
   return out;
 }
 
-async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      runs: { type: 'string', default: '3' },
-      'max-seconds': { type: 'string', default: '60' },
-      level: { type: 'string' },
-      'max-table-log': { type: 'string' },
-      engines: { type: 'string', default: ENGINE_KEYS.join(',') },
-      keep: { type: 'boolean', default: false },
-    },
-  });
-  const [oldInput, newInput] = positionals;
-  if (oldInput === undefined || newInput === undefined || positionals.length !== 2) {
-    process.stderr.write('usage: node scripts/bench-delta.ts [--runs N] [--max-seconds S] [--level L] [--max-table-log T] [--engines ours,bsdiff,xdelta3,zstd] [--keep] <old> <new>\n');
-    process.exitCode = 2;
-    return;
-  }
-  const runs = Number(values.runs);
-  const maxSeconds = Number(values['max-seconds']);
-  const level = values.level === undefined ? undefined : Number(values.level);
-  const maxTableLog = values['max-table-log'] === undefined ? undefined : Number(values['max-table-log']);
-  const wanted = new Set(values.engines.split(','));
+interface PairSummary {
+  name: string;
+  newTar: number;
+  ours: Result | undefined;
+  best: Result | undefined;
+  xdelta3: Result | undefined;
+  updater: UpdaterDownload[];
+  headers: { first: number; now: number | undefined };
+}
 
+interface RunOptions {
+  runs: number;
+  maxSeconds: number;
+  level: number | undefined;
+  wanted: Set<string>;
+  keep: boolean;
+}
+
+async function benchPair(pair: Pick<BenchPair, 'name' | 'description' | 'old' | 'new'>, o: RunOptions): Promise<{ text: string; summary: PairSummary }> {
   const work = await mkdtemp(join(tmpdir(), 'bench-delta-'));
   try {
-    const baseTar = await asTar(oldInput, work, 'old');
-    const targetTar = await asTar(newInput, work, 'new');
+    process.stderr.write(`${pair.name}: ${pair.description}\n`);
+    const baseTar = await asTar(pair.old, work, 'old');
+    const targetTar = await asTar(pair.new, work, 'new');
     const base = await digestFile(baseTar);
     const target = await digestFile(targetTar);
+    const oldFolder = (await stat(pair.old)).isDirectory() ? pair.old : undefined;
     const full = await gzipFile(targetTar, join(work, 'new.tar.gz'));
-    const all = engines(level, maxTableLog, target, base.size);
-    const chosen = all.filter((_, i) => wanted.has(ENGINE_KEYS[i]!) && all[i]!.available());
-    const missing = all.filter((_, i) => wanted.has(ENGINE_KEYS[i]!) && !all[i]!.available()).map((e) => e.name);
+    const all = engines(o.level, target, base.size);
+    const chosen = all.filter((e) => o.wanted.has(e.key) && e.available());
+    const missing = all.filter((e) => o.wanted.has(e.key) && !e.available()).map((e) => e.name);
 
     const results: Result[] = [];
-    for (const engine of chosen) results.push(await bench(work, engine, baseTar, targetTar, target, runs, maxSeconds));
+    for (const engine of chosen) results.push(await bench(work, engine, { baseTar, targetTar, target, oldFolder }, o.runs, o.maxSeconds));
+    const updater = o.wanted.has('updater') && oldFolder !== undefined ? await updaterDownloads(pair.old, pair.new, work) : [];
 
-    const ours = results.find((r) => r.name.startsWith('tufup'));
-    const header = ['engine', 'runs', 'patch', '% of new tar', 'size vs ours', 'diff s', 'diff vs ours', 'apply s', 'apply vs ours', 'diff peak MB', 'apply peak MB', 'apply peak vs ours', 'output ok'];
+    const ours = results.find((r) => r.key === 'ours');
+    const peers = results.filter((r) => r.key !== 'ours');
+    const best = peers.reduce<Result | undefined>((b, r) => (b === undefined || r.patchSize < b.patchSize ? r : b), undefined);
+    const xdelta3 = results.find((r) => r.key === 'xdelta3');
+    const header = ['engine', 'runs', 'download', '% of new tar', 'vs ours', 'diff s', 'diff vs ours', 'apply s', 'diff peak MB', 'apply peak MB', 'output ok'];
     const rows: string[][] = [header];
     for (const r of results) {
       rows.push([
         r.name,
         String(r.runs),
-        human(r.patchSize),
+        `${String(r.patchSize)} B (${human(r.patchSize)})`,
         `${((100 * r.patchSize) / target.size).toFixed(2)}%`,
         ratio(r.patchSize, ours?.patchSize),
         secs(r.diff.seconds),
         ratio(r.diff.seconds, ours?.diff.seconds),
         secs(r.apply.seconds),
-        ratio(r.apply.seconds, ours?.apply.seconds),
         peakMb(r.diff.peak),
         peakMb(r.apply.peak),
-        ratio(r.apply.peak, ours?.apply.peak),
         r.verified ? 'yes' : 'NO',
       ]);
     }
-    rows.push(['full archive (.tar.gz -9), for reference', '-', human(full.size), `${((100 * full.size) / target.size).toFixed(2)}%`, ratio(full.size, ours?.patchSize), '-', '-', '-', '-', '-', '-', '-', '-']);
+    for (const u of updater) {
+      rows.push([`electron-updater, ${u.format} (${human(u.packageSize)} package)`, '-', `${String(u.total)} B (${human(u.total)})`, `${((100 * u.total) / target.size).toFixed(2)}%`, ratio(u.total, ours?.patchSize), '-', '-', '-', '-', '-', '-']);
+    }
+    rows.push(['full archive (.tar.gz -9)', '-', `${String(full.size)} B (${human(full.size)})`, `${((100 * full.size) / target.size).toFixed(2)}%`, ratio(full.size, ours?.patchSize), '-', '-', '-', '-', '-', '-']);
 
-    const goal = 2 * base.size + 64 * MB;
+    const headers = { first: await firstFormatHeader(baseTar, base, target), now: ours?.headerSize };
     const lines = [
-      `old: ${basename(oldInput)} (tar ${mb(base.size)} MB)  new: ${basename(newInput)} (tar ${mb(target.size)} MB)  medians of up to ${String(runs)} runs; "vs ours" = engine / tufup`,
+      `### ${pair.name}`,
+      '',
+      pair.description,
+      '',
+      `old tar ${String(base.size)} B (${mb(base.size)} MB), new tar ${String(target.size)} B (${mb(target.size)} MB); medians of up to ${String(o.runs)} runs; "vs ours" = engine / tufup`,
       '',
       table(rows),
       '',
-      ours?.apply.peak === undefined
-        ? 'memory goal for applying (2 x old tar + 64 MB): not measured'
-        : `memory goal for applying: peak < 2 x old tar + 64 MB = ${(goal / MB).toFixed(0)} MB; tufup peaked at ${peakMb(ours.apply.peak)} MB (${ours.apply.peak < goal ? 'met' : 'MISSED'})`,
     ];
-    if (ours?.headerSize !== undefined) {
-      lines.push(`tufup patch = ${human(ours.headerSize)} header (JSON: digests + the old tar's entry list) + ${human(ours.patchSize - ours.headerSize)} zstd payload`);
+    if (ours !== undefined) {
+      if (best !== undefined) lines.push(`- size: tufup / best binary-diff peer (${best.name}) = ${(ours.patchSize / best.patchSize).toFixed(3)} (goal <= 0.9: ${ours.patchSize <= 0.9 * best.patchSize ? 'met' : 'MISSED'})`);
+      if (ours.apply.peak !== undefined) lines.push(`- apply peak: ${peakMb(ours.apply.peak)} MB (goal < 256 MB: ${ours.apply.peak < 256 * MB ? 'met' : 'MISSED'})`);
+      if (xdelta3 !== undefined) lines.push(`- diff time: ${(ours.diff.seconds / xdelta3.diff.seconds).toFixed(2)}x xdelta3 -9 (goal <= 3x: ${ours.diff.seconds <= 3 * xdelta3.diff.seconds ? 'met' : 'MISSED'}); diff peak ${peakMb(ours.diff.peak)} MB (goal < 2048 MB: ${(ours.diff.peak ?? 0) < 2048 * MB ? 'met' : 'MISSED'})`);
+      lines.push(`- header: ${String(headers.first)} B with the first format's entry list, ${String(headers.now ?? 0)} B now (digests and the region list, no entry list)`);
     }
-    if (missing.length > 0) lines.push(`not installed, skipped: ${missing.join(', ')}`);
-    process.stdout.write(`${lines.join('\n')}\n`);
+    if (missing.length > 0) lines.push(`- not installed, skipped: ${missing.join(', ')}`);
+    return { text: lines.join('\n'), summary: { name: pair.name, newTar: target.size, ours, best, xdelta3, updater, headers } };
   } finally {
-    if (values.keep) process.stderr.write(`kept ${work}\n`);
+    if (o.keep) process.stderr.write(`kept ${work}\n`);
     else await rm(work, { recursive: true, force: true });
   }
+}
+
+function summaryTable(summaries: readonly PairSummary[]): string {
+  const rows: string[][] = [
+    ['pair', 'tufup', 'best peer', 'tufup / best', 'electron-updater 7z / AppImage', 'header before -> after', 'apply peak MB', 'diff s (x xdelta3)', 'diff peak MB'],
+  ];
+  for (const s of summaries) {
+    const { ours, best, xdelta3 } = s;
+    rows.push([
+      s.name,
+      ours === undefined ? '-' : `${String(ours.patchSize)} B`,
+      best === undefined ? '-' : `${String(best.patchSize)} B (${best.name.split(' ')[0]!})`,
+      ours === undefined || best === undefined ? '-' : (ours.patchSize / best.patchSize).toFixed(3),
+      s.updater.length === 0 ? '-' : s.updater.map((u) => human(u.total)).join(' / '),
+      `${String(s.headers.first)} -> ${String(s.headers.now ?? '-')} B`,
+      peakMb(ours?.apply.peak),
+      ours === undefined ? '-' : `${secs(ours.diff.seconds)} (${xdelta3 === undefined ? '-' : (ours.diff.seconds / xdelta3.diff.seconds).toFixed(1)}x)`,
+      peakMb(ours?.diff.peak),
+    ]);
+  }
+  return table(rows);
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      cache: { type: 'string', default: process.env.TUFUP_BENCH_CACHE ?? join(homedir(), '.cache', 'tufup-bench') },
+      pairs: { type: 'string' },
+      runs: { type: 'string', default: '3' },
+      'max-seconds': { type: 'string', default: '60' },
+      level: { type: 'string' },
+      engines: { type: 'string', default: ENGINE_KEYS.join(',') },
+      keep: { type: 'boolean', default: false },
+    },
+  });
+  if (positionals.length !== 0 && positionals.length !== 2) {
+    process.stderr.write('usage: node scripts/bench-delta.ts [--cache DIR] [--pairs LIST] [--runs N] [--max-seconds S] [--level L] [--engines ours,bsdiff,xdelta3,zstd,updater] [--keep] [<old> <new>]\n');
+    process.exitCode = 2;
+    return;
+  }
+  const o: RunOptions = {
+    runs: Number(values.runs),
+    maxSeconds: Number(values['max-seconds']),
+    level: values.level === undefined ? undefined : Number(values.level),
+    wanted: new Set(values.engines.split(',')),
+    keep: values.keep,
+  };
+  let pairs: Pick<BenchPair, 'name' | 'description' | 'old' | 'new'>[];
+  if (positionals.length === 2) {
+    const [oldInput, newInput] = positionals as [string, string];
+    pairs = [{ name: `${basename(oldInput)} -> ${basename(newInput)}`, description: 'given on the command line', old: oldInput, new: newInput }];
+  } else {
+    const wantedPairs = values.pairs?.split(',');
+    pairs = (await benchPairs(values.cache)).filter((p) => wantedPairs === undefined || wantedPairs.includes(p.name));
+  }
+  const summaries: PairSummary[] = [];
+  for (const pair of pairs) {
+    const { text, summary } = await benchPair(pair, o);
+    summaries.push(summary);
+    process.stdout.write(`${text}\n\n`);
+  }
+  process.stdout.write(`### Summary\n\n${summaryTable(summaries)}\n`);
 }
 
 await main();

@@ -7,7 +7,7 @@ import { createPatch, CUSTOM_SCHEMA, digestBuffer, PATCH_MAGIC, scanBundle, tarT
 import { UpdateClient, UpdateError, type CoreOptions, type StagedUpdate } from '@tufup/electron-client/core';
 import { rotateKey } from '@tufup/repo-tools';
 import { attackerKey, Forge, putTarget, targetFilePath, type SignedJson } from './helpers/forge.js';
-import { APP, ARCH, BUILD, leftovers, listFiles, PLATFORM, readTree, Repo, writeBundle, type TreeEntry } from './helpers/fixture.js';
+import { APP, ARCH, BUILD, leftovers, listFiles, PLATFORM, readTree, Repo, writeBundle, type Tree } from './helpers/fixture.js';
 import { Summary } from './helpers/summary.js';
 import { rawTarGz, type RawEntry } from './helpers/tar.js';
 
@@ -75,7 +75,7 @@ describe('attacks on the update channel', () => {
   });
 
   /** A client on 1.0.0 with the install folder's tree taken before the attack. */
-  async function victim(extra: Partial<CoreOptions> = {}): Promise<{ client: UpdateClient; options: CoreOptions; before: TreeEntry[] }> {
+  async function victim(extra: Partial<CoreOptions> = {}): Promise<{ client: UpdateClient; options: CoreOptions; before: Tree }> {
     const { client, options } = await repo.client('1.0.0', extra);
     return { client, options, before: await readTree(options.installDir) };
   }
@@ -85,7 +85,7 @@ describe('attacks on the update channel', () => {
    * untouched, and (for a verification failure) no unverified bytes kept. `codeBug` marks the cases whose
    * code is wrong today (see the test of that bug): they still must be refused safely.
    */
-  async function expectRefused(name: string, expected: string, v: { options: CoreOptions; before: TreeEntry[] }, attempt: Attempt, codeBug = false): Promise<void> {
+  async function expectRefused(name: string, expected: string, v: { options: CoreOptions; before: Tree }, attempt: Attempt, codeBug = false): Promise<void> {
     const left = await leftovers(v.options);
     const unchanged = JSON.stringify(await readTree(v.options.installDir)) === JSON.stringify(v.before);
     // A network failure may keep a `.partial` to resume (it is verified before use); a refused file may not.

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findStagedUpdate, UpdateClient, type CoreOptions, type Progress, type StagedUpdate } from '@tufup/electron-client/core';
-import { BUILD, readTree, Repo, runApp, type TreeEntry } from './helpers/fixture.js';
+import { BUILD, readTree, Repo, runApp, type Tree } from './helpers/fixture.js';
 import { installerResult, installerStoppedAt, killGroup, runInstaller, swapModeHere, waitFor, type InstallRequest, type InstallStep, type SwapMode } from './helpers/installer.js';
 import type { RunnerMessage, RunnerRequest } from './helpers/runner.js';
 import { Summary } from './helpers/summary.js';
@@ -77,7 +77,7 @@ async function exists(path: string): Promise<boolean> {
 
 describe('crash recovery', () => {
   let repo: Repo;
-  let bundles: Record<string, TreeEntry[]>;
+  let bundles: Record<string, Tree>;
   const killLater: ChildProcess[] = [];
 
   beforeAll(async () => {

@@ -4,10 +4,9 @@ import { appendFile, readdir, readFile, rm, stat, truncate, writeFile } from 'no
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findStagedUpdate, UpdateClient, UpdateError, type CoreOptions, type Progress, type StagedUpdate } from '@tufup/electron-client/core';
-import { APP, BUILD, leftovers, readTree, Repo, runApp, type TreeEntry } from './helpers/fixture.js';
+import { mountSmallDisk, type Rule, type SmallDisk } from '@tufup/testkit';
+import { APP, BUILD, leftovers, readTree, Repo, runApp, type Tree } from './helpers/fixture.js';
 import { runInstaller, waitFor } from './helpers/installer.js';
-import { mountSmallDisk, type SmallDisk } from '../packages/bundle/test/small-disk.js';
-import type { Rule } from '../packages/electron-client/test/helpers/server.js';
 import { Summary } from './helpers/summary.js';
 
 const summary = new Summary('I/O faults: a failing server, a full or read-only disk, a corrupted cache (the app must stay runnable, the next try must succeed)');
@@ -31,7 +30,7 @@ async function tryUpdate(client: UpdateClient, onProgress?: (p: Progress) => voi
 
 describe('I/O faults', () => {
   let repo: Repo;
-  let bundles: Record<string, TreeEntry[]>;
+  let bundles: Record<string, Tree>;
   const disks: SmallDisk[] = [];
 
   beforeAll(async () => {
@@ -52,7 +51,7 @@ describe('I/O faults', () => {
   }
 
   /** A client on 1.0.0 (patch plan), or on an unpublished 0.9.0 (full archive plan). */
-  async function victim(plan: 'patch' | 'full', extra: Partial<CoreOptions> = {}): Promise<{ client: UpdateClient; options: CoreOptions; before: TreeEntry[] }> {
+  async function victim(plan: 'patch' | 'full', extra: Partial<CoreOptions> = {}): Promise<{ client: UpdateClient; options: CoreOptions; before: Tree }> {
     const options = repo.clientOptions(plan === 'patch' ? '1.0.0' : '0.9.0', await repo.install('1.0.0'), extra);
     return { client: new UpdateClient(options), options, before: await readTree(options.installDir) };
   }
@@ -64,7 +63,7 @@ describe('I/O faults', () => {
   async function expectRecovery(
     name: string,
     expected: string,
-    v: { client: UpdateClient; options: CoreOptions; before: TreeEntry[] },
+    v: { client: UpdateClient; options: CoreOptions; before: Tree },
     attempt: Attempt,
     repair: () => Promise<void> | void,
   ): Promise<Attempt> {

@@ -4,6 +4,8 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { messageOf } from '@tufup/bundle';
+import { waitFor as waitUntil } from '@tufup/testkit';
 
 // `npm run demo:electron` with everything real but Electron: the demo script prepares and serves the
 // repository and the 1.0.0 install, and the installed app's own main.js runs under Node with a
@@ -34,14 +36,11 @@ async function records(): Promise<ReportLine[]> {
     .map((line) => JSON.parse(line) as ReportLine);
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + TIMEOUT_MS;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the app reported:\n${(await readFile(report, 'utf8').catch(() => ''))}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+/** The suite's wait: @tufup/testkit's, with what the app reported when it times out. */
+function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+  return waitUntil(probe, what, TIMEOUT_MS, 100).catch(async (error: unknown) => {
+    throw new Error(`${messageOf(error)}; the app reported:\n${await readFile(report, 'utf8').catch(() => '')}`);
+  });
 }
 
 function alive(pid: number): boolean {

@@ -10,7 +10,7 @@ import {
   type InstallOutcome,
   type InstallRequest,
 } from '@tufup/electron-client/install';
-import { waitFor } from '../../packages/electron-client/test/standin/app.js';
+import { waitFor } from '@tufup/testkit';
 
 export type { InstallRequest, InstallOutcome };
 export { waitFor };

@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { craftTar, type CraftEntry } from '../../packages/bundle/test/crafted-tar.js';
+import { craftTar, type CraftEntry } from '@tufup/testkit';
 
 /** One raw tar entry; nothing is checked, so it can say what a hostile archive says. */
 export type RawEntry = CraftEntry;

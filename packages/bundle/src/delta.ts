@@ -1,12 +1,14 @@
 import { createReadStream } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
-import { pipeline, Transform, type TransformCallback } from 'node:stream';
+import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import { promisify } from 'node:util';
 import { constants, createZstdDecompress, gunzipSync, gzipSync, zstdCompress } from 'node:zlib';
+import { BufferSource, FolderSource, TarFileSource, type BaseSource } from './base-source.js';
 import { BundleError, errnoOf, ioError, messageOf } from './error.js';
 import { digestBuffer, DigestStream, sameDigest, type Digest } from './hash.js';
 import { listTar } from './list.js';
-import { tarToBuffer, writeFileAtomic, type TarEntry } from './tar.js';
+import { applyRegions, createRegions, isRegionList, payloadBytes, REGIONS_ENGINE, type RegionOp } from './regions.js';
+import { scanBundle, tarToBuffer, writeFileAtomic, type TarEntry } from './tar.js';
 
 const zstdCompressAsync = promisify(zstdCompress);
 
@@ -14,8 +16,12 @@ const zstdCompressAsync = promisify(zstdCompress);
 export const PATCH_MAGIC = Buffer.from('TUFUPDLT', 'ascii');
 /** Version of the container format (magic, header); engines are versioned by name inside it. */
 export const PATCH_FORMAT_VERSION = 1;
-/** The one engine so far: zstd with the old tar as a raw-content dictionary ("patch-from"). */
+/**
+ * The first engine: the whole new tar as one zstd frame with the whole old tar as its dictionary
+ * ("patch-from"), and the old tar's entry list in the header. Still read; made only when asked for.
+ */
 export const ZSTD_ENGINE = 'zstd-patch-from';
+export { REGIONS_ENGINE };
 const FIXED_HEADER = 16;
 /** Flag bit (u16 at offset 10): the JSON header is gzip-compressed. A base tar's entry list is most of
  * the header, and it compresses about tenfold (394 KB of a 5.2 MB patch for a 3,000-entry bundle). */
@@ -25,19 +31,56 @@ const MAX_HEADER_BYTES = 64 * 1024 * 1024;
 /** zstd's largest window (64-bit builds): old + new tar must fit in 2 GiB. */
 const MAX_WINDOW_LOG = 31;
 
-/** The JSON header of a patch file, after the fixed 16 bytes. */
-export interface PatchHeader {
-  engine: string;
+interface HeaderDigests {
   /** The tar this patch applies to. */
   base: Digest;
   /** The tar this patch produces. */
   target: Digest;
+}
+
+/** Header of a `zstd-patch-from` patch. */
+export interface ZstdPatchHeader extends HeaderDigests {
+  engine: typeof ZSTD_ENGINE;
   /** The base tar's entries, so a client can rebuild the base from an install folder. */
   baseEntries: TarEntry[];
 }
 
+/** Header of a `regions` patch: the client scans its install folder for the base (see docs/delta.md). */
+export interface RegionsPatchHeader extends HeaderDigests {
+  engine: typeof REGIONS_ENGINE;
+  /** How each stretch of the new tar is made, in order; their payloads follow the header in the same order. */
+  regions: RegionOp[];
+  /**
+   * The base tar's entries, only with `PatchOptions.baseEntries`: for clients that cannot fetch a
+   * version's signed entry list and must patch installs an installer added files to.
+   */
+  baseEntries?: TarEntry[];
+}
+
+/** The JSON header of a patch file, after the fixed 16 bytes. */
+export type PatchHeader = ZstdPatchHeader | RegionsPatchHeader;
+
+/** The engines {@link createPatch} can make: `auto` (the default) chooses per entry of the tar. */
+export type PatchEngine = 'auto' | 'zstd' | 'bsdiff' | typeof ZSTD_ENGINE;
+
 /** Tuning of {@link createPatch}. */
 export interface PatchOptions {
+  /**
+   * `auto`: a `regions` patch, each changed entry made by the engine that suits it (bsdiff for
+   * executables, zstd for the rest); `zstd` or `bsdiff`: a `regions` patch with that engine for every
+   * changed entry; `zstd-patch-from`: the first format (one zstd frame, the entry list in the header).
+   * @default 'auto'
+   */
+  engine?: PatchEngine;
+  /** Bytes of the new tar diffed so far, and its size; a long diff reports every few MB. */
+  onProgress?: (done: number, total: number) => void;
+  /**
+   * Also write the base tar's entry list into a `regions` patch's header (gzip-compressed; 1.5 KB for
+   * 150 entries, 16 KB for 3,400), so a client can rebuild the base from an install folder that an
+   * installer added files to without fetching anything else. Off, the client scans the folder.
+   * @default true, until clients fetch a version's signed entry list
+   */
+  baseEntries?: boolean;
   /** zstd compression level. @default 19 */
   level?: number;
   /**
@@ -72,24 +115,45 @@ export function zstdPatchParams(baseSize: number, targetSize: number, level: num
 
 /** Makes the bytes of a patch from tar `base` to tar `target`. Both tars are held in memory. */
 export async function createPatch(base: Buffer, target: Buffer, options: PatchOptions = {}): Promise<Buffer> {
-  const header: PatchHeader = {
-    engine: ZSTD_ENGINE,
-    base: digestBuffer(base),
-    target: digestBuffer(target),
-    baseEntries: await listTar(base),
-  };
-  const payload = await zstdCompressAsync(target, {
-    dictionary: base,
-    pledgedSrcSize: target.length,
-    params: zstdPatchParams(base.length, target.length, options.level ?? 19, options.maxTableLog),
+  const level = options.level ?? 19;
+  const maxTableLog = options.maxTableLog ?? DEFAULT_MAX_TABLE_LOG;
+  const digests = { base: digestBuffer(base), target: digestBuffer(target) };
+  if (options.engine === ZSTD_ENGINE) {
+    const header: ZstdPatchHeader = { engine: ZSTD_ENGINE, ...digests, baseEntries: await listTar(base) };
+    const payload = await zstdCompressAsync(target, {
+      dictionary: base,
+      pledgedSrcSize: target.length,
+      params: zstdPatchParams(base.length, target.length, level, maxTableLog),
+    });
+    options.onProgress?.(target.length, target.length);
+    return container(header, [payload]);
+  }
+  const { ops, payloads } = await createRegions(base, target, {
+    level,
+    maxTableLog: Math.min(maxTableLog, REGION_MAX_TABLE_LOG),
+    engine: options.engine ?? 'auto',
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
+  const header: RegionsPatchHeader = { engine: REGIONS_ENGINE, ...digests, regions: ops };
+  // A base that is not a tar (a single file diffed as one region) has no entry list to give.
+  if (options.baseEntries !== false) {
+    const entries = await listTar(base).catch(() => undefined);
+    if (entries !== undefined) header.baseEntries = entries;
+  }
+  return container(header, payloads);
+}
+
+/** A zstd region's window is at most 64 MiB (dictionary + new bytes): tables past 2^26 buy nothing there. */
+const REGION_MAX_TABLE_LOG = 26;
+
+function container(header: PatchHeader, payload: Buffer[]): Buffer {
   const json = gzipSync(JSON.stringify(header), { level: 9 });
   const fixed = Buffer.alloc(FIXED_HEADER);
   PATCH_MAGIC.copy(fixed, 0);
   fixed.writeUInt16LE(PATCH_FORMAT_VERSION, 8);
   fixed.writeUInt16LE(FLAG_GZIP_HEADER, 10);
   fixed.writeUInt32LE(json.length, 12);
-  return Buffer.concat([fixed, json, payload]);
+  return Buffer.concat([fixed, json, ...payload]);
 }
 
 /** Writes a patch between two tar files to `outPath` (atomically); returns the patch's digest. */
@@ -132,12 +196,30 @@ export async function readPatchHeader(patchPath: string): Promise<{ header: Patc
     } catch (cause) {
       throw new BundleError('PATCH_FORMAT', `${patchPath} has an unreadable header`, { cause });
     }
-    if (!isPatchHeader(parsed)) throw new BundleError('PATCH_FORMAT', `${patchPath} has a header without engine, base, target or base entries`);
-    const header = parsed;
-    if (header.engine !== ZSTD_ENGINE) {
-      throw new BundleError('PATCH_FORMAT', `${patchPath} needs the patch engine "${header.engine}", which this client does not have`);
+    if (!isRecord(parsed) || typeof parsed.engine !== 'string' || !isDigest(parsed.base) || !isDigest(parsed.target)) {
+      throw new BundleError('PATCH_FORMAT', `${patchPath} has a header without engine, base or target`);
     }
-    return { header, payloadOffset: FIXED_HEADER + length };
+    if (parsed.engine !== ZSTD_ENGINE && parsed.engine !== REGIONS_ENGINE) {
+      throw new BundleError('PATCH_FORMAT', `${patchPath} needs the patch engine "${parsed.engine}", which this client does not have`);
+    }
+    const payloadOffset = FIXED_HEADER + length;
+    if (parsed.engine === ZSTD_ENGINE && !(Array.isArray(parsed.baseEntries) && parsed.baseEntries.every(isTarEntry))) {
+      throw new BundleError('PATCH_FORMAT', `${patchPath} has a header without a valid list of base entries`);
+    }
+    if (parsed.engine === REGIONS_ENGINE) {
+      const { regions, baseEntries } = parsed;
+      if (baseEntries !== undefined && !(Array.isArray(baseEntries) && baseEntries.every(isTarEntry))) {
+        throw new BundleError('PATCH_FORMAT', `${patchPath} has a header with an invalid list of base entries`);
+      }
+      if (!isRegionList(regions, parsed.base.size, parsed.target.size)) {
+        throw new BundleError('PATCH_FORMAT', `${patchPath} has regions that do not make its target from its base`);
+      }
+      const payload = regions.reduce((sum, op) => sum + payloadBytes(op), 0);
+      if (payloadOffset + payload !== size) {
+        throw new BundleError('PATCH_CORRUPT', `${patchPath} holds ${size - payloadOffset} bytes of payload, its regions ${payload}: it was cut or extended`);
+      }
+    }
+    return { header: parsed as unknown as PatchHeader, payloadOffset };
   } finally {
     await handle.close();
   }
@@ -167,25 +249,19 @@ function isEntryPath(v: unknown): v is string {
   return v.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
 }
 
-function isPatchHeader(v: unknown): v is PatchHeader {
-  return (
-    isRecord(v) &&
-    typeof v.engine === 'string' &&
-    isDigest(v.base) &&
-    isDigest(v.target) &&
-    Array.isArray(v.baseEntries) &&
-    v.baseEntries.every(isTarEntry)
-  );
-}
-
 /** Inputs of {@link applyPatch}. */
 export interface ApplyPatchOptions {
   patchPath: string;
-  /** The base tar, in memory (zstd needs the whole dictionary). */
-  base: Buffer;
   /**
-   * Hands the base over: it is emptied (its memory freed) as soon as the decoder holds its own copy, so
-   * the old tar is not in memory twice while the new one is decoded. Leave it off if you use `base` after.
+   * The base tar in memory. A `regions` patch reads it by position; a `zstd-patch-from` patch needs it
+   * whole as its dictionary. Give this or `basePath`.
+   */
+  base?: Buffer;
+  /** The base tar on disk, read by position (`regions`: memory stays flat whatever its size). */
+  basePath?: string;
+  /**
+   * Hands `base` over: it is emptied (its memory freed) as soon as it is no longer needed (for a
+   * `zstd-patch-from` patch, once the decoder holds its own copy). Leave it off if you use `base` after.
    * @default false
    */
   releaseBase?: boolean;
@@ -199,9 +275,14 @@ export interface ApplyPatchOptions {
 }
 
 /** Inputs of {@link applyPatchFromFolder}: the install folder stands in for the base tar. */
-export interface ApplyPatchFromFolderOptions extends Omit<ApplyPatchOptions, 'base' | 'releaseBase'> {
-  /** The installed app the patch applies to; files the archive never had are ignored. */
+export interface ApplyPatchFromFolderOptions extends Omit<ApplyPatchOptions, 'base' | 'basePath' | 'releaseBase'> {
+  /** The installed app the patch applies to. */
   installDir: string;
+  /**
+   * The base version's entries (its signed entry list) for a `regions` patch, when the folder also holds
+   * files the archive never had. Without it the folder is scanned as `tufup-repo add` scanned the bundle.
+   */
+  baseEntries?: readonly TarEntry[];
 }
 
 /**
@@ -211,27 +292,70 @@ export interface ApplyPatchFromFolderOptions extends Omit<ApplyPatchOptions, 'ba
  */
 export async function applyPatch(options: ApplyPatchOptions): Promise<Digest> {
   const { header, payloadOffset } = await readPatchHeader(options.patchPath);
-  return decode(options, header, payloadOffset, options.base, options.releaseBase === true);
+  const { base, basePath } = options;
+  if (base !== undefined && basePath !== undefined) throw new TypeError('applyPatch takes base or basePath, not both');
+  if (header.engine === ZSTD_ENGINE) {
+    return decodeZstd(options, header, payloadOffset, base ?? (await readBase(basePath)), base === undefined || options.releaseBase === true);
+  }
+  const source = base !== undefined ? new BufferSource(base) : await TarFileSource.open(await pathOf(basePath));
+  try {
+    return await decodeRegions(options, header, payloadOffset, source);
+  } finally {
+    await source.close();
+    if (base !== undefined && options.releaseBase === true) release(base);
+  }
+}
+
+async function pathOf(basePath: string | undefined): Promise<string> {
+  return basePath ?? Promise.reject(new TypeError('applyPatch needs base or basePath'));
+}
+
+async function readBase(basePath: string | undefined): Promise<Buffer> {
+  const path = await pathOf(basePath);
+  return readFile(path).catch((e: unknown) => {
+    throw ioError(`could not read the patch base ${path}`, e);
+  });
 }
 
 /**
- * Applies a patch to an installed app: rebuilds the base tar from `installDir` following the patch's
- * list of base entries (not the folder listing, so files an installer added do not matter), then applies
- * as {@link applyPatch} does, holding the old tar in memory only once. A folder that no longer matches
- * the base is PATCH_BASE_MISMATCH: the caller should fall back to the full archive.
+ * Applies a patch to an installed app, reading the base from `installDir`'s files. A `regions` patch
+ * scans the folder (or follows `baseEntries`) and reads each file by position; a `zstd-patch-from` patch
+ * rebuilds the old tar in memory following the entry list in its header. Either way the base is checked
+ * against the patch's signed base digest: a folder that no longer matches (a file changed, missing or
+ * added) is PATCH_BASE_MISMATCH, and the caller falls back to the full archive.
  */
 export async function applyPatchFromFolder(options: ApplyPatchFromFolderOptions): Promise<Digest> {
   const { header, payloadOffset } = await readPatchHeader(options.patchPath);
-  let base: Buffer;
-  try {
-    base = await tarToBuffer(options.installDir, header.baseEntries);
-  } catch (cause) {
-    if (cause instanceof BundleError && cause.code === 'CONTENT_MISMATCH') {
+  const notBase = (cause: unknown): never => {
+    if (cause instanceof BundleError && ['CONTENT_MISMATCH', 'BUNDLE_NOT_FOUND', 'BUNDLE_EMPTY', 'UNSUPPORTED_ENTRY'].includes(cause.code)) {
       throw new BundleError('PATCH_BASE_MISMATCH', `${options.installDir} is not the version ${options.patchPath} applies to: ${cause.message}`, { cause });
     }
     throw cause;
+  };
+  if (header.engine === ZSTD_ENGINE) {
+    const base = await tarToBuffer(options.installDir, header.baseEntries).catch(notBase);
+    return decodeZstd(options, header, payloadOffset, base, true);
   }
-  return decode(options, header, payloadOffset, base, true);
+  // The folder as scanned, else (an installer or the app added files) the version's entry list: the
+  // caller's, or the header's when the patch carries one.
+  const lists = options.baseEntries !== undefined ? [options.baseEntries] : [undefined, ...(header.baseEntries ? [header.baseEntries] : [])];
+  let mismatch: unknown;
+  for (const list of lists) {
+    const entries = list ?? (await scanBundle(options.installDir).catch(notBase));
+    const source = new FolderSource(options.installDir, entries);
+    try {
+      // The whole base is hashed before a byte is written: a patch never runs on a base it was not made for.
+      const digest = await source.digest().catch(notBase);
+      if (!sameDigest(digest, header.base)) {
+        mismatch = new BundleError('PATCH_BASE_MISMATCH', `${options.installDir} holds another version than the one ${options.patchPath} applies to (${list ? 'following the entry list' : 'as scanned'})`);
+        continue;
+      }
+      return await decodeRegions(options, header, payloadOffset, source, digest);
+    } finally {
+      await source.close();
+    }
+  }
+  throw mismatch;
 }
 
 /** Frees a buffer's memory now rather than at the next GC; only for a buffer that owns its whole store. */
@@ -240,15 +364,7 @@ function release(buffer: Buffer): void {
   if (buffer.byteOffset === 0 && store.byteLength === buffer.length && typeof store.transfer === 'function') store.transfer(0);
 }
 
-async function decode(
-  options: Omit<ApplyPatchOptions, 'base' | 'releaseBase'>,
-  header: PatchHeader,
-  payloadOffset: number,
-  base: Buffer,
-  releaseBase: boolean,
-): Promise<Digest> {
-  const { patchPath, outPath, expected, signal } = options;
-  const baseDigest = digestBuffer(base);
+function checkDigests(patchPath: string, header: PatchHeader, baseDigest: Digest, expected: Digest): void {
   if (!sameDigest(baseDigest, header.base)) {
     throw new BundleError(
       'PATCH_BASE_MISMATCH',
@@ -258,15 +374,46 @@ async function decode(
   if (!sameDigest(header.target, expected)) {
     throw new BundleError('HASH_MISMATCH', `${patchPath} produces sha256 ${header.target.sha256}, not the signed ${expected.sha256}`);
   }
-  const digest = new DigestStream((done) => options.onProgress?.(done, expected.size));
+}
+
+async function decodeRegions(
+  options: Omit<ApplyPatchOptions, 'base' | 'basePath' | 'releaseBase'>,
+  header: RegionsPatchHeader,
+  payloadOffset: number,
+  source: BaseSource,
+  baseDigest?: Digest,
+): Promise<Digest> {
+  // The whole base is hashed before a byte is written: a patch never runs on a base it was not made for.
+  checkDigests(options.patchPath, header, baseDigest ?? (await source.digest()), options.expected);
+  return writeDecoded(options, Readable.from(applyRegions(header.regions, options.patchPath, payloadOffset, source)));
+}
+
+async function decodeZstd(
+  options: Omit<ApplyPatchOptions, 'base' | 'basePath' | 'releaseBase'>,
+  header: ZstdPatchHeader,
+  payloadOffset: number,
+  base: Buffer,
+  releaseBase: boolean,
+): Promise<Digest> {
+  checkDigests(options.patchPath, header, digestBuffer(base), options.expected);
   // The decoder copies the dictionary when it is made; from here on the caller's copy is dead weight.
   const decoder = createZstdDecompress({ dictionary: base, params: { [constants.ZSTD_d_windowLogMax]: MAX_WINDOW_LOG } });
   if (releaseBase) release(base);
+  return writeDecoded(options, createReadStream(options.patchPath, { start: payloadOffset }), decoder);
+}
+
+/**
+ * Streams `source` (through `decoder`) through a size limit and sha256 into `<outPath>.partial-*`, renamed to `outPath` only
+ * when it matches the signed digest; the signal stops it, and nothing is left behind on any failure.
+ */
+async function writeDecoded(options: Omit<ApplyPatchOptions, 'base' | 'basePath' | 'releaseBase'>, source: Readable, decoder?: Transform): Promise<Digest> {
+  const { patchPath, outPath, expected, signal } = options;
+  const digest = new DigestStream((done) => options.onProgress?.(done, expected.size));
   const limit = new SizeLimit(expected.size);
-  const input = createReadStream(patchPath, { start: payloadOffset });
   // pipeline() listens for errors on every stage and destroys them all on the first one, which then
   // reaches the reader below through `digest`; its callback has nothing to add.
-  pipeline(input, decoder, limit, digest, () => undefined);
+  if (decoder === undefined) pipeline(source, limit, digest, () => undefined);
+  else pipeline(source, decoder, limit, digest, () => undefined);
   const onAbort = (): void => {
     digest.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
   };
@@ -284,7 +431,7 @@ async function decode(
     if (inner instanceof BundleError) throw inner;
     if (signal?.aborted) throw signal.reason;
     const code = errnoOf(inner) ?? '';
-    if (code.startsWith('ERR_ZSTD') || code.startsWith('ZSTD_') || code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') {
+    if (code.startsWith('ERR_ZSTD') || code.startsWith('ZSTD_') || code.startsWith('ERR_BROTLI') || code.startsWith('ERR__ERROR') || code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') {
       throw new BundleError('PATCH_CORRUPT', `${patchPath} could not be applied: ${messageOf(inner)}`, { cause: inner });
     }
     throw error;
@@ -293,6 +440,8 @@ async function decode(
     // When the write fails before reading (an output folder that cannot be made), nothing else would end
     // the pipeline: the patch file would stay open and the decoder keep its copy of the base.
     digest.destroy();
+    source.destroy();
+    decoder?.destroy();
   }
   return expected;
 }

@@ -16,12 +16,14 @@ export {
 export { Hasher, DigestStream, digestFile, digestBuffer, sameDigest, type Digest } from './hash.js';
 export { scanBundle, tarSize, tarChunks, tarToBuffer, digestTarOf, writeTar, writeFileAtomic, type TarEntry, type TarEntryType } from './tar.js';
 export { listTar } from './list.js';
+export { syncFolder, makeFolder, syncMadeFolders, type MadeFolders } from './durable.js';
 export { extractTar, type ExtractOptions } from './extract.js';
 export { createArchive, gzipFile, gunzipFile, gunzipToBuffer, extractArchive, type ArchiveInfo } from './archive.js';
 export {
   PATCH_MAGIC,
   PATCH_FORMAT_VERSION,
   ZSTD_ENGINE,
+  REGIONS_ENGINE,
   createPatch,
   createPatchFile,
   readPatchHeader,
@@ -30,10 +32,14 @@ export {
   zstdPatchParams,
   DEFAULT_MAX_TABLE_LOG,
   type PatchHeader,
+  type ZstdPatchHeader,
+  type RegionsPatchHeader,
+  type PatchEngine,
   type PatchOptions,
   type ApplyPatchOptions,
   type ApplyPatchFromFolderOptions,
 } from './delta.js';
+export type { RegionOp } from './regions.js';
 export { CUSTOM_SCHEMA, FULL_ROLLOUT, checkRollout, parseTargetCustom, type TufupCustom, type TargetCustom, type Yank } from './metadata.js';
 export {
   TRUST_FILE,

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, rename, rm } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { makeFolder, syncMadeFolders } from './durable.js';
 import { BundleError, ioError } from './error.js';
 import { Hasher, type Digest } from './hash.js';
 
@@ -75,7 +76,7 @@ export function tarSize(entries: readonly TarEntry[]): number {
   return size;
 }
 
-function padded(size: number): number {
+export function padded(size: number): number {
   return Math.ceil(size / BLOCK) * BLOCK;
 }
 
@@ -161,7 +162,10 @@ export async function digestTarOf(dir: string, entries: readonly TarEntry[]): Pr
   return hasher.digest();
 }
 
-/** Writes a file atomically: into `<path>.partial-*`, renamed over `path` only when complete. */
+/**
+ * Writes a file atomically and durably: into `<path>.partial-*`, fsynced, renamed over `path` only when
+ * complete, then the folder fsynced, so after a power cut `path` holds the old bytes or all the new ones.
+ */
 export async function writeFileAtomic(
   path: string,
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
@@ -170,7 +174,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const partial = `${path}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    await mkdir(dirname(path), { recursive: true });
+    const made = await makeFolder(dirname(path));
     const handle = await open(partial, 'wx');
     try {
       for await (const chunk of chunks) {
@@ -188,6 +192,7 @@ export async function writeFileAtomic(
     }
     beforeCommit?.();
     await rename(partial, path);
+    await syncMadeFolders(made);
   } catch (cause) {
     // A failed clean-up (the folder was never made) must not replace the error the caller acts on.
     await rm(partial, { force: true }).catch(() => undefined);
@@ -205,7 +210,8 @@ export async function writeTar(dir: string, outPath: string, entries?: readonly 
 
 // --- header encoding -------------------------------------------------------------------------
 
-function headerBytes(entry: TarEntry): Buffer {
+/** The header block(s) of one entry, as the tar writer emits them (a pax block first when needed). */
+export function headerBytes(entry: TarEntry): Buffer {
   const name = entry.type === 'directory' ? `${entry.path}/` : entry.path;
   const linkname = entry.linkname ?? '';
   const split = ustarSplit(name);

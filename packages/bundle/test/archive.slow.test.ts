@@ -3,9 +3,10 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readTree } from '@tufup/testkit';
 import { createArchive } from '../src/index.js';
 import { FIXTURE_EMPTY_DIRS, FIXTURE_FILES, FIXTURE_LINKS, LONG_PATHS, writeFixtureBundle } from './bundle-fixture.js';
-import { cleanTempDirs, tempDir, treeOf } from './helpers.js';
+import { cleanTempDirs, tempDir } from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -33,6 +34,6 @@ describe('our tar read by GNU tar', () => {
     await createArchive(join(work, 'app'), join(work, 'app.tar.gz'), join(work, 'app.tar'));
     await mkdir(join(work, 'gnu'));
     await run('tar', ['-xzf', join(work, 'app.tar.gz'), '-C', join(work, 'gnu')]);
-    expect(await treeOf(join(work, 'gnu'))).toEqual(await treeOf(join(work, 'app')));
+    expect(await readTree(join(work, 'gnu'))).toEqual(await readTree(join(work, 'app')));
   });
 });

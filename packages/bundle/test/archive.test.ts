@@ -14,8 +14,9 @@ import {
   tarToBuffer,
   writeTar,
 } from '../src/index.js';
+import { readTree } from '@tufup/testkit';
 import { FIXTURE_EMPTY_DIRS, FIXTURE_FILES, FIXTURE_LINKS, LONG_PATHS, writeFixtureBundle } from './bundle-fixture.js';
-import { cleanTempDirs, expectCode, tempDir, treeOf } from './helpers.js';
+import { cleanTempDirs, expectCode, tempDir } from './helpers.js';
 
 afterEach(cleanTempDirs);
 
@@ -30,7 +31,7 @@ describe('bundle folder -> tar.gz -> folder', () => {
     const digest = await extractArchive(join(work, 'MyApp-1.0.0.tar.gz'), out, { expected: info.tar });
 
     expect(digest).toEqual(info.tar);
-    const [before, after] = await Promise.all([treeOf(app), treeOf(out)]);
+    const [before, after] = await Promise.all([readTree(app), readTree(out)]);
     expect(after).toEqual(before);
     // Spot checks of what the equality above covers, so a fixture mistake cannot hide a gap.
     expect(after.MyApp).toMatchObject({ type: 'file', mode: 0o755 });
@@ -56,7 +57,7 @@ describe('bundle folder -> tar.gz -> folder', () => {
     expect(await gunzipFile(join(work, 'a.tar.gz'), join(work, 'b.tar'))).toEqual(info.tar);
     expect(digestBuffer(await gunzipToBuffer(join(work, 'a.tar.gz')))).toEqual(info.tar);
     await extractArchive(join(work, 'a.tar'), join(work, 'out'));
-    expect(await treeOf(join(work, 'out'))).toEqual(await treeOf(app));
+    expect(await readTree(join(work, 'out'))).toEqual(await readTree(app));
   });
 
   it('refuses an output path that cannot be made with IO, leaving nothing', async () => {

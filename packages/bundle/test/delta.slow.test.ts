@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readTree } from '@tufup/testkit';
 import { applyPatch, applyPatchFromFolder, createPatch, digestBuffer, extractTar, scanBundle, tarToBuffer } from '../src/index.js';
-import { chunksOf, cleanTempDirs, tempDir, treeOf } from './helpers.js';
+import { chunksOf, cleanTempDirs, tempDir } from './helpers.js';
 import { editBinary, editJs, realFile, slice, writeFiles } from './patch-fixture.js';
 
 afterEach(cleanTempDirs);
@@ -24,7 +25,7 @@ async function roundTrip(v1: Record<string, Buffer>, v2: Record<string, Buffer>)
 
   await applyPatchFromFolder({ patchPath, installDir: join(work, 'v1'), outPath: join(work, 'from-folder.tar'), expected });
   await extractTar(chunksOf(await readFile(join(work, 'from-folder.tar')), 1 << 20), join(work, 'staged'), { expected });
-  expect(await treeOf(join(work, 'staged'))).toEqual(await treeOf(join(work, 'v2')));
+  expect(await readTree(join(work, 'staged'))).toEqual(await readTree(join(work, 'v2')));
   return { patch, target };
 }
 

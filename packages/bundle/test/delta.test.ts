@@ -17,19 +17,27 @@ import {
   ZSTD_ENGINE,
   zstdPatchParams,
   type Digest,
+  type PatchEngine,
 } from '../src/index.js';
+import { craftTar, openFdsOnceSettled } from '@tufup/testkit';
 import { filler } from './bundle-fixture.js';
-import { craftTar } from './crafted-tar.js';
-import { cleanTempDirs, exists, expectCode, openFdsOnceSettled, tempDir } from './helpers.js';
+import { cleanTempDirs, exists, expectCode, tempDir } from './helpers.js';
 import { editBinary, editJs, joinPatch, realFile, slice, splitPatch, writeFiles } from './patch-fixture.js';
 
 /** Two versions of a small app built from real JS and real machine code: about 1.5 MB of tar each. */
 interface Versions {
   base: Buffer;
   target: Buffer;
-  patch: Buffer;
+  /** The patch made by each engine under test. */
+  patches: Map<PatchEngine, Buffer>;
 }
 let v: Versions;
+
+/** Both formats a client reads: `regions` (what `createPatch` makes) and the first one, `zstd-patch-from`. */
+const ENGINES = [
+  ['regions', 'auto'],
+  ['zstd-patch-from', ZSTD_ENGINE],
+] as const;
 
 beforeAll(async () => {
   const work = await tempDir('tufup-delta-');
@@ -45,7 +53,9 @@ beforeAll(async () => {
   });
   const base = await tarToBuffer(join(work, 'v1'), await scanBundle(join(work, 'v1')));
   const target = await tarToBuffer(join(work, 'v2'), await scanBundle(join(work, 'v2')));
-  v = { base, target, patch: await createPatch(base, target) };
+  const patches = new Map<PatchEngine, Buffer>();
+  for (const [, engine] of ENGINES) patches.set(engine, await createPatch(base, target, { engine }));
+  v = { base, target, patches };
 });
 
 afterEach(cleanTempDirs);
@@ -60,9 +70,10 @@ async function expectNoOutput(dir: string): Promise<void> {
   expect(await readdir(dir)).toEqual(['app.patch']);
 }
 
-describe('patch round trip', () => {
+describe.each(ENGINES)('patch round trip (%s)', (name, engine) => {
+  const patch = (): Buffer => v.patches.get(engine)!;
   it('applied to the base, gives the target tar byte for byte', async () => {
-    const { patchPath, outPath } = await patchFile(v.patch);
+    const { patchPath, outPath } = await patchFile(patch());
     const expected = digestBuffer(v.target);
     expect(await applyPatch({ patchPath, base: v.base, outPath, expected })).toEqual(expected);
     expect((await readFile(outPath)).equals(v.target)).toBe(true);
@@ -70,31 +81,41 @@ describe('patch round trip', () => {
 
   it('is much smaller than the new tar, and than the new tar compressed alone', () => {
     const alone = zstdCompressSync(v.target, { params: { [constants.ZSTD_c_compressionLevel]: 19 } });
-    expect(v.patch.length).toBeLessThan(v.target.length / 10);
-    expect(v.patch.length).toBeLessThan(alone.length / 3);
+    expect(patch().length).toBeLessThan(v.target.length / 10);
+    expect(patch().length).toBeLessThan(alone.length / 3);
   });
 
   it('records the base and target digests and the base entries in its header', async () => {
-    const { patchPath } = await patchFile(v.patch);
+    const { patchPath } = await patchFile(patch());
     const { header, payloadOffset } = await readPatchHeader(patchPath);
-    expect(header.engine).toBe(ZSTD_ENGINE);
+    expect(header.engine).toBe(name);
     expect(header.base).toEqual(digestBuffer(v.base));
     expect(header.target).toEqual(digestBuffer(v.target));
     expect(header.baseEntries).toEqual(await listTar(v.base));
     expect(payloadOffset).toBeGreaterThan(16);
-    expect(v.patch.subarray(0, 8).toString('ascii')).toBe('TUFUPDLT');
-    expect(v.patch.readUInt16LE(8)).toBe(PATCH_FORMAT_VERSION);
+    expect(patch().subarray(0, 8).toString('ascii')).toBe('TUFUPDLT');
+    expect(patch().readUInt16LE(8)).toBe(PATCH_FORMAT_VERSION);
+  });
+
+  it.skipIf(engine === ZSTD_ENGINE)('leaves the entry list out when asked (baseEntries: false), and still applies', async () => {
+    const lean = await createPatch(v.base, v.target, { engine, baseEntries: false });
+    const { patchPath, outPath } = await patchFile(lean);
+    const { header } = await readPatchHeader(patchPath);
+    expect(header.baseEntries).toBeUndefined();
+    expect(lean.length).toBeLessThan(patch().length);
+    await applyPatch({ patchPath, base: v.base, outPath, expected: digestBuffer(v.target) });
+    expect((await readFile(outPath)).equals(v.target)).toBe(true);
   });
 
   it('is the same bytes when made twice from the same tars', async () => {
-    expect((await createPatch(v.base, v.target)).equals(v.patch)).toBe(true);
+    expect((await createPatch(v.base, v.target, { engine })).equals(patch())).toBe(true);
   });
 
   it('writes a patch file between two tar files that applies the same way', async () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'a.tar'), v.base);
     await writeFile(join(dir, 'b.tar'), v.target);
-    const digest = await createPatchFile(join(dir, 'a.tar'), join(dir, 'b.tar'), join(dir, 'b.patch'));
+    const digest = await createPatchFile(join(dir, 'a.tar'), join(dir, 'b.tar'), join(dir, 'b.patch'), { engine });
     const bytes = await readFile(join(dir, 'b.patch'));
     expect(digest).toEqual(digestBuffer(bytes));
     await applyPatch({ patchPath: join(dir, 'b.patch'), base: v.base, outPath: join(dir, 'out.tar'), expected: digestBuffer(v.target) });
@@ -102,7 +123,7 @@ describe('patch round trip', () => {
   });
 
   it('reports progress that only grows and ends at exactly the total', async () => {
-    const { patchPath, outPath } = await patchFile(v.patch);
+    const { patchPath, outPath } = await patchFile(patch());
     const calls: [number, number][] = [];
     await applyPatch({ patchPath, base: v.base, outPath, expected: digestBuffer(v.target), onProgress: (done, total) => calls.push([done, total]) });
     expect(calls.length).toBeGreaterThan(1);
@@ -113,11 +134,12 @@ describe('patch round trip', () => {
   });
 });
 
-describe('patches that must not apply', () => {
+describe.each(ENGINES)('patches that must not apply (%s)', (name, engine) => {
+  const patch = (): Buffer => v.patches.get(engine)!;
   it('refuses a patch with a flipped payload byte (PATCH_CORRUPT or HASH_MISMATCH) and writes no output', async () => {
-    const { payload } = splitPatch(v.patch);
-    const tampered = Buffer.from(v.patch);
-    tampered[v.patch.length - payload.length + Math.floor(payload.length / 2)]! ^= 0x40;
+    const { payload } = splitPatch(patch());
+    const tampered = Buffer.from(patch());
+    tampered[patch().length - payload.length + Math.floor(payload.length / 2)]! ^= 0x40;
     const { dir, patchPath, outPath } = await patchFile(tampered);
     await expectCode(applyPatch({ patchPath, base: v.base, outPath, expected: digestBuffer(v.target) }), ['PATCH_CORRUPT', 'HASH_MISMATCH']);
     expect(await exists(outPath)).toBe(false);
@@ -125,13 +147,13 @@ describe('patches that must not apply', () => {
   });
 
   it('refuses a patch cut short and writes no output', async () => {
-    const { dir, patchPath, outPath } = await patchFile(v.patch.subarray(0, v.patch.length - 200));
+    const { dir, patchPath, outPath } = await patchFile(patch().subarray(0, patch().length - 200));
     await expectCode(applyPatch({ patchPath, base: v.base, outPath, expected: digestBuffer(v.target) }), ['PATCH_CORRUPT', 'HASH_MISMATCH']);
     await expectNoOutput(dir);
   });
 
   it('refuses another base with PATCH_BASE_MISMATCH before writing anything', async () => {
-    const { dir, patchPath, outPath } = await patchFile(v.patch);
+    const { dir, patchPath, outPath } = await patchFile(patch());
     const wrongBase = Buffer.from(v.base);
     wrongBase[1_000]! ^= 1;
     await expectCode(applyPatch({ patchPath, base: wrongBase, outPath, expected: digestBuffer(v.target) }), 'PATCH_BASE_MISMATCH');
@@ -139,7 +161,7 @@ describe('patches that must not apply', () => {
   });
 
   it('refuses a patch whose header names another target than the signed digest with HASH_MISMATCH', async () => {
-    const { patchPath, outPath, dir } = await patchFile(v.patch);
+    const { patchPath, outPath, dir } = await patchFile(patch());
     const signed: Digest = digestBuffer(Buffer.concat([v.target, Buffer.from('x')]));
     await expectCode(applyPatch({ patchPath, base: v.base, outPath, expected: signed }), 'HASH_MISMATCH');
     await expectNoOutput(dir);
@@ -147,18 +169,19 @@ describe('patches that must not apply', () => {
 
   it('refuses a forged header that claims the signed target but whose payload makes something else', async () => {
     // The forger knows the signed digest and puts it in the header; the payload still decodes to v.target.
-    const { header, payload } = splitPatch(v.patch);
+    const { header, payload } = splitPatch(patch());
     const signed = digestBuffer(Buffer.concat([v.target.subarray(0, v.target.length - 512), Buffer.alloc(512, 1)]));
     const { dir, patchPath, outPath } = await patchFile(joinPatch({ ...header, target: signed }, payload));
     await expectCode(applyPatch({ patchPath, base: v.base, outPath, expected: signed }), 'HASH_MISMATCH');
     await expectNoOutput(dir);
   });
 
-  it('stops a patch that produces more than the signed size with HASH_MISMATCH', async () => {
-    const { header, payload } = splitPatch(v.patch);
+  it('stops a patch that produces more than the signed size (regions: refused from the header alone)', async () => {
+    const { header, payload } = splitPatch(patch());
     const signed = digestBuffer(v.target.subarray(0, 100_000));
     const { dir, patchPath, outPath } = await patchFile(joinPatch({ ...header, target: signed }, payload));
-    await expectCode(applyPatch({ patchPath, base: v.base, outPath, expected: signed }), 'HASH_MISMATCH');
+    // A regions header must add up to its target's size: a forged smaller target does not.
+    await expectCode(applyPatch({ patchPath, base: v.base, outPath, expected: signed }), engine === ZSTD_ENGINE ? 'HASH_MISMATCH' : 'PATCH_FORMAT');
     await expectNoOutput(dir);
   });
 
@@ -173,17 +196,27 @@ describe('patches that must not apply', () => {
   });
 
   it('refuses a newer format version, an unknown engine, and malformed headers with PATCH_FORMAT', async () => {
-    const { header, payload } = splitPatch(v.patch);
-    const truncatedHeader = Buffer.from(v.patch.subarray(0, 16));
+    const { header, payload } = splitPatch(patch());
+    const truncatedHeader = Buffer.from(patch().subarray(0, 16));
     truncatedHeader.writeUInt32LE(0xfffffff0, 12);
+    const malformed =
+      header.engine === ZSTD_ENGINE
+        ? [joinPatch({ ...header, baseEntries: [{ path: 'a', type: 'device', mode: 0, size: 0 }] }, payload)]
+        : [
+            joinPatch({ ...header, regions: [['copy', 0, v.base.length + 1]] }, payload),
+            joinPatch({ ...header, regions: [['zstd+', v.target.length]] }, payload),
+            joinPatch({ ...header, regions: [['move', 0, v.target.length]] }, payload),
+            joinPatch({ ...header, regions: [['bsdiff', v.target.length, -1, 10, 1, 1, 1]] }, payload),
+            joinPatch({ ...header, regions: 'all of it' }, payload),
+          ];
     const variants = [
       joinPatch(header, payload, PATCH_FORMAT_VERSION + 1),
-      joinPatch({ ...header, engine: 'bsdiff' }, payload),
+      joinPatch({ ...header, engine: 'courgette' }, payload),
       joinPatch({ ...header, base: { sha256: 'not hex', size: 1 } }, payload),
-      joinPatch({ ...header, baseEntries: [{ path: 'a', type: 'device', mode: 0, size: 0 }] }, payload),
+      ...malformed,
       joinPatch('just a string', payload),
       Buffer.concat([truncatedHeader, Buffer.from('{}')]),
-      Buffer.concat([v.patch.subarray(0, 16), Buffer.from('{not json')]),
+      Buffer.concat([patch().subarray(0, 16), Buffer.from('{not json')]),
       withFlags(joinPatch(header, payload), 2),
       withFlags(joinPatch(header, payload), 1),
     ];
@@ -196,7 +229,7 @@ describe('patches that must not apply', () => {
   });
 
   // applyPatchFromFolder reads each base entry at installDir/<path>: a forged list must not reach outside.
-  it.each([
+  it.skipIf(engine !== ZSTD_ENGINE).each([
     ['climbs out with ..', '../outside.txt'],
     ['climbs out further down', 'resources/../../outside.txt'],
     ['is absolute', '/etc/passwd'],
@@ -209,7 +242,8 @@ describe('patches that must not apply', () => {
     ['has a . segment', './resources/app.js'],
     ['ends with a slash', 'resources/'],
   ])('refuses a header whose base entry path %s with PATCH_FORMAT and reads nothing outside', async (_what, path) => {
-    const { header, payload } = splitPatch(v.patch);
+    const { header, payload } = splitPatch(v.patches.get(ZSTD_ENGINE)!);
+    if (header.engine !== ZSTD_ENGINE) throw new Error('the first format has the entry list');
     const baseEntries = [...header.baseEntries, { path, type: 'file', mode: 0o644, size: 11 }];
     const { dir, patchPath, outPath } = await patchFile(joinPatch({ ...header, baseEntries }, payload));
     await expectCode(readPatchHeader(patchPath), 'PATCH_FORMAT');
@@ -217,10 +251,10 @@ describe('patches that must not apply', () => {
     await expectNoOutput(dir);
   });
 
-  it('stores the header, mostly the base entry list, gzip-compressed', async () => {
-    const { header } = splitPatch(v.patch);
-    const { patchPath } = await patchFile(v.patch);
-    expect(v.patch.readUInt32LE(12)).toBeLessThan(JSON.stringify(header).length);
+  it('stores the header gzip-compressed', async () => {
+    const { header } = splitPatch(patch());
+    const { patchPath } = await patchFile(patch());
+    expect(patch().readUInt32LE(12)).toBeLessThan(JSON.stringify(header).length);
     expect((await readPatchHeader(patchPath)).header).toEqual(header);
   });
 
@@ -234,7 +268,7 @@ describe('patches that must not apply', () => {
     // Unrelated random content makes a patch of about 1 MB, far more than is read before the output opens.
     const base = craftTar([{ path: 'a', content: randomBytes(1024 * 1024) }]);
     const target = craftTar([{ path: 'a', content: randomBytes(1024 * 1024) }]);
-    const { dir, patchPath } = await patchFile(await createPatch(base, target, { level: 1 }));
+    const { dir, patchPath } = await patchFile(await createPatch(base, target, { level: 1, engine }));
     const notAFolder = join(dir, 'not-a-folder');
     await writeFile(notAFolder, 'x');
     await expectCode(applyPatch({ patchPath, base, outPath: join(notAFolder, 'new.tar'), expected: digestBuffer(target) }), 'IO');
@@ -242,7 +276,7 @@ describe('patches that must not apply', () => {
   });
 
   it('stops when aborted, rejecting with the abort reason and writing no output', async () => {
-    const { dir, patchPath, outPath } = await patchFile(v.patch);
+    const { dir, patchPath, outPath } = await patchFile(patch());
     const controller = new AbortController();
     const reason = new Error('user cancelled');
     const result = applyPatch({

@@ -3,9 +3,9 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { craftTar, openFdsOnceSettled, readTree, type CraftEntry } from '@tufup/testkit';
 import { digestBuffer, extractArchive, extractTar, type BundleErrorCode } from '../src/index.js';
-import { craftTar, type CraftEntry } from './crafted-tar.js';
-import { chunksOf, cleanTempDirs, exists, expectCode, openFdsOnceSettled, tempDir, treeOf } from './helpers.js';
+import { chunksOf, cleanTempDirs, exists, expectCode, tempDir } from './helpers.js';
 
 afterEach(cleanTempDirs);
 
@@ -105,7 +105,7 @@ describe('extraction of safe archives', () => {
     expect(await result).toEqual(digestBuffer(tar));
     expect(await readFile(join(dest, 'lib.so'), 'utf8')).toBe('library');
     expect(await readFile(join(dest, 'copy.so'), 'utf8')).toBe('library');
-    expect(await treeOf(dest)).toMatchObject({ tool: { type: 'file', mode: 0o755 }, Current: { type: 'symlink', target: 'A' } });
+    expect(await readTree(dest)).toMatchObject({ tool: { type: 'file', mode: 0o755 }, Current: { type: 'symlink', target: 'A' } });
   });
 
   it('reports progress as bytes of tar read, ending at the tar size', async () => {
@@ -125,10 +125,10 @@ describe('extraction destinations and digests', () => {
     const dest = join(parent, 'out');
     await mkdir(join(dest, 'keep'), { recursive: true });
     await writeFile(join(dest, 'keep', 'mine.txt'), 'do not touch');
-    const before = await treeOf(dest);
+    const before = await readTree(dest);
 
     await expectCode(extractTar(chunksOf(craftTar([file('keep/mine.txt', 'overwritten')])), dest), 'DESTINATION_EXISTS');
-    expect(await treeOf(dest)).toEqual(before);
+    expect(await readTree(dest)).toEqual(before);
     expect(await readdir(parent)).toEqual(['out']);
   });
 

@@ -1,9 +1,9 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { mountSmallDisk } from '@tufup/testkit';
 import { writeFileAtomic } from '../src/index.js';
 import { cleanTempDirs, exists, expectCode, tempDir } from './helpers.js';
-import { mountSmallDisk } from './small-disk.js';
 
 afterEach(cleanTempDirs);
 

@@ -16,6 +16,12 @@
 # renames in a row: a kill exactly between them leaves no install folder, with the previous version intact
 # at the backup name. The next run of this script puts the backup back before anything else.
 #
+# Durability: every rename goes through MoveFileEx with MOVEFILE_WRITE_THROUGH, which returns once the
+# move is on disk (NTFS journals the rename; Windows has no folder fsync a script can call); a folder copied
+# from another volume and the result file are flushed (FlushFileBuffers, through FileStream.Flush($true))
+# before the rename that publishes them. So the backup is removed and `installed` written only after the
+# swap is on disk, as in install.sh.
+#
 # This script could not be run where it was written (no Windows there); install.sh is the tested twin.
 
 [CmdletBinding()]
@@ -56,6 +62,41 @@ if ($HealthTimeout -gt 0 -and $relaunchCommand.Count -gt 0 -and $HealthMarker -e
     exit 64
 }
 
+# MoveFileEx from kernel32; where C# cannot be compiled (constrained language mode), [IO.Directory]::Move,
+# which renames the same way but returns before the rename is flushed.
+$writeThrough = $false
+try {
+    Add-Type -Namespace Tufup -Name Native -MemberDefinition @'
+[DllImport("kernel32.dll", SetLastError = true, CharSet = CharSet.Unicode)]
+public static extern bool MoveFileEx(string existingFileName, string newFileName, int flags);
+'@
+    $writeThrough = $true
+} catch { }
+$MOVEFILE_REPLACE_EXISTING = 0x1
+$MOVEFILE_WRITE_THROUGH = 0x8
+
+# Renames a file or folder; on disk when it returns (where MoveFileEx is there). Throws on failure.
+function Move-Durably([string]$from, [string]$to, [int]$flags = 0) {
+    if (-not $writeThrough) {
+        if (($flags -band $MOVEFILE_REPLACE_EXISTING) -and (Test-Path -LiteralPath $to -PathType Leaf)) { [IO.File]::Delete($to) }
+        if (Test-Path -LiteralPath $from -PathType Container) { [IO.Directory]::Move($from, $to) } else { [IO.File]::Move($from, $to) }
+        return
+    }
+    if (-not [Tufup.Native]::MoveFileEx($from, $to, $flags -bor $MOVEFILE_WRITE_THROUGH)) {
+        throw (New-Object ComponentModel.Win32Exception ([Runtime.InteropServices.Marshal]::GetLastWin32Error()))
+    }
+}
+
+# FlushFileBuffers on every file below a folder (a copy from another volume), before it is swapped in.
+function Flush-Tree([string]$path) {
+    Get-ChildItem -LiteralPath $path -Recurse -File -Force | ForEach-Object {
+        try {
+            $stream = [IO.File]::Open($_.FullName, 'Open', 'ReadWrite', 'ReadWrite')
+            try { $stream.Flush($true) } finally { $stream.Close() }
+        } catch { Write-Log "could not flush $($_.FullName): $_" }
+    }
+}
+
 function Write-Log([string]$message) {
     $line = '{0} [{1}] {2}' -f (Get-Date).ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'"), $PID, $message
     try { Add-Content -LiteralPath $LogFile -Value $line -Encoding UTF8 } catch { }
@@ -65,9 +106,11 @@ function Write-Result([string]$status, [string]$reason = '') {
     $line = "$status $Version"
     if ($reason -ne '') { $line = "$line $reason" }
     try {
-        # Written aside and renamed so the app never reads half a line.
-        Set-Content -LiteralPath "$ResultFile.tmp" -Value $line -Encoding ASCII
-        Move-Item -LiteralPath "$ResultFile.tmp" -Destination $ResultFile -Force
+        # Written aside, flushed and renamed so the app never reads half a line, even after a power cut.
+        $bytes = [Text.Encoding]::ASCII.GetBytes("$line`r`n")
+        $stream = [IO.File]::Open("$ResultFile.tmp", 'Create', 'Write', 'None')
+        try { $stream.Write($bytes, 0, $bytes.Length); $stream.Flush($true) } finally { $stream.Close() }
+        Move-Durably "$ResultFile.tmp" $ResultFile $MOVEFILE_REPLACE_EXISTING
     } catch { Write-Log "could not write the result file: $_" }
 }
 
@@ -109,7 +152,7 @@ function Stop-Here([string]$reason, [bool]$relaunchOld = $true) {
 function Move-Folder([string]$from, [string]$to) {
     for ($attempt = 1; ; $attempt++) {
         try {
-            [IO.Directory]::Move($from, $to)
+            Move-Durably $from $to
             return $true
         } catch {
             if ($attempt -ge 10) { Write-Log "could not move $from to ${to}: $_"; return $false }
@@ -205,6 +248,8 @@ if ($sameVolume -and (Move-Folder $StagedDir $incoming)) {
         Remove-Folder $incoming
         Stop-Here 'install-not-writable'
     }
+    # robocopy leaves the bytes in the cache; they must be on disk before the swap publishes them.
+    Flush-Tree $incoming
 }
 
 # A scanner reading the fresh files can hold the folder for moments: renaming it once here waits that out

@@ -18,6 +18,12 @@
 # at any moment leaves a runnable install folder. Elsewhere it is two renames in a row; a kill exactly
 # between them leaves only the backup, which the next run of this script puts back before anything else.
 # TUFUP_INSTALL_NO_EXCHANGE=1 forces the two renames; it exists for tests, not for users.
+#
+# Durability: a rename is on disk only once the folder that holds the new name is fsynced, and the files it
+# publishes only once they are. So every rename here is followed by an fsync of its folder (fsync_paths),
+# a copied folder is fsynced whole before it is swapped in (fsync_tree), and the backup is removed and
+# `installed` written only after the swap is on disk: a power cut at any moment leaves the old or the new
+# version complete, never a folder of empty files with the backup gone.
 
 set -u
 umask 022
@@ -76,11 +82,63 @@ log() {
   printf '%s [%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$" "$*" >>"$log" 2>/dev/null
 }
 
+# The folder part of an absolute path, without starting a process.
+folder_of() {
+  case $1 in
+    */*) set -- "${1%/*}"; printf '%s\n' "${1:-/}" ;;
+    *) printf '.\n' ;;
+  esac
+}
+
+# fsync(2) through perl, where `sync FILE` is missing or (macOS) cannot take files. On macOS fsync stops at
+# the drive's cache, so F_FULLFSYNC (51) asks the drive too.
+FSYNC_PERL='
+use strict;
+use Fcntl;
+use IO::Handle;
+my $failed = 0;
+for my $path (@ARGV) {
+  sysopen(my $fh, $path, O_RDONLY) or do { $failed = 1; next };
+  my $done = $^O eq "darwin" ? fcntl($fh, 51, 0) : undef;
+  $done or $fh->sync or $failed = 1;
+  close $fh;
+}
+exit $failed;
+'
+
+if [ "$(uname -s 2>/dev/null)" = Darwin ]; then darwin=1; else darwin=0; fi
+
+# fsync_paths PATH...: each file's bytes and each folder's names are on disk when it returns. GNU and
+# BusyBox `sync FILE...` fsync each file; failing those, perl; failing that, a sync of everything.
+fsync_paths() {
+  [ $# -gt 0 ] || return 0
+  if [ "$darwin" = 0 ] && sync -- "$@" 2>/dev/null; then return 0; fi
+  if command -v perl >/dev/null 2>&1 && perl -e "$FSYNC_PERL" -- "$@" 2>/dev/null; then return 0; fi
+  sync
+}
+
+# fsync_tree DIR: every file and folder below DIR (a folder copied from another volume).
+fsync_tree() {
+  if [ "$darwin" = 0 ] && find "$1" \( -type f -o -type d \) -exec sync -- {} + 2>/dev/null; then return 0; fi
+  if command -v perl >/dev/null 2>&1 && find "$1" \( -type f -o -type d \) -exec perl -e "$FSYNC_PERL" -- {} + 2>/dev/null; then return 0; fi
+  sync
+}
+
+# move FROM TO: a rename that is on disk when it returns (both folders fsynced).
+move() {
+  mv -- "$1" "$2" || return 1
+  from_dir=$(folder_of "$1") to_dir=$(folder_of "$2")
+  if [ "$from_dir" = "$to_dir" ]; then fsync_paths "$to_dir"; else fsync_paths "$to_dir" "$from_dir"; fi
+  return 0
+}
+
 write_result() {
-  # Written to a temporary file and renamed so the app never reads half a line.
+  # Written to a temporary file, fsynced and renamed so the app never reads half a line, even after a
+  # power cut.
   mkdir -p -- "$(dirname -- "$result")" 2>/dev/null
   if printf '%s %s%s\n' "$1" "$version" "${2:+ $2}" >"$result.tmp" 2>/dev/null; then
-    mv -f -- "$result.tmp" "$result" 2>/dev/null
+    fsync_paths "$result.tmp"
+    mv -f -- "$result.tmp" "$result" 2>/dev/null && fsync_paths "$(folder_of "$result")"
   fi
 }
 
@@ -151,6 +209,7 @@ exchange() {
   # Trust the folders, not the exit status: the exchange happened only if the inodes traded places.
   now_a=$(inode "$1") now_b=$(inode "$2")
   if [ "$now_a" = "$ino_b" ] && [ "$now_b" = "$ino_a" ]; then
+    fsync_paths "$(folder_of "$2")"
     log "exchanged $1 and $2 atomically ($how)"
     return 0
   fi
@@ -167,7 +226,7 @@ exchange() {
 undo_incoming() {
   if [ -d "$incoming" ]; then
     if [ "$staged_moved" = 1 ] && [ ! -e "$staged" ]; then
-      mv -- "$incoming" "$staged" 2>/dev/null || rm -rf -- "$incoming"
+      move "$incoming" "$staged" 2>/dev/null || rm -rf -- "$incoming"
     else
       rm -rf -- "$incoming"
     fi
@@ -214,13 +273,13 @@ restore_backup() {
   fi
   if [ -e "$install" ]; then
     rm -rf -- "$failed"
-    mv -- "$install" "$failed" || return 1
+    move "$install" "$failed" || return 1
   fi
-  if mv -- "$backup" "$install"; then
+  if move "$backup" "$install"; then
     rm -rf -- "$failed"
     return 0
   fi
-  [ -d "$failed" ] && mv -- "$failed" "$install"
+  [ -d "$failed" ] && move "$failed" "$install"
   return 1
 }
 
@@ -273,7 +332,7 @@ log "pid $pid has exited"
 # An earlier attempt killed between its two renames left only the backup: put it back first.
 if [ ! -e "$install" ] && [ -d "$backup" ]; then
   log "restoring the install folder from a backup left by an interrupted attempt"
-  mv -- "$backup" "$install" || fail install-missing "$@"
+  move "$backup" "$install" || fail install-missing "$@"
 fi
 
 [ -d "$staged" ] || fail staged-missing "$@"
@@ -290,7 +349,7 @@ fi
 
 phase=staging
 if same_volume "$staged" "$parent"; then
-  mv -- "$staged" "$incoming" || fail install-not-writable "$@"
+  move "$staged" "$incoming" || fail install-not-writable "$@"
   staged_moved=1
 else
   log "copying the staged folder across volumes"
@@ -298,6 +357,9 @@ else
     rm -rf -- "$incoming"
     fail install-not-writable "$@"
   fi
+  # The copy's bytes must be on disk before the swap publishes them.
+  fsync_tree "$incoming"
+  fsync_paths "$parent"
 fi
 
 # One atomic exchange where the system has it: the install folder is never missing. The old version
@@ -308,7 +370,7 @@ exchange "$incoming" "$install"
 case $? in
   0)
     phase=exchanged
-    if ! mv -- "$incoming" "$backup"; then
+    if ! move "$incoming" "$backup"; then
       exchange "$incoming" "$install" && undo_incoming
       fail swap-failed "$@"
     fi
@@ -316,12 +378,12 @@ case $? in
   1)
     # The two renames below are the only moment the install folder is missing; nothing runs between them.
     log "no atomic exchange here: swapping with two renames"
-    if ! mv -- "$install" "$backup"; then
+    if ! move "$install" "$backup"; then
       undo_incoming
       fail install-not-writable "$@"
     fi
-    if ! mv -- "$incoming" "$install"; then
-      mv -- "$backup" "$install"
+    if ! move "$incoming" "$install"; then
+      move "$backup" "$install"
       undo_incoming
       fail swap-failed "$@"
     fi

@@ -4,8 +4,9 @@
  * - `dist/worker.cjs`: the update worker and everything it imports, as one CommonJS file (Electron's
  *   `electron` module stays external). CommonJS, so the file has no top-level await and links on any
  *   Node: its first act is the runtime check.
- * - `dist/assets/worker.js` and `dist/assets/installer.js`: that worker and the installer scripts as
- *   strings with their sha256, imported by the main entry as `#worker-source` and `#installer-scripts`
+ * - `dist/assets/worker.mjs` and `dist/assets/installer.mjs` (`.mjs`: not tsc's, so prune-dist leaves
+ *   them): that worker and the installer scripts as strings with their sha256, imported by the main
+ *   entry as `#worker-source` and `#installer-scripts`
  *   (package.json `imports`). The main process writes them into its cache folder and runs them from
  *   there, so a bundled main needs no copy step (docs/electron-client.md, "Bundled main processes").
  * - `dist/cjs/<entry>.cjs` and `dist/cjs/types/**.d.cts`: every entry once more as CommonJS, for
@@ -138,12 +139,12 @@ async function commonJsTypes(): Promise<void> {
 async function main(): Promise<void> {
   const worker = await bundleWorker();
   await writeIfChanged(join(DIST, 'worker.cjs'), worker);
-  await writeIfChanged(join(DIST, 'assets', 'worker.js'), `${HEADER}export const WORKER = ${embedded(`worker-${sha256(worker).slice(0, 16)}.cjs`, worker)};\n`);
+  await writeIfChanged(join(DIST, 'assets', 'worker.mjs'), `${HEADER}export const WORKER = ${embedded(`worker-${sha256(worker).slice(0, 16)}.cjs`, worker)};\n`);
 
   const sh = await readFile(join(PACKAGE, 'install', 'install.sh'), 'utf8');
   const ps1 = await readFile(join(PACKAGE, 'install', 'install.ps1'), 'utf8');
   await writeIfChanged(
-    join(DIST, 'assets', 'installer.js'),
+    join(DIST, 'assets', 'installer.mjs'),
     `${HEADER}export const INSTALLER_SCRIPTS = {\n  sh: ${embedded('install.sh', sh)},\n  ps1: ${embedded('install.ps1', ps1)},\n};\n`,
   );
 

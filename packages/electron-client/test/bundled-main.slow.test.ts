@@ -5,14 +5,12 @@ import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initRepository } from '@tufup/repo-tools';
-import { readTree } from './helpers/fixture.js';
-import { LoopbackServer } from './helpers/server.js';
-import { bundleMain, installApp, launchApp, publishApp, readmeBlock, readReport, ROOT, stderrOf, trustFileFor, writeApp, type MainBuild, type ReportLine } from './helpers/electron-app.js';
-import { waitFor } from './standin/app.js';
+import { LoopbackServer, readTree, waitFor } from '@tufup/testkit';
+import { bundleMain, installApp, launchApp, publishApp, readmeBlock, readReport, ROOT, stderrOf, trustFileFor, writeApp, type MainBuild, type ReportLine } from '@tufup/testkit/electron-app';
 
 // The README's quick start, as an app ships it: its main file bundled by esbuild (ESM or CommonJS, the
 // client bundled in or kept external), packaged with the repository's tufup.json, run on a stand-in
-// Electron (test/standin/electron-module.ts). The whole update runs for real: check, download by patch
+// Electron (@tufup/testkit's electron-module.ts). The whole update runs for real: check, download by patch
 // in the worker the package carries, the click on "Restart to update", quit, the installer swapping the
 // folder, the relaunch of the new version through the app's own launcher, its markHealthy and its check.
 

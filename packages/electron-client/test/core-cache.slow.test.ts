@@ -1,8 +1,9 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UpdateClient, type CoreOptions } from '@tufup/electron-client/core';
-import { codeOf, readTree, RepoFixture } from './helpers/fixture.js';
+import { UpdateClient, UpdateError, type CoreOptions } from '@tufup/electron-client/core';
+import { codeOf, readTree } from '@tufup/testkit';
+import { TestRepo } from '@tufup/testkit/repo';
 
 const ROLES = ['root', 'timestamp', 'snapshot', 'targets'] as const;
 type Role = (typeof ROLES)[number];
@@ -21,10 +22,10 @@ const DAMAGE: Record<string, (bytes: Buffer, other: Buffer) => Buffer> = {
 };
 
 describe('the metadata cache', () => {
-  let fixture: RepoFixture;
+  let fixture: TestRepo;
 
   beforeAll(async () => {
-    fixture = await RepoFixture.create();
+    fixture = await TestRepo.create();
     await fixture.publish('1.0.0');
     await fixture.publish('1.1.0');
   });
@@ -81,7 +82,7 @@ describe('the metadata cache', () => {
       // metadata again, and then fails to write it.
       await rm(cached(options, role));
       await mkdir(join(cached(options, role), 'in-the-way'), { recursive: true });
-      expect(await codeOf(new UpdateClient(options).checkForUpdates())).toBe('DISK');
+      expect(await codeOf(new UpdateClient(options).checkForUpdates(), UpdateError)).toBe('DISK');
       await rm(cached(options, role), { recursive: true });
       expect((await new UpdateClient(options).checkForUpdates())?.version).toBe('1.1.0');
     });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS, UpdateClient, UpdateError, type CoreOptions } from '@tufup/electron-client/core';
+import { thrownBy } from '@tufup/testkit';
 import { allowedVersion } from '../src/core/catalog.js';
 
 describe('UpdateClient options', () => {
@@ -23,16 +24,6 @@ describe('UpdateClient options', () => {
   });
   afterAll(() => rm(tmp, { recursive: true, force: true }));
 
-  function codeOf(fn: () => unknown): string | undefined {
-    try {
-      fn();
-    } catch (error) {
-      expect(error).toBeInstanceOf(UpdateError);
-      return (error as UpdateError).code;
-    }
-    return undefined;
-  }
-
   it('documents its defaults', () => {
     expect(DEFAULTS).toEqual({ channel: 'latest', allowPrerelease: false, stallTimeoutMs: 30_000, minBytesPerSecond: 1024, retries: 3 });
   });
@@ -49,7 +40,7 @@ describe('UpdateClient options', () => {
     ['a minimum rate that is not a number', { minBytesPerSecond: Number.NaN }],
     ['a trusted root file that does not exist', { trustedRoot: '/nonexistent/root.json' }],
   ])('refuses %s with CONFIG', (_what, change) => {
-    expect(codeOf(() => new UpdateClient({ ...base, ...change }))).toBe('CONFIG');
+    expect(thrownBy(() => new UpdateClient({ ...base, ...change }), UpdateError).code).toBe('CONFIG');
   });
 
   it('refuses a trusted root that is not a TUF root with CONFIG, before any request', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { digestTarOf, scanBundle } from '@tufup/bundle';
 import { findStagedUpdate, type StagedUpdate } from '@tufup/electron-client/core';
-import { writeBundle } from './helpers/fixture.js';
+import { writeBundle } from '@tufup/testkit';
 
 describe('findStagedUpdate', () => {
   let cacheDir: string;

@@ -1,15 +1,16 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { findStagedUpdate, UpdateClient, type CoreOptions } from '@tufup/electron-client/core';
-import { APP, codeOf, readTree, RepoFixture } from './helpers/fixture.js';
+import { findStagedUpdate, UpdateClient, UpdateError, type CoreOptions } from '@tufup/electron-client/core';
+import { codeOf, readTree } from '@tufup/testkit';
+import { APP, TestRepo } from '@tufup/testkit/repo';
 
 const KiB = 1024;
 
 describe('slow servers: the minimum transfer rate', () => {
-  let fixture: RepoFixture;
+  let fixture: TestRepo;
   const archive = `${APP}-1.1.0.tar.gz`;
 
   beforeAll(async () => {
-    fixture = await RepoFixture.create();
+    fixture = await TestRepo.create();
     await fixture.publish('1.0.0', { assetSize: 1024 * KiB });
     await fixture.publish('1.1.0', { assetSize: 1024 * KiB, churn: true });
   });
@@ -56,7 +57,7 @@ describe('slow servers: the minimum transfer rate', () => {
     const { client, options } = await fullClient({ stallTimeoutMs: 500, retries: 1 });
     const before = fixture.server.requestsFor('/timestamp.json').length;
     fixture.server.on({ pathEnd: '/timestamp.json', does: { kind: 'trickle', bytes: 4, everyMs: 100 }, times: 2 });
-    expect(await codeOf(client.checkForUpdates())).toBe('TIMEOUT');
+    expect(await codeOf(client.checkForUpdates(), UpdateError)).toBe('TIMEOUT');
     expect(fixture.server.requestsFor('/timestamp.json').length - before).toBe(2);
     expect(await findStagedUpdate(options.cacheDir, '0.9.0')).toBeUndefined();
   });
@@ -65,7 +66,7 @@ describe('slow servers: the minimum transfer rate', () => {
     // About 640 B/s: below the default minimum of 1 KiB/s, yet never silent for 300 ms.
     const slow = { pathEnd: '/timestamp.json', does: { kind: 'trickle', bytes: 64, everyMs: 100 }, times: 1 } as const;
     fixture.server.on(slow);
-    expect(await codeOf((await fullClient({ stallTimeoutMs: 300, retries: 0 })).client.checkForUpdates())).toBe('TIMEOUT');
+    expect(await codeOf((await fullClient({ stallTimeoutMs: 300, retries: 0 })).client.checkForUpdates(), UpdateError)).toBe('TIMEOUT');
     fixture.server.on(slow);
     const info = await (await fullClient({ stallTimeoutMs: 300, retries: 0, minBytesPerSecond: 0 })).client.checkForUpdates();
     expect(info?.version).toBe('1.1.0');

@@ -2,24 +2,25 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { appendFile, mkdir, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { findStagedUpdate, UpdateClient, type Progress, type StagedUpdate } from '@tufup/electron-client/core';
+import { findStagedUpdate, UpdateClient, UpdateError, type Progress, type StagedUpdate } from '@tufup/electron-client/core';
 import { rotateKey } from '@tufup/repo-tools';
-import { APP, codeOf, openFdsOnceSettled, RepoFixture, readTree } from './helpers/fixture.js';
+import { codeOf, openFdsOnceSettled, readTree } from '@tufup/testkit';
+import { APP, TestRepo } from '@tufup/testkit/repo';
 
 /** Bytes this process (all its threads) has read through read(2) and friends so far: Linux's rchar. */
 function bytesReadByThisProcess(): number {
   return Number(/^rchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))?.[1]);
 }
 
-async function expectStagedBundle(fixture: RepoFixture, staged: StagedUpdate): Promise<void> {
+async function expectStagedBundle(fixture: TestRepo, staged: StagedUpdate): Promise<void> {
   expect(await readTree(staged.stagedDir)).toEqual(await readTree(fixture.bundleDir(staged.version)));
 }
 
 describe('an app checking a repository of releases 1.0.0 to 1.3.0', () => {
-  let fixture: RepoFixture;
+  let fixture: TestRepo;
 
   beforeAll(async () => {
-    fixture = await RepoFixture.create();
+    fixture = await TestRepo.create();
     await fixture.publish('1.0.0', { releaseNotes: 'first' });
     await fixture.publish('1.1.0', { releaseNotes: 'second' });
     await fixture.publish('1.2.0');
@@ -170,10 +171,10 @@ describe('an app checking a repository of releases 1.0.0 to 1.3.0', () => {
 });
 
 describe('choosing among prereleases, required updates and large patches', () => {
-  let fixture: RepoFixture;
+  let fixture: TestRepo;
 
   beforeAll(async () => {
-    fixture = await RepoFixture.create();
+    fixture = await TestRepo.create();
     await fixture.publish('2.0.0');
     await fixture.publish('2.1.0', { required: true, releaseNotes: 'Security fix.' });
     await fixture.publish('2.2.0-beta.1');
@@ -240,11 +241,11 @@ describe('choosing among prereleases, required updates and large patches', () =>
 });
 
 describe('downloads that go wrong', () => {
-  let fixture: RepoFixture;
+  let fixture: TestRepo;
   const archive = `${APP}-5.1.0.tar.gz`;
 
   beforeAll(async () => {
-    fixture = await RepoFixture.create();
+    fixture = await TestRepo.create();
     // Two releases of fresh content: the patch chain outweighs the archive, so the archive (1 MiB) is
     // what gets downloaded, cut, stalled and resumed.
     await fixture.publish('5.0.0', { assetSize: 1024 * 1024 });
@@ -291,7 +292,7 @@ describe('downloads that go wrong', () => {
     const { client, options } = await fixture.client('5.0.0', { stallTimeoutMs: 500, retries: 1 });
     const info = (await client.checkForUpdates())!;
     fixture.server.on({ pathEnd: archive, does: { kind: 'stall', afterBytes: 1000 }, times: 2 });
-    expect(await codeOf(client.downloadUpdate(info))).toBe('TIMEOUT');
+    expect(await codeOf(client.downloadUpdate(info), UpdateError)).toBe('TIMEOUT');
     expect(await findStagedUpdate(options.cacheDir, '5.0.0')).toBeUndefined();
   });
 
@@ -307,7 +308,7 @@ describe('downloads that go wrong', () => {
         if (p.phase === 'download' && p.transferred >= 400_000) controller.abort();
       },
     });
-    expect(await codeOf(download)).toBe('CANCELLED');
+    expect(await codeOf(download, UpdateError)).toBe('CANCELLED');
     const dir = join(options.cacheDir, 'targets', 'linux-x64');
     const left = await readdir(dir);
     expect(left).toHaveLength(1);
@@ -333,7 +334,7 @@ describe('downloads that go wrong', () => {
         if (p.phase === 'extract') controller.abort();
       },
     });
-    expect(await codeOf(download)).toBe('CANCELLED');
+    expect(await codeOf(download, UpdateError)).toBe('CANCELLED');
     expect(await readdir(join(options.cacheDir, 'staged'))).toEqual([]);
     const before = fixture.server.requestsFor(archive).length;
     const staged = await client.downloadUpdate(info);
@@ -352,7 +353,7 @@ describe('downloads that go wrong', () => {
         if (p.phase === 'download' && p.transferred === p.total) mkdirSync(stagedDir, { recursive: true });
       },
     });
-    await codeOf(download);
+    await codeOf(download, UpdateError);
     expect(await openFdsOnceSettled(join(options.cacheDir, 'targets', 'linux-x64', archive))).toBe(0);
     const staged = await client.downloadUpdate(info);
     await expectStagedBundle(fixture, staged);
@@ -379,7 +380,7 @@ describe('downloads that go wrong', () => {
     tampered[tampered.length - 10] = tampered[tampered.length - 10]! ^ 0xff;
     await writeFile(join(dir, name), tampered);
     try {
-      expect(await codeOf(client.downloadUpdate(info))).toBe('VERIFICATION');
+      expect(await codeOf(client.downloadUpdate(info), UpdateError)).toBe('VERIFICATION');
     } finally {
       await writeFile(join(dir, name), original);
     }
@@ -389,14 +390,14 @@ describe('downloads that go wrong', () => {
 
   it('reports NETWORK when the server cannot be reached', async () => {
     const { client } = await fixture.client('5.0.0', { metadataUrl: 'http://127.0.0.1:9/metadata/', retries: 0 });
-    expect(await codeOf(client.checkForUpdates())).toBe('NETWORK');
+    expect(await codeOf(client.checkForUpdates(), UpdateError)).toBe('NETWORK');
   });
 
   it('reports VERIFICATION when the shipped root belongs to another repository', async () => {
-    const other = await RepoFixture.create();
+    const other = await TestRepo.create();
     try {
       const { client } = await fixture.client('5.0.0', { trustedRoot: await readFile(other.trustedRoot) });
-      expect(await codeOf(client.checkForUpdates())).toBe('VERIFICATION');
+      expect(await codeOf(client.checkForUpdates(), UpdateError)).toBe('VERIFICATION');
     } finally {
       await other.cleanup();
     }
@@ -405,7 +406,7 @@ describe('downloads that go wrong', () => {
 
 describe('the chain of trust', () => {
   it('follows a root rotation from the root shipped in the app, and keeps the newer root', async () => {
-    const fixture = await RepoFixture.create();
+    const fixture = await TestRepo.create();
     try {
       await fixture.publish('1.0.0');
       const { client, options } = await fixture.client('1.0.0');
@@ -425,28 +426,28 @@ describe('the chain of trust', () => {
   });
 
   it('refuses expired metadata with VERIFICATION', async () => {
-    const fixture = await RepoFixture.create({ now: new Date(Date.now() - 400 * 86_400_000) });
+    const fixture = await TestRepo.create({ now: new Date(Date.now() - 400 * 86_400_000) });
     try {
       await fixture.publish('1.0.0');
       await fixture.publish('1.1.0');
       const { client } = await fixture.client('1.0.0');
-      expect(await codeOf(client.checkForUpdates())).toBe('VERIFICATION');
+      expect(await codeOf(client.checkForUpdates(), UpdateError)).toBe('VERIFICATION');
     } finally {
       await fixture.cleanup();
     }
   });
 
   it('refuses to download a version the repository does not offer', async () => {
-    const fixture = await RepoFixture.create();
+    const fixture = await TestRepo.create();
     try {
       await fixture.publish('1.0.0');
       await fixture.publish('1.1.0');
       const { client } = await fixture.client('1.0.0');
       const info = (await client.checkForUpdates())!;
-      expect(await codeOf(client.downloadUpdate({ ...info, version: '1.2.0' }))).toBe('NO_UPDATE');
-      expect(await codeOf(client.downloadUpdate({ ...info, version: '0.9.0' }))).toBe('NO_UPDATE');
+      expect(await codeOf(client.downloadUpdate({ ...info, version: '1.2.0' }), UpdateError)).toBe('NO_UPDATE');
+      expect(await codeOf(client.downloadUpdate({ ...info, version: '0.9.0' }), UpdateError)).toBe('NO_UPDATE');
       // An info the app kept or built itself, with a version that is none.
-      expect(await codeOf(client.downloadUpdate({ ...info, version: 'latest' }))).toBe('NO_UPDATE');
+      expect(await codeOf(client.downloadUpdate({ ...info, version: 'latest' }), UpdateError)).toBe('NO_UPDATE');
     } finally {
       await fixture.cleanup();
     }

@@ -6,7 +6,8 @@ import { basename, dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { installFiles, installFolder, installerCommand, shippedScript, startInstaller, type InstallRequest } from '../src/install/installer.js';
 import { readInstallOutcome, type InstallOutcome } from '../src/install/outcome.js';
-import { launches, runStandin, standinCommand, stopLaunched, waitFor, writeStandinApp, type AppBehaviour } from './standin/app.js';
+import { waitFor } from '@tufup/testkit';
+import { launches, runStandin, standinCommand, stopLaunched, writeStandinApp, type AppBehaviour } from './standin/app.js';
 
 let root: string;
 let installDir: string;

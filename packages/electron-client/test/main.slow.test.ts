@@ -8,8 +8,8 @@ import { readInstallOutcome, type InstallOutcome } from '../src/install/outcome.
 import type { UpdaterEventMap } from '../src/ipc/channels.js';
 import type { UpdaterOptions } from '../src/main/config.js';
 import { TufupUpdater } from '../src/main/updater.js';
-import { APP, RepoFixture, readTree } from './helpers/fixture.js';
-import { waitFor } from './standin/app.js';
+import { readTree, waitFor } from '@tufup/testkit';
+import { APP, TestRepo } from '@tufup/testkit/repo';
 import { StandinElectron } from './standin/electron.js';
 
 /** One installed app: its install folder, user data, and the resources folder the pretend Electron reports. */
@@ -22,7 +22,7 @@ interface InstalledApp {
 }
 
 describe('the main-process updater, with a stand-in Electron, a real worker and the real installer', () => {
-  let fixture: RepoFixture;
+  let fixture: TestRepo;
   let counter = 0;
   const updaters: TufupUpdater[] = [];
   const stand: StandinElectron[] = [];
@@ -110,7 +110,7 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
   };
 
   beforeAll(async () => {
-    fixture = await RepoFixture.create();
+    fixture = await TestRepo.create();
     await fixture.publish('1.0.0');
     await fixture.publish('1.1.0', { releaseNotes: 'Faster.' });
   });

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpdateError } from '../src/core/index.js';
 import { TufupUpdater } from '../src/main/updater.js';
-import { mountSmallDisk } from '../../bundle/test/small-disk.js';
-import { codeOf, RepoFixture } from './helpers/fixture.js';
+import { UpdateError as CoreUpdateError } from '@tufup/electron-client/core';
+import { codeOf, mountSmallDisk } from '@tufup/testkit';
+import { TestRepo } from '@tufup/testkit/repo';
 import { StandinElectron } from './standin/electron.js';
 
 /** A staged record of `version` that the next look at the cache must remove (it is no longer newer). */
@@ -16,11 +17,11 @@ async function leaveStaleRecord(cacheDir: string, version: string): Promise<void
 
 // A cache on a disk remounted read-only (EROFS): every failure must still be an UpdateError with DISK.
 describe('a cache folder that has turned read-only', () => {
-  let fixture: RepoFixture;
+  let fixture: TestRepo;
   let tmp: string;
 
   beforeAll(async () => {
-    fixture = await RepoFixture.create();
+    fixture = await TestRepo.create();
     await fixture.publish('1.0.0');
     await fixture.publish('1.1.0');
     tmp = await mkdtemp(join(tmpdir(), 'tufup-ro-'));
@@ -38,7 +39,8 @@ describe('a cache folder that has turned read-only', () => {
       const info = (await client.checkForUpdates())!;
       await leaveStaleRecord(disk.dir, '1.0.0');
       disk.remount('ro');
-      expect(await codeOf(client.downloadUpdate(info))).toBe('DISK');
+      // The fixture's client is the built core, so its error is the built class.
+      expect(await codeOf(client.downloadUpdate(info), CoreUpdateError)).toBe('DISK');
     } finally {
       await disk.unmount();
     }

@@ -4,7 +4,8 @@ import { connect, type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Progress, StagedUpdate, UpdateInfo } from '../src/core/index.js';
 import { PROTOCOL_VERSION, type MainMessage, type WorkerMessage, type WorkerOptions } from '../src/ipc/protocol.js';
-import { RepoFixture, readTree } from './helpers/fixture.js';
+import { readTree } from '@tufup/testkit';
+import { TestRepo } from '@tufup/testkit/repo';
 import { WORKER_PATH } from './standin/electron.js';
 
 /** An HTTP proxy on 127.0.0.1 that tunnels CONNECT requests (as Node's env proxy sends them) and logs them. */
@@ -62,7 +63,7 @@ class WorkerUnderTest {
 }
 
 describe('the update worker, a real child process running the client core', () => {
-  let fixture: RepoFixture;
+  let fixture: TestRepo;
   let installDir: string;
   const workers: WorkerUnderTest[] = [];
 
@@ -74,7 +75,7 @@ describe('the update worker, a real child process running the client core', () =
   const options = (extra: Partial<WorkerOptions> = {}): WorkerOptions => ({ ...fixture.clientOptions('1.0.0', installDir), ...extra });
 
   beforeAll(async () => {
-    fixture = await RepoFixture.create();
+    fixture = await TestRepo.create();
     await fixture.publish('1.0.0');
     await fixture.publish('1.1.0', { releaseNotes: 'Smaller and faster.' });
     installDir = await fixture.install('1.0.0');

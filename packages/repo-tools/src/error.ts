@@ -28,6 +28,9 @@ export type RepoErrorCode =
   | 'CEREMONY_PENDING'
   | 'CEREMONY_INVALID'
   | 'TRUST_MISMATCH'
+  | 'PUBLISH_CONFLICT'
+  | 'PUBLISH_FAILED'
+  | 'MISSING_DEPENDENCY'
   | IoErrorCode;
 
 /** The one error class of @tufup/repo-tools. Messages never contain private key material. */

@@ -30,7 +30,18 @@ export {
   type PublicKeyJson,
 } from './signer.js';
 export { CommandSigner, SIGNER_PROTOCOL, DEFAULT_SIGNER_TIMEOUT_MS, type CommandSignerOptions } from './signer-command.js';
-export { generateKey, exportPrivateKey, parsePrivateKey, findSigners, keyFileName, type KeySource } from './keystore.js';
+export {
+  generateKey,
+  exportPrivateKey,
+  parsePrivateKey,
+  findSigners,
+  keyFileName,
+  protectKeysDir,
+  deleteRetiredKeys,
+  type KeySource,
+  type KeysDirProtection,
+  type RetiredKey,
+} from './keystore.js';
 export { formatExpires, expiresIn, signMetadata, SPEC_VERSION } from './metadata.js';
 export { loadRepository, type RepoState, type MetadataVersions } from './store.js';
 export { trustFileOf, writeTrustFile, checkTrustFile, type TrustOptions, type TrustResult } from './trust.js';
@@ -46,10 +57,13 @@ export {
 } from './repository.js';
 export {
   addBundle,
+  addRelease,
   removeVersion,
   pruneVersions,
   releasesOf,
   type AddOptions,
+  type AddReleaseOptions,
+  type ReleaseBundle,
   type AddResult,
   type AddedFile,
   type RemoveOptions,
@@ -101,3 +115,13 @@ export {
 } from './ceremony.js';
 export { repositoryStatus, type StatusResult, type RoleStatus, type VersionStatus } from './status.js';
 export { verifyRepository, type VerifyOptions, type VerifyResult } from './verification.js';
+export {
+  publishRepository,
+  PHASES,
+  DEFAULT_MAX_AGE,
+  type PublishOptions,
+  type PublishResult,
+  type UploadedFile,
+  type Phase,
+  type S3Options,
+} from './publish/index.js';

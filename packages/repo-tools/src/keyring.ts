@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { checkPositive, PASSPHRASE_ENV, ROLES, type RoleName } from './config.js';
 import { RepoError } from './error.js';
-import { checkKeysOutside, findSigners, generateKey, requireSigners, writeKeyFile } from './keystore.js';
+import { checkKeysOutside, deleteRetiredKeys, findSigners, generateKey, requireSigners, writeKeyFile, type RetiredKey } from './keystore.js';
 import type { JSONObject } from './metadata.js';
 import { expiresIn } from './metadata.js';
 import { nextRoot, type KeyInfo, type RepoOptions } from './repository.js';
@@ -20,6 +20,11 @@ export interface KeyChangeResult {
   added: KeyInfo[];
   /** Key IDs no longer in the role. */
   removed: string[];
+  /**
+   * The removed keys that no role lists any more, and what became of their private key files in the
+   * keys folder (deleted once the new root is in place; other copies are the publisher's to destroy).
+   */
+  retired: RetiredKey[];
   keyids: string[];
   threshold: number;
   metadata: MetadataVersions;
@@ -88,8 +93,9 @@ async function changeRole(options: KeyCommandOptions, why: string, edit: (state:
     checkKeysOutside(keysDir, options.repoDir);
   }
   const added: KeyInfo[] = [];
+  let metadata: MetadataVersions;
   try {
-    const metadata = await withTransaction(options.repoDir, async (tx) => {
+    metadata = await withTransaction(options.repoDir, async (tx) => {
       const result = await stageMetadata(
         tx,
         state,
@@ -109,12 +115,19 @@ async function changeRole(options: KeyCommandOptions, why: string, edit: (state:
       }
       return result;
     });
-    options.logger?.info(`${why}: root is now version ${metadata.root}`);
-    return { role, added, removed, keyids: change.keyids, threshold: change.threshold, metadata };
   } catch (error) {
     for (const key of added) await rm(key.file, { force: true });
     throw error;
   }
+  options.logger?.info(`${why}: root is now version ${metadata.root}`);
+  // Only after the new root is in place: a failed change must leave every key where it was.
+  const listed = new Set(ROLES.flatMap((r) => root.roles[r]?.keyIDs ?? []));
+  const retired = await deleteRetiredKeys(keysDir, removed.filter((id) => !listed.has(id)));
+  for (const key of retired) {
+    for (const file of key.deleted) options.logger?.info(`deleted the retired key file ${file}`);
+    for (const { file, reason } of key.kept) options.logger?.warn(`could not delete the retired key file ${file} (${reason}): delete it yourself`);
+  }
+  return { role, added, removed, retired, keyids: change.keyids, threshold: change.threshold, metadata };
 }
 
 /** Options of {@link rotateKey}. */

@@ -1,7 +1,8 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, isAbsolute } from 'node:path';
+import { errnoOf, messageOf, syncFolder } from '@tufup/bundle';
 import { KEY_ENV, PASSPHRASE_ENV, type RoleName } from './config.js';
 import { ioError, RepoError } from './error.js';
 import { KeyObjectSigner, type Signer } from './signer.js';
@@ -51,12 +52,81 @@ export async function writeKeyFile(keysDir: string, role: RoleName, key: KeyObje
       await handle.close();
     }
     await rename(partial, path);
+    // A key lost to a power cut right after it was made would leave metadata naming a key no one has.
+    await syncFolder(keysDir);
   } catch (cause) {
     // A failed clean-up (the folder was never made) must not replace the error the caller acts on.
     await rm(partial, { force: true }).catch(() => undefined);
     throw ioError(`could not write the ${role} key file in ${keysDir}`, cause);
   }
   return path;
+}
+
+/** What {@link protectKeysDir} found and did. */
+export interface KeysDirProtection {
+  /** The folder's permission bits as found (e.g. 0o777). */
+  was: number;
+  /** Set when the folder could not be made 0700: why (an errno code or a message). */
+  failed?: string;
+}
+
+/**
+ * Makes the keys folder private to its owner (0700) when other users may open it: they could list the
+ * key files, and with write access delete them or plant their own. Key files are written 0600, but that
+ * does not help files copied in by hand. Returns undefined when there was nothing to do: no folder, a
+ * private one, or Windows, where POSIX permission bits mean nothing.
+ */
+export async function protectKeysDir(keysDir: string): Promise<KeysDirProtection | undefined> {
+  if (process.platform === 'win32') return undefined;
+  let was: number;
+  try {
+    const found = await stat(keysDir);
+    if (!found.isDirectory()) return undefined;
+    was = found.mode & 0o777;
+  } catch {
+    // No folder (keys from the environment), or one that cannot be read: reading the keys says why.
+    return undefined;
+  }
+  if ((was & 0o077) === 0) return undefined;
+  try {
+    await chmod(keysDir, 0o700);
+    return { was };
+  } catch (cause) {
+    return { was, failed: errnoOf(cause) ?? messageOf(cause) };
+  }
+}
+
+/** What became of the private key files of a key that no role lists any more. */
+export interface RetiredKey {
+  keyid: string;
+  /** Its private key files, deleted from the keys folder. */
+  deleted: string[];
+  /** Its private key files that could not be deleted, and why. */
+  kept: { file: string; reason: string }[];
+}
+
+/**
+ * Deletes the private key files (`<role>.<keyid>.pem`) of retired keys from the keys folder. A retired
+ * key left beside the live ones travels with every copy of the folder, and a retired root key can
+ * still sign a root that clients which have not caught up yet would accept.
+ */
+export async function deleteRetiredKeys(keysDir: string | undefined, keyids: readonly string[]): Promise<RetiredKey[]> {
+  const names = keysDir === undefined ? [] : await readdir(keysDir).catch((): string[] => []);
+  const retired: RetiredKey[] = [];
+  for (const keyid of keyids) {
+    const entry: RetiredKey = { keyid, deleted: [], kept: [] };
+    for (const name of names.filter((n) => n.endsWith(`.${keyid}.pem`))) {
+      const file = join(keysDir ?? '', name);
+      try {
+        await rm(file);
+        entry.deleted.push(file);
+      } catch (cause) {
+        entry.kept.push({ file, reason: errnoOf(cause) ?? messageOf(cause) });
+      }
+    }
+    retired.push(entry);
+  }
+  return retired;
 }
 
 /** Parses one PEM private key; the error names where it came from, never its content. */

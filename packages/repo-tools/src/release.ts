@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TargetFile, Targets } from '@tufjs/models';
 import {
@@ -142,16 +143,42 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  * snapshot and timestamp. Refuses malformed, duplicate and not-newer versions.
  */
 export async function addBundle(options: AddOptions): Promise<AddResult> {
-  const platform = options.platform ?? process.platform;
-  const arch = options.arch ?? process.arch;
+  const { bundleDir, platform = process.platform, arch = process.arch, ...rest } = options;
+  const [result] = await addRelease({ ...rest, bundles: [{ bundleDir, platform, arch }] });
+  if (result === undefined) throw new RepoError('BUNDLE', 'no bundle was added');
+  return result;
+}
+
+/** One platform/arch of a release: the folder that gets installed. */
+export interface ReleaseBundle {
+  bundleDir: string;
+  platform: string;
+  arch: string;
+}
+
+/** Options of {@link addRelease}: those of {@link addBundle}, with several bundles of one version. */
+export interface AddReleaseOptions extends Omit<AddOptions, 'bundleDir' | 'platform' | 'arch'> {
+  /** One bundle per platform/arch. */
+  bundles: readonly ReleaseBundle[];
+}
+
+/**
+ * Publishes one version for several platforms/archs at once (what one electron-builder or Forge run
+ * builds), as {@link addBundle} does for one, in one transaction: clients of every platform see the
+ * release appear together, and a failure for one platform adds nothing for any.
+ */
+export async function addRelease(options: AddReleaseOptions): Promise<AddResult[]> {
   let version: string;
-  let key: string;
+  const keys: string[] = [];
   try {
     version = parseVersion(options.version, 'the version to add');
-    key = platformKey(platform, arch);
+    for (const b of options.bundles) keys.push(platformKey(b.platform, b.arch));
   } catch (error) {
     throw fromBundleError(error);
   }
+  if (options.bundles.length === 0) throw new RepoError('USAGE', 'a release needs at least one bundle');
+  const twice = keys.find((key, i) => keys.indexOf(key) !== i);
+  if (twice !== undefined) throw new RepoError('USAGE', `two bundles for ${twice} in one release`);
   if (options.custom !== undefined) {
     if (!isPlainObject(options.custom)) throw new RepoError('INVALID_CUSTOM', 'custom fields must be a JSON object');
     checkCanonical(options.custom, 'custom');
@@ -159,78 +186,88 @@ export async function addBundle(options: AddOptions): Promise<AddResult> {
   const rollout = options.rollout === undefined ? FULL_ROLLOUT : checkPercent(options.rollout);
   const state = await loadRepository(options.repoDir);
   const name = state.config.appName;
-  const releases = releasesOf(state).get(key) ?? [];
-  if (releases.some((r) => r.version === version)) {
-    throw new RepoError('DUPLICATE_VERSION', `${name} ${version} for ${key} is already in the repository`);
-  }
-  const latest = releases.at(-1);
-  if (latest !== undefined && compareVersions(version, latest.version) <= 0) {
-    throw new RepoError('VERSION_NOT_NEWER', `${version} is not newer than ${latest.version}, the latest ${name} for ${key}`);
-  }
+  const all = releasesOf(state);
+  const plans = options.bundles.map((bundle, i) => {
+    const key = keys[i] ?? '';
+    const releases = all.get(key) ?? [];
+    if (releases.some((r) => r.version === version)) {
+      throw new RepoError('DUPLICATE_VERSION', `${name} ${version} for ${key} is already in the repository`);
+    }
+    const latest = releases.at(-1);
+    if (latest !== undefined && compareVersions(version, latest.version) <= 0) {
+      throw new RepoError('VERSION_NOT_NEWER', `${version} is not newer than ${latest.version}, the latest ${name} for ${key}`);
+    }
+    return { ...bundle, key, base: [...releases].reverse().find((r) => r.archive !== undefined) };
+  });
   const signers = await signersFor(options, state, ['targets', 'snapshot', 'timestamp'], `adding ${name} ${version}`);
-  const base = [...releases].reverse().find((r) => r.archive !== undefined);
 
   return withTransaction(options.repoDir, async (tx) => {
-    const tarPath = tx.scratch('new.tar');
-    const archiveScratch = tx.scratch('archive.tar.gz');
-    options.logger?.info(`packing ${options.bundleDir}`);
-    const info = await createArchive(options.bundleDir, archiveScratch, tarPath).catch((e: unknown) => {
-      throw fromBundleError(e);
-    });
-    const tufup = (kind: TargetKind): TargetCustom => {
-      const custom: TargetCustom = {
-        tufup: { schema: CUSTOM_SCHEMA, kind, name, version, platform, arch, tar: info.tar, required: options.required === true },
-      };
-      if (options.releaseNotes !== undefined) custom.tufup.releaseNotes = options.releaseNotes;
-      // The rollout decides who is offered the version: it lives on the archive, the one target per version.
-      if (kind === 'archive' && rollout < FULL_ROLLOUT) custom.tufup.rollout = rollout;
-      if (options.custom !== undefined) custom.user = options.custom;
-      return custom;
-    };
     const targetsJson = state.targets.signed.toJSON();
     const entries = { ...(targetsJson.targets as JSONObject) };
-    const stage = (kind: TargetKind, scratch: string, digest: Digest, custom: TargetCustom): AddedFile => {
-      const path = targetPath({ name, version, kind, platform, arch });
-      const file = targetFile(path, digest.sha256);
-      tx.putFile(file, scratch);
-      entries[path] = new TargetFile({
-        path,
-        length: digest.size,
-        hashes: { sha256: digest.sha256 },
-        unrecognizedFields: { custom: custom as unknown as JSONValue },
-      }).toJSON();
-      return { path, file, size: digest.size, sha256: digest.sha256 };
-    };
-    const archive = stage('archive', archiveScratch, info.archive, tufup('archive'));
-    let patch: AddResult['patch'];
-    if (base?.archive !== undefined) {
-      const baseTar = tx.scratch('base.tar');
-      const baseArchive = join(options.repoDir, ...base.archive.file.split('/'));
-      options.logger?.info(`making the patch from ${base.version}`);
-      const baseDigest = await gunzipFile(baseArchive, baseTar).catch((e: unknown) => {
-        if (failedWriting(e, baseTar)) throw fromBundleError(e);
-        throw new RepoError('METADATA_CORRUPT', `${base.archive?.file}, the archive of ${base.version}, is missing or unreadable`, { cause: e });
+    const staged: Omit<AddResult, 'metadata'>[] = [];
+    for (const { bundleDir, platform, arch, key, base } of plans) {
+      const tarPath = tx.scratch('new.tar');
+      const archiveScratch = tx.scratch('archive.tar.gz');
+      options.logger?.info(`packing ${bundleDir}`);
+      const info = await createArchive(bundleDir, archiveScratch, tarPath).catch((e: unknown) => {
+        throw fromBundleError(e);
       });
-      if (!sameDigest(baseDigest, base.archive.custom.tufup.tar)) {
-        throw new RepoError('METADATA_CORRUPT', `${base.archive.file} does not hold the tar its metadata records`);
+      const tufup = (kind: TargetKind): TargetCustom => {
+        const custom: TargetCustom = {
+          tufup: { schema: CUSTOM_SCHEMA, kind, name, version, platform, arch, tar: info.tar, required: options.required === true },
+        };
+        if (options.releaseNotes !== undefined) custom.tufup.releaseNotes = options.releaseNotes;
+        // The rollout decides who is offered the version: it lives on the archive, the one target per version.
+        if (kind === 'archive' && rollout < FULL_ROLLOUT) custom.tufup.rollout = rollout;
+        if (options.custom !== undefined) custom.user = options.custom;
+        return custom;
+      };
+      const stage = (kind: TargetKind, scratch: string, digest: Digest, custom: TargetCustom): AddedFile => {
+        const path = targetPath({ name, version, kind, platform, arch });
+        const file = targetFile(path, digest.sha256);
+        tx.putFile(file, scratch);
+        entries[path] = new TargetFile({
+          path,
+          length: digest.size,
+          hashes: { sha256: digest.sha256 },
+          unrecognizedFields: { custom: custom as unknown as JSONValue },
+        }).toJSON();
+        return { path, file, size: digest.size, sha256: digest.sha256 };
+      };
+      const archive = stage('archive', archiveScratch, info.archive, tufup('archive'));
+      let patch: AddResult['patch'];
+      if (base?.archive !== undefined) {
+        const baseTar = tx.scratch('base.tar');
+        const baseArchive = join(options.repoDir, ...base.archive.file.split('/'));
+        options.logger?.info(`making the patch from ${base.version} for ${key}`);
+        const baseDigest = await gunzipFile(baseArchive, baseTar).catch((e: unknown) => {
+          if (failedWriting(e, baseTar)) throw fromBundleError(e);
+          throw new RepoError('METADATA_CORRUPT', `${base.archive?.file}, the archive of ${base.version}, is missing or unreadable`, { cause: e });
+        });
+        if (!sameDigest(baseDigest, base.archive.custom.tufup.tar)) {
+          throw new RepoError('METADATA_CORRUPT', `${base.archive.file} does not hold the tar its metadata records`);
+        }
+        const patchScratch = tx.scratch('patch');
+        const patchDigest = await createPatchFile(baseTar, tarPath, patchScratch, options.patchLevel === undefined ? {} : { level: options.patchLevel }).catch(
+          (e: unknown) => {
+            throw fromBundleError(e);
+          },
+        );
+        const custom = tufup('patch');
+        custom.tufup.base = { version: base.version, ...baseDigest };
+        const added = stage('patch', patchScratch, patchDigest, custom);
+        patch = { ...added, base: base.version, saving: archive.size - added.size };
+        // The scratch tars of one platform are not needed for the next; a release of five platforms must
+        // not hold ten tars in scratch space at once.
+        await rm(baseTar, { force: true });
       }
-      const patchScratch = tx.scratch('patch');
-      const patchDigest = await createPatchFile(baseTar, tarPath, patchScratch, options.patchLevel === undefined ? {} : { level: options.patchLevel }).catch(
-        (e: unknown) => {
-          throw fromBundleError(e);
-        },
-      );
-      const custom = tufup('patch');
-      custom.tufup.base = { version: base.version, ...baseDigest };
-      const added = stage('patch', patchScratch, patchDigest, custom);
-      patch = { ...added, base: base.version, saving: archive.size - added.size };
+      await rm(tarPath, { force: true });
+      staged.push({ name, version, platform, arch, tar: info.tar, archive, rollout, ...(patch === undefined ? {} : { patch }) });
     }
     const targets = Targets.fromJSON({ ...targetsJson, targets: entries });
     const metadata = await stageMetadata(tx, state, { targets, ...(options.now === undefined ? {} : { now: options.now }) }, signers);
-    options.logger?.info(`added ${name} ${version} for ${key}`);
-    const result: AddResult = { name, version, platform, arch, tar: info.tar, archive, rollout, metadata };
-    if (patch !== undefined) result.patch = patch;
-    return result;
+    options.logger?.info(`added ${name} ${version} for ${plans.map((p) => p.key).join(', ')}`);
+    return staged.map((r) => ({ ...r, metadata }));
   });
 }
 

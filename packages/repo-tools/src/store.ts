@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Metadata, type Root, type Snapshot, type Targets, type Timestamp } from '@tufjs/models';
-import { errnoOf, messageOf, serializeTrustFile, TRUST_FILE } from '@tufup/bundle';
+import { errnoOf, messageOf, serializeTrustFile, syncFolder, TRUST_FILE } from '@tufup/bundle';
 import { CONFIG_FILE, METADATA_DIR, readConfig, serializeConfig, type RepoConfig, type RoleName } from './config.js';
 import { fromBundleError, ioError, RepoError } from './error.js';
 import { metadataFileName, metaFileOf, nextVersion, parseMetadata, serializeMetadata, signMetadata, expiresIn, type AnySigned } from './metadata.js';
@@ -77,7 +77,9 @@ function verifyMetaFile(meta: { verify(data: Buffer): void }, bytes: Buffer, nam
  * All changes of one command, staged in a temporary folder next to the repository (same volume, so
  * moving them in is a rename) and moved in by {@link Transaction.commit}: targets first, then
  * versioned metadata, root.json, the config and the trust file, timestamp.json last, then deletions. A failure before
- * or during the commit leaves the repository as it was.
+ * or during the commit leaves the repository as it was. Durable in that order: each file is fsynced before
+ * its rename and its folder after it, before the next file moves, so after a power cut timestamp.json
+ * never names metadata or targets that did not reach the disk.
  */
 export class Transaction {
   private readonly staged = new Map<string, string>();
@@ -179,17 +181,28 @@ export class Transaction {
         }
         await rename(this.staged.get(rel) ?? '', dest);
         done.push(backup === undefined ? { dest } : { dest, backup });
+        await this.syncFolders(dirname(dest), createdDirs);
       }
     } catch (cause) {
       for (const { dest, backup } of done.reverse()) {
         if (backup === undefined) await rm(dest, { force: true });
         else await rename(backup, dest);
+        await syncFolder(dirname(dest)).catch(() => undefined);
       }
       for (const dir of createdDirs.reverse()) await rmdir(dir).catch(() => undefined);
       throw ioError(`could not update ${this.repoDir} (it was left as it was)`, cause);
     }
     // The new metadata no longer names these files, so from here on a failure only leaves litter.
     for (const rel of this.deletions) await rm(join(this.repoDir, ...rel.split('/')), { force: true });
+  }
+
+  /**
+   * Makes the name just renamed into `dir` durable, and the names of the folders this commit created on the
+   * way to it (each new folder's entry lives in its parent), before the next file moves.
+   */
+  private async syncFolders(dir: string, created: readonly string[]): Promise<void> {
+    await syncFolder(dir);
+    for (let at = dir; created.includes(at); at = dirname(at)) await syncFolder(dirname(at));
   }
 
   private async mkdirs(dir: string, created: string[]): Promise<void> {

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { satisfies } from 'semver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,6 +65,14 @@ describe('the tufup-repo program (bin/tufup-repo.js)', () => {
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/^tufup-repo status: .*\[[A-Z_]+\]$/m);
     expect(execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim()).toMatch(/^v2[4-9]\./);
+  });
+
+  it('the bin npm links is a source file (executable), not a build output, so a fresh clone links it at npm install', () => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'packages/repo-tools/package.json'), 'utf8')) as { bin: Record<string, string>; files: string[] };
+    expect(manifest.bin).toEqual({ 'tufup-repo': './bin/tufup-repo.js' });
+    expect(join(ROOT, 'packages/repo-tools', manifest.bin['tufup-repo']!)).toBe(CLI);
+    expect(manifest.files).toContain('bin');
+    expect(statSync(CLI).mode & 0o755).toBe(0o755);
   });
 
   it("every package's engines field admits exactly the Node versions the program states", () => {

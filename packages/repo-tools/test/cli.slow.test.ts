@@ -1,9 +1,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LoopbackServer } from '@tufup/testkit';
 import { FieldClient } from './helpers/client.js';
 import { cliOk, listFiles, runCli, tempDir, writeBundle } from './helpers/fixtures.js';
-import { StaticServer } from './helpers/server.js';
 
 interface Json {
   [key: string]: unknown;
@@ -20,7 +20,7 @@ describe('tufup-repo, from init to prune, as clients in the field see it', () =>
   let tmp: string;
   let repo: string;
   let keys: string;
-  const server = { current: undefined as StaticServer | undefined };
+  const server = { current: undefined as LoopbackServer | undefined };
   let linux: FieldClient;
   let darwin: FieldClient;
   let freshCount = 0;
@@ -41,7 +41,7 @@ describe('tufup-repo, from init to prune, as clients in the field see it', () =>
     ({ dir: tmp, cleanup } = await tempDir());
     repo = join(tmp, 'repo');
     keys = join(tmp, 'keys');
-    server.current = new StaticServer(repo);
+    server.current = new LoopbackServer(repo);
     await server.current.start();
   });
 

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LoopbackServer } from '@tufup/testkit';
 import { FieldClient } from './helpers/client.js';
 import { cliOk, errorCode, runCli, tempDir, treeHash, writeBundle } from './helpers/fixtures.js';
-import { StaticServer } from './helpers/server.js';
 
 interface VersionJson {
   version: string;
@@ -19,7 +19,7 @@ describe('tufup-repo add --rollout, rollout, yank, unyank and status', () => {
   let tmp: string;
   let repo: string;
   let keys: string;
-  const server = { current: undefined as StaticServer | undefined };
+  const server = { current: undefined as LoopbackServer | undefined };
   let client: FieldClient;
 
   const cli = async (...args: string[]): Promise<string> => (await cliOk([...args, '--repo', repo, '--keys-dir', keys])).stdout;
@@ -37,7 +37,7 @@ describe('tufup-repo add --rollout, rollout, yank, unyank and status', () => {
     keys = join(tmp, 'keys');
     await cli('init', '--app-name', 'demo');
     await cli('add', await bundle(0), '--version', '1.0.0', '--platform', 'linux', '--arch', 'x64');
-    server.current = new StaticServer(repo);
+    server.current = new LoopbackServer(repo);
     await server.current.start();
     client = await FieldClient.install(join(tmp, 'client'), server.current.url, join(repo, 'metadata/1.root.json'), 'linux', 'x64');
   });

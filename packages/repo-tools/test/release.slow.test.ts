@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addBundle, initRepository } from '../src/index.js';
 import { codeOf, tempDir, treeHash } from './helpers/fixtures.js';
-import { mountSmallDisk } from '../../bundle/test/small-disk.js';
+import { mountSmallDisk } from '@tufup/testkit';
 
 describe('addBundle making a patch from the previous archive', () => {
   let tmp: string;

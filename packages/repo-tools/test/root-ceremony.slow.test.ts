@@ -1,9 +1,9 @@
 import { copyFile, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LoopbackServer } from '@tufup/testkit';
 import { FieldClient } from './helpers/client.js';
 import { cliOk, errorCode, runCli, tempDir, treeHash, writeBundle, type CliRun } from './helpers/fixtures.js';
-import { StaticServer } from './helpers/server.js';
 
 interface Json {
   [key: string]: unknown;
@@ -31,7 +31,7 @@ describe('the offline root ceremony, 2-of-3 root keys in three folders, one rota
     carol: { dir: '', keyid: '', file: '' },
   };
   let carolNew: { keyid: string; privateFile: string; publicFile: string };
-  const server = new StaticServer('');
+  const server = new LoopbackServer('');
   let client: FieldClient;
 
   const cli = (...args: string[]): Promise<CliRun> => cliOk([...args, '--repo', repo, '--keys-dir', keys]);
@@ -56,7 +56,7 @@ describe('the offline root ceremony, 2-of-3 root keys in three folders, one rota
       holders[name] = { dir, keyid: file.split('.')[1] ?? '', file: join(dir, file) };
     }
     await cli('add', await writeBundle(join(tmp, 'bundle-0'), 0), '--version', '1.0.0', '--platform', 'linux', '--arch', 'x64');
-    Object.assign(server, new StaticServer(repo));
+    Object.assign(server, new LoopbackServer(repo));
     await server.start();
     client = await FieldClient.install(join(tmp, 'client'), server.url, join(repo, 'metadata/1.root.json'), 'linux', 'x64');
     expect(await client.check()).toMatchObject({ rootVersion: 1, version: '1.0.0' });

@@ -2,10 +2,10 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseTrustFile, TRUST_FILE } from '@tufup/bundle';
+import { LoopbackServer } from '@tufup/testkit';
 import { addBundle, checkTrustFile, initRepository, rotateKey, setThreshold, signRepository, trustFileOf, writeTrustFile } from '../src/index.js';
 import { FieldClient } from './helpers/client.js';
 import { codeOf, tempDir, treeHash, writeBundle } from './helpers/fixtures.js';
-import { StaticServer } from './helpers/server.js';
 
 describe('the trust file apps ship (tufup.json)', () => {
   let tmp: string;
@@ -113,8 +113,8 @@ describe('the trust file apps ship (tufup.json)', () => {
     await rotateKey({ repoDir, keysDir, role: 'root' });
     await rotateKey({ repoDir, keysDir, role: 'timestamp' });
     await addBundle({ repoDir, keysDir, bundleDir: await writeBundle(join(tmp, 'b2'), 1), version: '1.1.0', platform: 'linux', arch: 'x64' });
-    const server = new StaticServer(repoDir);
-    const url = await server.start();
+    const server = new LoopbackServer(repoDir);
+    const { url } = await server.start();
     try {
       const trustedRoot = join(tmp, 'shipped-root.json');
       await writeFile(trustedRoot, shipped.root);

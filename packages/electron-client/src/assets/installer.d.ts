@@ -1,4 +1,4 @@
-// Types of the generated dist/assets/installer.js (scripts/build.ts), imported as `#installer-scripts`.
+// Types of the generated dist/assets/installer.mjs (scripts/build.ts), imported as `#installer-scripts`.
 import type { EmbeddedFile } from './embedded.js';
 
 /** The installer scripts of install/: POSIX sh and PowerShell. */

@@ -24,6 +24,7 @@ import { isRequired, newestVersion, patchChain, planDownload, readCatalog, type 
 import { resolveOptions, type CoreOptions, type ResolvedOptions } from './config.js';
 import { toUpdateError, UpdateError } from './error.js';
 import { ResumableFetcher } from './fetcher.js';
+import { Operation } from './operation.js';
 import { ProgressMeter, type Progress } from './progress.js';
 import { findStagedVersion, markBusy, removeStaged, stagedPaths, writeStagedRecord, type StagedUpdate } from './stage.js';
 
@@ -48,10 +49,13 @@ export interface DownloadOptions {
 /** One patch to apply, whatever its base comes from. */
 type PatchStep = Omit<ApplyPatchOptions, 'base' | 'releaseBase'>;
 
-/** An open, refreshed TUF repository: one tuf-js Updater per operation, as tuf-js requires. */
+/**
+ * An open, refreshed TUF repository: one tuf-js Updater per operation, as tuf-js requires, with the
+ * operation its fetcher reports to.
+ */
 interface Session {
   updater: Updater;
-  fetcher: ResumableFetcher;
+  operation: Operation;
   catalog: Catalog;
 }
 
@@ -129,7 +133,7 @@ export class UpdateClient {
     const o = this.options;
     const { signal, onProgress } = options;
     const { dir: stagedDir } = stagedPaths(o.stagedDir, info.version);
-    const bytesBefore = session.fetcher.targetBytes;
+    const bytesBefore = session.operation.targetBytes;
     let strategy: 'patch' | 'full' = 'full';
     let keep: string | undefined;
     if (info.plan.strategy === 'patch') {
@@ -137,7 +141,7 @@ export class UpdateClient {
         keep = await this.stageFromPatches(session, info, stagedDir, options);
         strategy = 'patch';
       } catch (error) {
-        const e = toUpdateError(error, `patching to ${info.version}`, signal, session.fetcher.lastFailure);
+        const e = toUpdateError(error, `patching to ${info.version}`, signal, session.operation.lastFailure);
         if (e.code !== 'PATCH' && e.code !== 'VERIFICATION') throw e;
         o.logger.warn(`tufup: ${e.message}; downloading the full archive instead`);
         await this.guard(`removing ${stagedDir}`, signal, () => rm(stagedDir, { recursive: true, force: true }));
@@ -150,7 +154,7 @@ export class UpdateClient {
       stagedDir,
       tar: archive.custom.tufup.tar,
       strategy,
-      downloadedBytes: session.fetcher.targetBytes - bytesBefore,
+      downloadedBytes: session.operation.targetBytes - bytesBefore,
       required: info.required,
       stagedAt: new Date().toISOString(),
     };
@@ -288,25 +292,30 @@ export class UpdateClient {
     await this.guard('preparing the download folder', signal, () => mkdir(dir, { recursive: true }));
     const meter = new ProgressMeter('download', targets.reduce((sum, t) => sum + t.length, 0), onProgress);
     const paths: string[] = [];
+    // Bytes of the targets already done; the file being fetched adds its bytes on disk.
     let done = 0;
-    for (const target of targets) {
-      const path = join(dir, target.path.slice(target.path.indexOf('/') + 1));
-      const cached = await session.updater.findCachedTarget(target.info, path);
-      if (cached === undefined) {
-        const temp = `${path}.verified-${process.pid}`;
-        session.fetcher.context = { signal, onFileBytes: (bytes) => meter.update(done + bytes) };
-        await this.guard(`downloading ${target.path}`, signal, async () => {
-          try {
-            await session.updater.downloadTarget(target.info, temp);
-            await rename(temp, path);
-          } finally {
-            await rm(temp, { force: true });
-          }
-        }, session.fetcher);
+    const unwatch = session.operation.watchFiles((_url, bytes) => meter.update(done + bytes));
+    try {
+      for (const target of targets) {
+        const path = join(dir, target.path.slice(target.path.indexOf('/') + 1));
+        const cached = await session.updater.findCachedTarget(target.info, path);
+        if (cached === undefined) {
+          const temp = `${path}.verified-${process.pid}`;
+          await this.guard(`downloading ${target.path}`, signal, async () => {
+            try {
+              await session.updater.downloadTarget(target.info, temp);
+              await rename(temp, path);
+            } finally {
+              await rm(temp, { force: true });
+            }
+          }, session.operation);
+        }
+        done += target.length;
+        meter.update(done);
+        paths.push(path);
       }
-      done += target.length;
-      meter.update(done);
-      paths.push(path);
+    } finally {
+      unwatch();
     }
     meter.finish();
     return paths;
@@ -334,23 +343,15 @@ export class UpdateClient {
       await mkdir(o.downloadDir, { recursive: true });
       await seedTrustedRoot(o.metadataDir, o.trustedRoot);
     });
-    const fetcher = new ResumableFetcher({
-      fetch: o.fetch,
-      headers: o.headers,
-      stallTimeoutMs: o.stallTimeoutMs,
-      minBytesPerSecond: o.minBytesPerSecond,
-      retries: o.retries,
-      partialDir: o.downloadDir,
-      logger: o.logger,
-    });
-    fetcher.context = { signal };
+    const operation = new Operation(signal);
+    const fetcher = new ResumableFetcher({ ...o, partialDir: o.downloadDir }, operation);
     const updater = await this.guard(what, signal, async () => {
       const u = new Updater({ metadataDir: o.metadataDir, metadataBaseUrl: o.metadataUrl, targetDir: o.targetsDir, targetBaseUrl: o.targetsUrl, fetcher });
       await u.refresh();
       return u;
-    }, fetcher);
-    const catalog = await this.guard(what, signal, () => readCatalog(updater, o), fetcher);
-    return { updater, fetcher, catalog };
+    }, operation);
+    const catalog = await this.guard(what, signal, () => readCatalog(updater, o), operation);
+    return { updater, operation, catalog };
   }
 
   /** Where a tar of `version` is kept: an intermediate of a patch chain, or the next patch base. */
@@ -358,12 +359,13 @@ export class UpdateClient {
     return join(this.options.downloadDir, `${this.options.appName}-${version}.tar`);
   }
 
-  private async guard<T>(what: string, signal: AbortSignal | undefined, fn: () => Promise<T>, fetcher?: ResumableFetcher): Promise<T> {
+  /** Runs `fn` as an UpdateError-throwing step; `operation` explains a tuf-js failure that kept only a message. */
+  private async guard<T>(what: string, signal: AbortSignal | undefined, fn: () => Promise<T>, operation?: Operation): Promise<T> {
     if (signal?.aborted === true) throw new UpdateError('CANCELLED', `${what}: cancelled`);
     try {
       return await fn();
     } catch (error) {
-      throw toUpdateError(error, what, signal, fetcher?.lastFailure);
+      throw toUpdateError(error, what, signal, operation?.lastFailure);
     }
   }
 

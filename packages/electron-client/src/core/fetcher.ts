@@ -4,27 +4,32 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { errnoOf } from '@tufup/bundle';
 import type { Fetcher } from 'tuf-js';
 import { DownloadHTTPError, DownloadLengthMismatchError } from 'tuf-js/dist/error.js';
-import type { Logger } from './config.js';
+import type { ResolvedOptions } from './config.js';
 import { UpdateError } from './error.js';
 
-/** What {@link ResumableFetcher} needs to know. */
-export interface FetcherOptions {
-  fetch: typeof globalThis.fetch;
-  headers: Readonly<Record<string, string>>;
-  stallTimeoutMs: number;
-  /** Slowest average rate a request may keep up, measured over windows of `stallTimeoutMs`; 0 turns it off. */
-  minBytesPerSecond: number;
-  retries: number;
+/** What {@link ResumableFetcher} needs to know: the transfer options as the client resolved them, and where partials go. */
+export type FetcherOptions = Pick<ResolvedOptions, 'fetch' | 'headers' | 'stallTimeoutMs' | 'minBytesPerSecond' | 'retries' | 'logger'> & {
   /** Where `*.partial` files of interrupted target downloads wait to be resumed. */
   partialDir: string;
-  logger: Logger;
-}
+};
 
-/** Per-operation hooks; set by the client around one check or one download. */
+/**
+ * The operation a fetcher serves (one check or one download, like the tuf-js Updater it is given to),
+ * fixed when the fetcher is made: the fetcher reports through it and keeps no state between calls.
+ */
 export interface FetchContext {
-  signal?: AbortSignal | undefined;
-  /** Bytes of the current target file on disk so far (resumed bytes included); may go down on a restart. */
-  onFileBytes?: ((bytes: number) => void) | undefined;
+  /** Stops every request of the operation: CANCELLED. */
+  readonly signal?: AbortSignal | undefined;
+  /** Bytes of the target file at `url` on disk so far (resumed bytes included); may go down on a restart. */
+  readonly onFileBytes?: ((url: string, bytes: number) => void) | undefined;
+  /** `bytes` more of a target file arrived from the network. */
+  readonly onTargetBytes?: ((bytes: number) => void) | undefined;
+  /**
+   * A call ended, with what it threw, or undefined when it succeeded. tuf-js wraps some failures in a
+   * message-only RuntimeError; this tells a failed download apart from downloaded bytes that then failed
+   * verification.
+   */
+  readonly onSettled?: ((failure: unknown) => void) | undefined;
 }
 
 const RETRY_DELAY_MS = 250;
@@ -39,23 +44,32 @@ const MAX_RETRY_DELAY_MS = 4_000;
  * DownloadHTTPError (its root-rotation probe stops on 403/404 of that class).
  */
 export class ResumableFetcher implements Fetcher {
-  context: FetchContext = {};
-  /**
-   * Why the latest request failed; undefined while a request runs and after one succeeded. tuf-js wraps
-   * some failures in a message-only RuntimeError, and this tells a failed download apart from downloaded
-   * bytes that then failed verification. It never outlives the request it belongs to: every check ends with
-   * tuf-js's 404 probe for the next root, which must not explain a later failure.
-   */
-  lastFailure: unknown;
-  /** Bytes received from the network since construction, metadata included. */
-  networkBytes = 0;
-  /** Bytes of target files received from the network since construction. */
-  targetBytes = 0;
+  constructor(
+    private readonly options: FetcherOptions,
+    private readonly context: FetchContext = {},
+  ) {}
 
-  constructor(private readonly options: FetcherOptions) {}
+  downloadBytes(url: string, maxLength: number): Promise<Buffer> {
+    return this.settled(this.fetchBytes(url, maxLength));
+  }
 
-  async downloadBytes(url: string, maxLength: number): Promise<Buffer> {
-    this.lastFailure = undefined;
+  downloadFile<T>(url: string, maxLength: number, handler: (file: string) => Promise<T>): Promise<T> {
+    return this.settled(this.fetchFile(url, maxLength, handler));
+  }
+
+  /** Reports how a call ended to {@link FetchContext.onSettled}. */
+  private async settled<T>(call: Promise<T>): Promise<T> {
+    try {
+      const result = await call;
+      this.context.onSettled?.(undefined);
+      return result;
+    } catch (error) {
+      this.context.onSettled?.(error);
+      throw error;
+    }
+  }
+
+  private fetchBytes(url: string, maxLength: number): Promise<Buffer> {
     return this.withRetries(url, async () => {
       const chunks: Buffer[] = [];
       let received = 0;
@@ -71,8 +85,7 @@ export class ResumableFetcher implements Fetcher {
     });
   }
 
-  async downloadFile<T>(url: string, maxLength: number, handler: (file: string) => Promise<T>): Promise<T> {
-    this.lastFailure = undefined;
+  private async fetchFile<T>(url: string, maxLength: number, handler: (file: string) => Promise<T>): Promise<T> {
     const partial = join(this.options.partialDir, `${basename(decodeURIComponent(new URL(url).pathname))}.partial`);
     await mkdir(this.options.partialDir, { recursive: true });
     let resumed = await sizeOf(partial) > 0;
@@ -88,7 +101,7 @@ export class ResumableFetcher implements Fetcher {
       } catch (error) {
         // A partial never outlives a failed check: the next attempt starts from nothing.
         await rm(partial, { force: true });
-        if (!resumed || this.context.signal?.aborted === true) throw this.fail(error);
+        if (!resumed || this.context.signal?.aborted === true) throw error;
         this.options.logger.warn(`tufup: the resumed download of ${url} failed verification; downloading it again from the start`);
         resumed = false;
       }
@@ -102,7 +115,7 @@ export class ResumableFetcher implements Fetcher {
       await rm(partial, { force: true });
       offset = 0;
     }
-    this.context.onFileBytes?.(offset);
+    this.context.onFileBytes?.(url, offset);
     if (offset === maxLength && offset > 0) return;
     await this.get(url, offset, async (response, body) => {
       let start: number;
@@ -119,7 +132,7 @@ export class ResumableFetcher implements Fetcher {
       } else {
         throw new DownloadHTTPError(`GET ${url} failed with HTTP ${response.status}`, response.status);
       }
-      this.context.onFileBytes?.(start);
+      this.context.onFileBytes?.(url, start);
       const handle = await open(partial, start === 0 ? 'w' : 'a');
       let size = start;
       try {
@@ -127,8 +140,8 @@ export class ResumableFetcher implements Fetcher {
           size += chunk.length;
           if (size > maxLength) throw new DownloadLengthMismatchError(`${url} is longer than its signed ${maxLength} bytes`);
           await handle.write(chunk);
-          this.targetBytes += chunk.length;
-          this.context.onFileBytes?.(size);
+          this.context.onTargetBytes?.(chunk.length);
+          this.context.onFileBytes?.(url, size);
         }
       } finally {
         await handle.close();
@@ -173,7 +186,6 @@ export class ResumableFetcher implements Fetcher {
         const { done, value } = await reader.read();
         if (done) return;
         watch.received(value.length);
-        this.networkBytes += value.length;
         yield Buffer.from(value.buffer, value.byteOffset, value.length);
       }
     } finally {
@@ -188,20 +200,15 @@ export class ResumableFetcher implements Fetcher {
         return await attempt();
       } catch (error) {
         const signal = this.context.signal;
-        if (signal?.aborted === true) throw this.fail(new UpdateError('CANCELLED', `the download of ${url} was cancelled`, { cause: error }));
-        if (!retryable(error) || tries >= this.options.retries) throw this.fail(asNetworkError(error, url));
+        if (signal?.aborted === true) throw new UpdateError('CANCELLED', `the download of ${url} was cancelled`, { cause: error });
+        if (!retryable(error) || tries >= this.options.retries) throw asNetworkError(error, url);
         const delay = Math.min(RETRY_DELAY_MS * 2 ** tries, MAX_RETRY_DELAY_MS);
         this.options.logger.warn(`tufup: ${describe(error)}; retrying ${url} in ${delay} ms`);
         await sleep(delay, undefined, signal ? { signal } : {}).catch((cause: unknown) => {
-          throw this.fail(new UpdateError('CANCELLED', `the download of ${url} was cancelled`, { cause }));
+          throw new UpdateError('CANCELLED', `the download of ${url} was cancelled`, { cause });
         });
       }
     }
-  }
-
-  private fail(error: unknown): unknown {
-    this.lastFailure = error;
-    return error;
   }
 }
 

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 /** What a stand-in app does when started: confirm a healthy start, crash, or hang without confirming. */
 export type AppBehaviour = 'healthy' | 'crash' | 'hang';
@@ -69,16 +68,5 @@ export async function stopLaunched(outDir: string): Promise<void> {
     } catch {
       // already gone
     }
-  }
-}
-
-/** Polls `probe` until it returns a value (tests wait for files that another process writes); the e2e suite uses it too. */
-export async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
   }
 }

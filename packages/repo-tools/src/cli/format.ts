@@ -11,6 +11,12 @@ export function keyChangeText(r: KeyChangeResult): string {
   const lines = [`${r.role}: ${r.keyids.length} key(s), threshold ${r.threshold}; root is now version ${r.metadata.root}`];
   for (const k of r.added) lines.push(`  added   ${k.keyid} (${k.file})`);
   for (const id of r.removed) lines.push(`  removed ${id}`);
+  for (const key of r.retired) {
+    for (const file of key.deleted) lines.push(`  deleted the retired private key file ${file}`);
+    for (const { file, reason } of key.kept) lines.push(`warning: could not delete the retired private key file ${file} (${reason}): delete it yourself`);
+    const where = key.deleted.length + key.kept.length === 0 ? 'it had no file in the keys folder: ' : '';
+    lines.push(`warning: key ${key.keyid} is retired; ${where}destroy every other copy of it (offline media, backups, CI secrets)`);
+  }
   return lines.join('\n');
 }
 

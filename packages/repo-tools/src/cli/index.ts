@@ -7,6 +7,7 @@ import { COMMON, COMMON_HELP, type Command, type Parsed } from './command.js';
 import { init } from './init.js';
 import { keys } from './keys.js';
 import { prune } from './prune.js';
+import { publish } from './publish.js';
 import { remove } from './remove.js';
 import { root } from './root.js';
 import { rollout } from './rollout.js';
@@ -22,7 +23,7 @@ const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
 
 /** Every command, in the order the main help lists them. A new command is a file in this folder and a line here. */
-const COMMANDS: Record<string, Command> = { init, add, rollout, yank, unyank, sign, keys, threshold, root, remove, prune, status, verify, trust };
+const COMMANDS: Record<string, Command> = { init, add, rollout, yank, unyank, sign, keys, threshold, root, remove, prune, status, verify, trust, publish };
 
 const MAIN_HELP = `tufup-repo: create, sign and publish a TUF update repository for an Electron app
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { initRepository } from '../repository.js';
 import { perRole, str, usage, type Command } from './command.js';
-import { givenKeysDir, passphraseOf, repoOf } from './source.js';
+import { givenKeysDir, guardKeysDir, passphraseOf, repoOf } from './source.js';
 
 export const init: Command = {
   summary: 'create keys and an empty repository',
@@ -22,6 +22,7 @@ export const init: Command = {
     const repoDir = repoOf(args);
     // Not the config's keys folder: there is no config yet.
     const keysDir = givenKeysDir(args) ?? `${repoDir}-keys`;
+    await guardKeysDir(keysDir);
     const passphrase = await passphraseOf(args, true);
     const url = str(args, 'url');
     const result = await initRepository({

@@ -10,7 +10,8 @@ export const keys: Command = {
 tufup-repo keys add ROLE [--public-key FILE]  add a new key (or a PEM public key held elsewhere)
 tufup-repo keys remove ROLE KEYID           remove a key (ID or a unique prefix of 8+ characters)
   Each writes the next N.root.json, signed by the current and the new root keys, and re-signs what the
-  role's keys sign. Needs the root key.`,
+  role's keys sign. Needs the root key. rotate and remove then delete the retired key's private key file
+  from the keys folder (destroy any other copy yourself).`,
   options: { keyid: { type: 'string' }, 'public-key': { type: 'string' } },
   async run(args) {
     const action = positional(args, 0, 'rotate, add or remove');

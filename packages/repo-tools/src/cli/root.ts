@@ -15,7 +15,7 @@ import { parsePrivateKey } from '../keystore.js';
 import { KeyObjectSigner, type Signer } from '../signer.js';
 import { list, number, perRole, positional, readTextFile, str, usage, type Command, type Parsed } from './command.js';
 import { signersOf } from './signers.js';
-import { givenKeysDir, passphraseOf, repoOf, source } from './source.js';
+import { givenKeysDir, guardKeysDir, passphraseOf, repoOf, source } from './source.js';
 
 export const root: Command = {
   summary: 'the offline root ceremony (begin|show|sign|publish|keygen)',
@@ -86,6 +86,7 @@ tufup-repo root keygen --keys-dir DIR [--role ROLE]
     if (action === 'keygen') {
       const keysDir = givenKeysDir(args);
       if (keysDir === undefined) throw usage('root keygen needs --keys-dir DIR (where the private key stays)');
+      await guardKeysDir(keysDir);
       const role: RoleName = checkRole(str(args, 'role') ?? 'root');
       const passphrase = await passphraseOf(args, true);
       const r = await generateKeyFiles({ keysDir, role, ...(passphrase === undefined ? {} : { passphrase }) });

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { KEYS_DIR_ENV, PASSPHRASE_ENV, readConfig } from '../config.js';
 import { RepoError } from '../error.js';
+import { protectKeysDir } from '../keystore.js';
 import { readTextFile, str, type Parsed } from './command.js';
 import { readPassphrase } from './prompt.js';
 import type { Signer } from '../signer.js';
@@ -34,6 +35,21 @@ async function keysDirOf(args: Parsed, repoDir: string): Promise<string> {
   return `${repoDir}-keys`;
 }
 
+/**
+ * Makes the keys folder 0700 when other users may open it, and says so on stderr; warns when it cannot
+ * (a folder owned by someone else). Every command that names a keys folder calls it before using it.
+ */
+export async function guardKeysDir(keysDir: string): Promise<void> {
+  const done = await protectKeysDir(keysDir);
+  if (done === undefined) return;
+  const was = `0${done.was.toString(8)}`;
+  process.stderr.write(
+    done.failed === undefined
+      ? `tufup-repo: the keys folder ${keysDir} was open to other users (mode ${was}); it is now 0700\n`
+      : `tufup-repo: warning: the keys folder ${keysDir} is open to other users (mode ${was}) and could not be made 0700 (${done.failed}): run "chmod 700 ${keysDir}" as its owner\n`,
+  );
+}
+
 // One read of stdin per process: a command that needs the passphrase twice must not wait for a second line.
 let stdinPassphrase: Promise<string> | undefined;
 
@@ -55,6 +71,7 @@ export async function passphraseOf(args: Parsed, confirm = false): Promise<strin
 export async function source(args: Parsed): Promise<Source> {
   const repoDir = repoOf(args);
   const keysDir = await keysDirOf(args, repoDir);
+  await guardKeysDir(keysDir);
   const passphrase = await passphraseOf(args);
   const signers = await signersOf(args);
   return { repoDir, keysDir, ...(passphrase === undefined ? {} : { passphrase }), ...(signers.length === 0 ? {} : { signers }) };

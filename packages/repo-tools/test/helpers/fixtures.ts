@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, expect } from 'vitest';
-import { mountSmallDisk, type SmallDisk } from '../../../bundle/test/small-disk.js';
+import { codeOf as codeOfError } from '@tufup/testkit';
 import { RepoError, type RepoErrorCode } from '../../src/index.js';
+
+// The shared helpers, under the names this suite's tests import them by.
+export { listFiles, treeHash, useSmallDisk } from '@tufup/testkit';
 
 /** The repository root (four levels up from this file). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -23,7 +24,9 @@ export async function tempDir(prefix = 'tufup-repo-tools-'): Promise<{ dir: stri
 
 /**
  * Writes version `step` (0, 1, 2 ...) of a small but real app bundle: a few hundred KB of JavaScript
- * copied from node_modules, then changed a little each version, as real releases change.
+ * copied from node_modules, then changed a little each version, as real releases change. Kept apart from
+ * @tufup/testkit's `writeBundle` (a runnable app around an incompressible resource, for client updates):
+ * the publisher's archive and patch sizes here are those of real code.
  */
 export async function writeBundle(dir: string, step: number): Promise<string> {
   await rm(dir, { recursive: true, force: true });
@@ -38,36 +41,6 @@ export async function writeBundle(dir: string, step: number): Promise<string> {
     await writeFile(main, `${await readFile(main, 'utf8')}\n// release ${i}\n`);
   }
   return dir;
-}
-
-/** sha256 over every path, type, mode and content under `dir`: equal hashes mean byte-identical trees. */
-export async function treeHash(dir: string): Promise<string> {
-  const hash = createHash('sha256');
-  const walk = async (rel: string): Promise<void> => {
-    const names = (await readdir(join(dir, rel))).sort();
-    for (const name of names) {
-      const path = rel === '' ? name : `${rel}/${name}`;
-      const st = await lstat(join(dir, path));
-      hash.update(`${path}\0${st.mode}\0`);
-      if (st.isDirectory()) await walk(path);
-      else if (st.isSymbolicLink()) hash.update(await readlink(join(dir, path)));
-      else hash.update(await readFile(join(dir, path)));
-      hash.update('\0');
-    }
-  };
-  await walk('');
-  return hash.digest('hex');
-}
-
-/** Every file under `dir`, relative, sorted. */
-export async function listFiles(dir: string, rel = ''): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(join(dir, rel), { withFileTypes: true })) {
-    const path = rel === '' ? entry.name : `${rel}/${entry.name}`;
-    if (entry.isDirectory()) out.push(...(await listFiles(dir, path)));
-    else out.push(path);
-  }
-  return out.sort();
 }
 
 /** The outcome of one CLI run. */
@@ -107,31 +80,7 @@ export function errorCode(run: CliRun): string | undefined {
   }
 }
 
-/** The code of the RepoError a promise rejects with; fails the test when it resolves or rejects with anything else. */
-export async function codeOf(promise: Promise<unknown>): Promise<RepoErrorCode | undefined> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RepoError);
-  return (error as RepoError).code;
-}
-
-/**
- * A temp folder with a small tmpfs (`disk.dir`) inside, made before and removed after each test of the
- * calling `describe`; `disk` is the reason when it cannot be mounted (the test then skips, saying why).
- */
-export function useSmallDisk(sizeKiB: number): { readonly tmp: string; readonly disk: SmallDisk | string } {
-  const state: { tmp: string; disk: SmallDisk | string; cleanup: () => Promise<void> } = { tmp: '', disk: '', cleanup: () => Promise.resolve() };
-  beforeEach(async () => {
-    const made = await tempDir();
-    state.tmp = made.dir;
-    state.cleanup = made.cleanup;
-    state.disk = await mountSmallDisk(join(made.dir, 'disk'), sizeKiB);
-  });
-  afterEach(async () => {
-    if (typeof state.disk !== 'string') await state.disk.unmount();
-    await state.cleanup();
-  });
-  return state;
+/** The code of the RepoError (of this package's source) a promise rejects with; fails the test when it resolves or rejects with anything else. */
+export function codeOf(promise: Promise<unknown>): Promise<RepoErrorCode> {
+  return codeOfError(promise, RepoError);
 }

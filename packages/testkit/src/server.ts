@@ -45,8 +45,7 @@ export interface SeenRequest {
 /**
  * A static file server on 127.0.0.1 over a repository folder (`/metadata/...`, `/targets/...`) with
  * `Range` support, a request log, and misbehaviour on command: it plays the compromised mirror, the
- * man in the middle, the broken CDN, the slow link and the server that goes away. The client's tests
- * and the end-to-end suite (`test/`) both use it.
+ * man in the middle, the broken CDN, the slow link and the server that goes away; or just the CDN.
  */
 export class LoopbackServer {
   readonly requests: SeenRequest[] = [];

@@ -1,6 +1,6 @@
 /**
  * A thin stand-in for the `electron` module, so an app's real (bundled) main file runs under plain Node:
- * `node --import register-electron.ts <install>/resources/app/main.mjs` (Electron cannot start on the
+ * `node --import <testkit>/dist/register-electron.js <install>/resources/app/main.mjs` (Electron cannot start on the
  * build machine). Only what an updating main process touches is here, behaving as Electron documents it;
  * what happens is appended to the JSON-lines file `STANDIN_REPORT` for the test to read.
  *

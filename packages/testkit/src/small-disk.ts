@@ -1,7 +1,10 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { messageOf } from '../src/index.js';
+import { messageOf } from '@tufup/bundle';
+import { afterEach, beforeEach } from 'vitest';
 
 const run = promisify(execFile);
 
@@ -16,7 +19,7 @@ export interface SmallDisk {
 /**
  * Mounts a tmpfs of `sizeKiB` on `dir`; the reason it cannot when the test does not run as root or the
  * kernel refuses (tests then skip, saying why). The one helper for every suite that needs a real full or
- * read-only disk (bundle, repo-tools, client and end-to-end tests import it from here).
+ * read-only disk.
  */
 export async function mountSmallDisk(dir: string, sizeKiB: number): Promise<SmallDisk | string> {
   if (process.getuid?.() !== 0) return 'mounting a small tmpfs needs root';
@@ -35,4 +38,21 @@ export async function mountSmallDisk(dir: string, sizeKiB: number): Promise<Smal
       await run('umount', ['-l', dir]).catch(() => undefined);
     },
   };
+}
+
+/**
+ * A temp folder with a small tmpfs (`disk.dir`) inside, made before and removed after each test of the
+ * calling `describe`; `disk` is the reason when it cannot be mounted (the test then skips, saying why).
+ */
+export function useSmallDisk(sizeKiB: number): { readonly tmp: string; readonly disk: SmallDisk | string } {
+  const state: { tmp: string; disk: SmallDisk | string } = { tmp: '', disk: '' };
+  beforeEach(async () => {
+    state.tmp = await mkdtemp(join(tmpdir(), 'tufup-small-disk-'));
+    state.disk = await mountSmallDisk(join(state.tmp, 'disk'), sizeKiB);
+  });
+  afterEach(async () => {
+    if (typeof state.disk !== 'string') await state.disk.unmount();
+    await rm(state.tmp, { recursive: true, force: true });
+  });
+  return state;
 }

@@ -2,16 +2,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { serializeTrustFile } from '@tufup/bundle';
 import { addBundle } from '@tufup/repo-tools';
 import { build } from 'esbuild';
 
 /** The repository root; installs live under its .tmp/ so that a main that keeps the package external finds it in node_modules. */
-export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** The project's Node 24 (type stripping, zstd), whatever runs vitest. */
 export const NODE = existsSync(join(ROOT, 'node_modules', '.bin', 'node')) ? join(ROOT, 'node_modules', '.bin', 'node') : process.execPath;
-const REGISTER = pathToFileURL(fileURLToPath(new URL('../standin/register-electron.ts', import.meta.url))).href;
+/** Registers the stand-in `electron` module (electron-module.ts) in an app's process. */
+const REGISTER = new URL('./register-electron.js', import.meta.url).href;
 
 /** How an app's main is built: its source's module format, the bundle's, and whether the client is bundled in. */
 export interface MainBuild {
