@@ -288,6 +288,27 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     expect(() => updater.quitAndInstall()).toThrow(UpdateError);
   });
 
+  it('finds its releases by the trust file\'s name, and says CONFIG naming both names when the app\'s name is another', async () => {
+    const app = await installApp('1.0.0');
+    // The app's own name (productName) plays no part: the trust file names the app.
+    const named = new StandinElectron({ name: 'Other App', version: '1.0.0', userData: app.userData, resourcesPath: app.resources, execPath: join(app.installDir, APP) });
+    const updater = new TufupUpdater({ url: fixture.server.url, autoDownload: false }, named);
+    updaters.push(updater);
+    stand.push(named);
+    expect((await updater.checkForUpdates())?.version).toBe('1.1.0');
+    expect(updater.appName).toBe(APP);
+
+    // An appName option that contradicts the trust file.
+    const contradicted = launch('1.0.0', app, process.pid, { appName: 'otherapp' }).updater;
+    contradicted.on('error', () => undefined);
+    await expect(contradicted.checkForUpdates()).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringMatching(/"otherapp".*"tufapp"/) as unknown });
+
+    // A plain root.json with the app's own name, which the repository does not publish: never silence.
+    const plain = launch('1.0.0', app, process.pid, { appName: 'otherapp', trustedRoot: fixture.trustedRoot }).updater;
+    plain.on('error', () => undefined);
+    await expect(plain.checkForUpdates()).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringMatching(/publishes "tufapp" for linux-x64, not "otherapp"/) as unknown });
+  });
+
   it('reports an unreachable repository as a NETWORK error event', async () => {
     const { updater } = launch('1.0.0', await installApp('1.0.0'), process.pid, { url: 'http://127.0.0.1:9/' });
     const codes: string[] = [];
