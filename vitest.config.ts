@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-// Fast tests are unit-sized; slow tests spawn processes, serve repositories or move large files.
-// Both run in CI; `npm run test:fast` gives a quick loop while editing.
+// Fast tests are unit-sized; slow tests spawn processes, serve repositories or move large files; heavy
+// tests take minutes of CPU on their own (patches between real 10-30 MB binaries). All three run in CI
+// (`npm test`); `npm run test:fast`, `test:slow` and `test:heavy` run one project each.
 const slow = ['**/*.slow.test.ts'];
+const heavy = ['**/*.heavy.test.ts'];
 
 export default defineConfig({
   test: {
@@ -11,17 +13,26 @@ export default defineConfig({
         test: {
           name: 'fast',
           include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts', 'demo-app/test/**/*.test.ts'],
-          exclude: ['**/node_modules/**', ...slow],
+          exclude: ['**/node_modules/**', ...slow, ...heavy],
           testTimeout: 20_000,
         },
       },
       {
         test: {
           name: 'slow',
-          include: slow.map((s) => s),
+          include: slow,
           exclude: ['**/node_modules/**'],
           testTimeout: 180_000,
           hookTimeout: 180_000,
+        },
+      },
+      {
+        test: {
+          name: 'heavy',
+          include: heavy,
+          exclude: ['**/node_modules/**'],
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
         },
       },
     ],

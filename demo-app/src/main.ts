@@ -9,19 +9,26 @@
  * repository (`npm run demo:electron` sets these):
  * - `TUFUP_DEMO_URL`: base URL of the repository (`metadata/` and `targets/` below it). Required.
  * - `TUFUP_DEMO_USER_DATA`: a userData folder to use instead of the system one (lock, logs); the update
- *   cache then goes next to it (`../cache`) instead of the OS cache folder.
- * The trust file is the `tufup.json` shipped in the bundle (next to package.json): it names the app as
- * the repository knows it. A packaged app uses the client's default, `<resources>/tufup.json`.
+ *   cache then goes into it (`<userData>/cache`) instead of the OS cache folder.
+ * - `TUFUP_DEMO_REPORT`: a file to append one JSON line to at each step (started, healthy, update-downloaded,
+ *   up-to-date, error), for the CI smoke run (scripts/ci-smoke.ts). With it, the demo installs a downloaded
+ *   update at once (quit, install, relaunch) and quits when it is up to date, so a run ends by itself.
+ * Unpackaged (`electron <folder>`), the trust file is the `tufup.json` shipped in the bundle next to
+ * package.json: it names the app as the repository knows it. A packaged app uses the client's default,
+ * `<resources>/tufup.json`.
  */
+import { appendFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { app, BrowserWindow, dialog, session } from 'electron';
-import { createUpdater, type UpdaterOptions } from '@tufup/electron-client';
+import { createUpdater, type TufupUpdater, type UpdaterOptions } from '@tufup/electron-client';
 
 /** Environment variable naming the repository's base URL. */
 export const URL_ENV = 'TUFUP_DEMO_URL';
 /** Environment variable naming a userData folder to use instead of the system one. */
 export const USER_DATA_ENV = 'TUFUP_DEMO_USER_DATA';
+/** Environment variable naming the smoke run's report file (one JSON line per step). */
+export const REPORT_ENV = 'TUFUP_DEMO_REPORT';
 /** The trust file shipped in the bundle, next to package.json. */
 export const TRUST_FILE = 'tufup.json';
 
@@ -55,6 +62,30 @@ async function openWindow(): Promise<BrowserWindow> {
   return window;
 }
 
+/** Appends one step to the smoke run's report, when there is one. */
+function report(event: string, detail: Record<string, unknown> = {}): void {
+  const file = process.env[REPORT_ENV];
+  if (file === undefined || file === '') return;
+  appendFileSync(file, `${JSON.stringify({ event, version: app.getVersion(), pid: process.pid, time: new Date().toISOString(), ...detail })}\n`);
+}
+
+/** The smoke run: install what downloads at once, quit when up to date, report every step. */
+function smokeRun(updater: TufupUpdater): void {
+  if (process.env[REPORT_ENV] === undefined) return;
+  updater.on('update-downloaded', (info) => {
+    report('update-downloaded', { update: info.version });
+    updater.quitAndInstall({ relaunch: true });
+  });
+  updater.on('update-not-available', () => {
+    report('up-to-date');
+    app.quit();
+  });
+  updater.on('error', (error) => {
+    report('error', { code: error.code, message: error.message });
+    app.exit(1);
+  });
+}
+
 async function main(): Promise<void> {
   const userData = process.env[USER_DATA_ENV];
   // Before the updater and the lock, which both live under userData.
@@ -64,9 +95,10 @@ async function main(): Promise<void> {
     return;
   }
   const url = process.env[URL_ENV];
-  const cacheDir = userData === undefined || userData === '' ? undefined : join(dirname(userData), 'cache');
+  const cacheDir = userData === undefined || userData === '' ? undefined : join(userData, 'cache');
   const updater = url === undefined || url === '' ? undefined : createUpdater(updaterOptions(url, cacheDir));
   await app.whenReady();
+  report('started', { exe: process.execPath });
   if (updater === undefined) {
     dialog.showErrorBox('Tufup demo', `Set ${URL_ENV} to the demo repository's URL, or start the demo with \`npm run demo:electron\`.`);
     app.quit();
@@ -80,6 +112,7 @@ async function main(): Promise<void> {
     return false;
   });
   if (installing) return;
+  smokeRun(updater);
   app.on('window-all-closed', () => app.quit());
   let window = await openWindow();
   app.on('second-instance', () => {
@@ -87,7 +120,10 @@ async function main(): Promise<void> {
     else window.focus();
   });
   // This version works: an update relaunched by the installer is kept instead of rolled back.
-  await updater.markHealthy().catch((error: unknown) => console.error('tufup demo: could not confirm a healthy start', error));
+  await updater.markHealthy().then(
+    () => report('healthy'),
+    (error: unknown) => console.error('tufup demo: could not confirm a healthy start', error),
+  );
   // Errors and progress reach the window through the bridge; this promise never rejects.
   void updater.checkForUpdatesAndNotify();
 }

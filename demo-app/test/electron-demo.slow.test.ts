@@ -123,8 +123,8 @@ describe('npm run demo:electron (main.js on a stand-in Electron)', () => {
     expect(Math.max(...percents)).toBe(100);
 
     expect(first.map((r) => r.type)).toEqual(expect.arrayContaining(['click', 'quit']));
-    // The demo keeps its update cache next to its userData folder (TUFUP_DEMO_USER_DATA).
-    expect(await readFile(join(userData, '..', 'cache', 'install', 'result'), 'utf8')).toBe('installed 1.2.0\n');
+    // The demo keeps its update cache in its userData folder (TUFUP_DEMO_USER_DATA).
+    expect(await readFile(join(userData, 'cache', 'install', 'result'), 'utf8')).toBe('installed 1.2.0\n');
 
     expect(second.find((r) => r.type === 'start')).toMatchObject({ version: '1.2.0' });
     expect(second.find((r) => r.type === 'status')).toMatchObject({ status: { currentVersion: '1.2.0' } });

@@ -1,4 +1,4 @@
-import { BundleError } from './error.js';
+import { BundleError, messageOf } from './error.js';
 import { checkName } from './naming.js';
 
 /**
@@ -94,7 +94,7 @@ export function parseTrustFile(bytes: Uint8Array | string, source = TRUST_FILE):
   try {
     checkName(data.appName);
   } catch (cause) {
-    throw invalid(source, (cause as Error).message, cause);
+    throw invalid(source, messageOf(cause), cause);
   }
   const rootVersion = checkRoot(data.root, fail);
   const result: ParsedTrustFile = { appName: data.appName, root: Buffer.from(JSON.stringify(data.root)), rootVersion };
@@ -119,7 +119,7 @@ export function serializeTrustFile(input: TrustFileInput): Buffer {
   try {
     checkName(input.appName);
   } catch (cause) {
-    throw new BundleError('INVALID_TRUST_FILE', `cannot make a trust file: ${(cause as Error).message}`, { cause });
+    throw new BundleError('INVALID_TRUST_FILE', `cannot make a trust file: ${messageOf(cause)}`, { cause });
   }
   let root: unknown = input.root;
   if (input.root instanceof Uint8Array) {

@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve, isAbsolute, sep } from 'node:path';
 import { canonicalize } from '@tufjs/canonical-json';
 import { Metadata, MetadataKind, Root, Signature, type Key } from '@tufjs/models';
-import { writeFileAtomic } from '@tufup/bundle';
+import { messageOf, writeFileAtomic } from '@tufup/bundle';
 import { checkPositive, ROLES, type RoleName } from './config.js';
 import { fromBundleError, RepoError } from './error.js';
 import { generateKey, requireSigners, writeKeyFile } from './keystore.js';
@@ -354,7 +354,7 @@ function parseCeremony(json: unknown, file: string): Ceremony {
     previous = Metadata.fromJSON(MetadataKind.Root, c.previous as JSONObject);
     root = Metadata.fromJSON(MetadataKind.Root, c.root as JSONObject);
   } catch (cause) {
-    throw invalid(file, `its roots are not valid root metadata: ${(cause as Error).message}`, cause);
+    throw invalid(file, `its roots are not valid root metadata: ${messageOf(cause)}`, cause);
   }
   if (root.signed.version !== previous.signed.version + 1) {
     throw invalid(file, `the new root is v${root.signed.version}, not the version after v${previous.signed.version}`);

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { messageOf } from '@tufup/bundle';
 import { RepoError } from './error.js';
 
 /** The four top-level TUF roles. */
@@ -121,7 +122,7 @@ export async function readConfig(repoDir: string): Promise<RepoConfig> {
     try {
       checkRepoUrl(config.url, `"url" in ${path}`);
     } catch (cause) {
-      throw new RepoError('METADATA_CORRUPT', (cause as Error).message, { cause });
+      throw new RepoError('METADATA_CORRUPT', messageOf(cause), { cause });
     }
   }
   return { ...config, expiryDays: expiryDaysOf(config.expiryDays) } as RepoConfig;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { addRelease, initRepository, loadRepository, releasesOf } from '../src/index.js';
-import { codeOf, tempDir, treeHash, writeBundle } from './helpers/fixtures.js';
+import { addRelease, loadRepository, releasesOf } from '../src/index.js';
+import { codeOf, tempRepo, treeHash, writeBundle } from './helpers/fixtures.js';
 
 describe('addRelease: one version for several platforms at once', () => {
   let tmp: string;
@@ -10,10 +10,7 @@ describe('addRelease: one version for several platforms at once', () => {
   let keysDir: string;
 
   beforeEach(async () => {
-    ({ dir: tmp, cleanup } = await tempDir());
-    repoDir = join(tmp, 'repo');
-    keysDir = join(tmp, 'keys');
-    await initRepository({ repoDir, keysDir, appName: 'my-app' });
+    ({ tmp, repoDir, keysDir, cleanup } = await tempRepo({ appName: 'my-app' }));
   });
   afterEach(() => cleanup());
 

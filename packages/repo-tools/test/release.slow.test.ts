@@ -1,8 +1,8 @@
 import { cp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { addBundle, initRepository } from '../src/index.js';
-import { codeOf, tempDir, treeHash } from './helpers/fixtures.js';
+import { addBundle } from '../src/index.js';
+import { codeOf, tempRepo, treeHash } from './helpers/fixtures.js';
 import { mountSmallDisk } from '@tufup/testkit';
 
 describe('addBundle making a patch from the previous archive', () => {
@@ -12,10 +12,7 @@ describe('addBundle making a patch from the previous archive', () => {
   let keysDir: string;
 
   beforeEach(async () => {
-    ({ dir: tmp, cleanup } = await tempDir());
-    repoDir = join(tmp, 'repo');
-    keysDir = join(tmp, 'keys');
-    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    ({ tmp, repoDir, keysDir, cleanup } = await tempRepo({ appName: 'demo' }));
     // 1 MB of zeros: a tiny archive in the repository, but a big tar once unpacked for the patch.
     const first = join(tmp, 'bundle-1');
     await mkdir(first, { recursive: true });

@@ -21,7 +21,7 @@ import {
   verifyRepository,
   type Signer,
 } from '../src/index.js';
-import { listFiles, tempDir, treeHash } from './helpers/fixtures.js';
+import { listFiles, tempRepo, treeHash } from './helpers/fixtures.js';
 
 async function smallBundle(dir: string, version: string, extra = ''): Promise<string> {
   await mkdir(join(dir, 'resources'), { recursive: true });
@@ -38,9 +38,7 @@ describe('the library API', () => {
   const bundle = (name: string, version: string, extra = ''): Promise<string> => smallBundle(join(tmp, 'bundles', name), version, extra);
 
   beforeEach(async () => {
-    ({ dir: tmp, cleanup } = await tempDir());
-    repoDir = join(tmp, 'repo');
-    keysDir = join(tmp, 'keys');
+    ({ tmp, repoDir, keysDir, cleanup } = await tempRepo());
   });
   afterEach(() => cleanup());
 

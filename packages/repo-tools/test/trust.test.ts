@@ -5,7 +5,7 @@ import { parseTrustFile, TRUST_FILE } from '@tufup/bundle';
 import { LoopbackServer } from '@tufup/testkit';
 import { addBundle, checkTrustFile, initRepository, rotateKey, setThreshold, signRepository, trustFileOf, writeTrustFile } from '../src/index.js';
 import { FieldClient } from './helpers/client.js';
-import { codeOf, tempDir, treeHash, writeBundle } from './helpers/fixtures.js';
+import { codeOf, tempRepo, treeHash, writeBundle } from './helpers/fixtures.js';
 
 describe('the trust file apps ship (tufup.json)', () => {
   let tmp: string;
@@ -17,9 +17,7 @@ describe('the trust file apps ship (tufup.json)', () => {
   const json = (bytes: Uint8Array): unknown => JSON.parse(Buffer.from(bytes).toString('utf8'));
 
   beforeEach(async () => {
-    ({ dir: tmp, cleanup } = await tempDir());
-    repoDir = join(tmp, 'repo');
-    keysDir = join(tmp, 'keys');
+    ({ tmp, repoDir, keysDir, cleanup } = await tempRepo());
   });
   afterEach(() => cleanup());
 

@@ -51,7 +51,7 @@ const PERSIST_FAILURE = 'Failed to persist metadata';
 /**
  * Turns anything thrown below us (tuf-js, @tufup/bundle, fs) into an UpdateError. `fetchFailure` is why
  * the fetcher's latest request failed (undefined when it succeeded): tuf-js wraps snapshot and targets
- * errors in a plain RuntimeError that keeps only the message, so the fetcher's own record tells a
+ * errors in a plain RuntimeError that keeps only the message, so the operation's record of its fetcher tells a
  * failed download apart from downloaded metadata that failed verification.
  */
 export function toUpdateError(error: unknown, what: string, signal?: AbortSignal, fetchFailure?: unknown): UpdateError {

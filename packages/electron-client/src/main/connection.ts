@@ -13,6 +13,9 @@ interface Pending {
   onProgress?: (progress: Progress) => void;
 }
 
+/** The two Electron calls the connection makes: it needs no more of the adapter. */
+export type WorkerHost = Pick<ElectronAdapter, 'whenReady' | 'forkWorker'>;
+
 type Request = MainMessage extends infer M ? (M extends { id: number } ? Omit<M, 'v' | 'id'> : never) : never;
 
 /**
@@ -28,7 +31,7 @@ export class WorkerConnection {
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly adapter: ElectronAdapter,
+    private readonly host: WorkerHost,
     /** The worker entry to start; asked before every start (the embedded worker is checked then). */
     private readonly workerPath: () => Promise<string>,
     private readonly logger: Logger | undefined,
@@ -91,7 +94,7 @@ export class WorkerConnection {
 
   private async ensureWorker(): Promise<WorkerProcess> {
     // utilityProcess.fork throws before the app is ready.
-    await this.adapter.whenReady();
+    await this.host.whenReady();
     if (this.worker !== undefined) return this.worker;
     // Two requests at once start one worker: the file check before the start takes a moment.
     this.starting ??= this.startWorker().finally(() => (this.starting = undefined));
@@ -99,7 +102,7 @@ export class WorkerConnection {
   }
 
   private async startWorker(): Promise<WorkerProcess> {
-    const worker = this.adapter.forkWorker(await this.workerPath());
+    const worker = this.host.forkWorker(await this.workerPath());
     this.worker = worker;
     worker.on('message', (data) => this.receive(worker, data));
     worker.on('exit', (code) => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { codeOf as codeOfError } from '@tufup/testkit';
-import { RepoError, type RepoErrorCode } from '../../src/index.js';
+import { initRepository, RepoError, type RepoErrorCode } from '../../src/index.js';
 
 // The shared helpers, under the names this suite's tests import them by.
 export { listFiles, treeHash, useSmallDisk } from '@tufup/testkit';
@@ -20,6 +20,15 @@ export const CLI = join(ROOT, 'packages/repo-tools/bin/tufup-repo.js');
 export async function tempDir(prefix = 'tufup-repo-tools-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A temp folder for one repository: `repo/` and `keys/` inside it; with `init`, initialised for that app name. */
+export async function tempRepo(init?: { appName: string }): Promise<{ tmp: string; repoDir: string; keysDir: string; cleanup: () => Promise<void> }> {
+  const { dir: tmp, cleanup } = await tempDir();
+  const repoDir = join(tmp, 'repo');
+  const keysDir = join(tmp, 'keys');
+  if (init !== undefined) await initRepository({ repoDir, keysDir, appName: init.appName });
+  return { tmp, repoDir, keysDir, cleanup };
 }
 
 /**

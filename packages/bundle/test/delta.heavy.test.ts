@@ -10,7 +10,7 @@ afterEach(cleanTempDirs);
 
 /** Builds the tars of two app versions, patches v1 -> v2, applies it to the v1 install folder. */
 async function roundTrip(v1: Record<string, Buffer>, v2: Record<string, Buffer>): Promise<{ patch: Buffer; target: Buffer }> {
-  const work = await tempDir('tufup-delta-slow-');
+  const work = await tempDir('tufup-delta-heavy-');
   await writeFiles(join(work, 'v1'), v1);
   await writeFiles(join(work, 'v2'), v2);
   const base = await tarToBuffer(join(work, 'v1'), await scanBundle(join(work, 'v1')));

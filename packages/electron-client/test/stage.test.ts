@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { appendFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { digestTarOf, scanBundle } from '@tufup/bundle';
 import { findStagedUpdate, type StagedUpdate } from '@tufup/electron-client/core';
 import { writeBundle } from '@tufup/testkit';
+import { processAlive } from '../src/core/stage.js';
 
 describe('findStagedUpdate', () => {
   let cacheDir: string;
@@ -100,5 +102,35 @@ describe('findStagedUpdate', () => {
     const record = await stage('1.1.0');
     await writeFile(join(staged(), '1.1.0.json'), JSON.stringify({ ...record, stagedDir: '/etc' }));
     expect((await findStagedUpdate(cacheDir, '1.0.0'))?.stagedDir).toBe(join(staged(), '1.1.0'));
+  });
+
+  it.each<[string, (record: StagedUpdate) => string]>([
+    ['is not JSON', () => '{"version": "1.1.0"'],
+    ['names another version than its file name', (r) => JSON.stringify({ ...r, version: '1.2.0' })],
+    ['has a version that is not semver', (r) => JSON.stringify({ ...r, version: 'latest' })],
+    ['has no tar digest', (r) => JSON.stringify({ ...r, tar: undefined })],
+    ['has a tar digest without a size', (r) => JSON.stringify({ ...r, tar: { sha256: r.tar.sha256 } })],
+    ['has an unknown strategy', (r) => JSON.stringify({ ...r, strategy: 'delta' })],
+  ])('removes a record that %s, with its folder', async (_what, spoil) => {
+    const record = await stage('1.1.0');
+    await writeFile(join(staged(), '1.1.0.json'), spoil(record));
+    expect(await findStagedUpdate(cacheDir, '1.0.0')).toBeUndefined();
+    expect(await readdir(staged())).toEqual([]);
+  });
+});
+
+describe('processAlive: whose staging or extraction is still under way', () => {
+  const exited = spawnSync('true').pid;
+
+  it.each<[string, number, boolean]>([
+    ['this process', process.pid, true],
+    ['pid 1 (running, maybe as another user: EPERM counts as alive)', 1, true],
+    ['a process that has exited', exited, false],
+    ['0 (not a process: kill(0) would mean the whole group)', 0, false],
+    ['a negative number', -1, false],
+    ['not a number (a marker name that did not parse)', Number.NaN, false],
+    ['a fraction', 1.5, false],
+  ])('%s', (_what, pid, alive) => {
+    expect(processAlive(pid)).toBe(alive);
   });
 });
