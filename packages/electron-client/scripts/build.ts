@@ -67,7 +67,7 @@ async function bundleWorker(): Promise<string> {
 }
 
 /** The package's importable entries (package.json `exports`), by the folder of their ESM index under dist/. */
-const ENTRIES = { index: 'main', core: 'core', install: 'install', preload: 'preload' } as const;
+const ENTRIES = { index: 'main', compat: 'compat', core: 'core', install: 'install', preload: 'preload' } as const;
 
 /** One entry as a CommonJS file with everything but `electron` inlined. */
 async function bundleCommonJs(name: string, folder: string): Promise<void> {

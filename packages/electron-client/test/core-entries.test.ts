@@ -45,16 +45,22 @@ const entry = await import(process.argv[1]);
 console.log(JSON.stringify(Object.keys(entry).sort()));
 `;
 
-describe('what the main entry loads at import', () => {
+async function loadLight(entry: string): Promise<{ exports?: string[]; error?: string }> {
+  try {
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', LIGHT_LOADER, entry], { cwd: import.meta.dirname });
+    return { exports: JSON.parse(stdout) as string[] };
+  } catch (error) {
+    return { error: (error as { stderr?: string }).stderr ?? String(error) };
+  }
+}
+
+describe('what the main entries load at import', () => {
   it('neither electron-log, nor tuf-js, nor the patch engine', async () => {
-    let result: { exports?: string[]; error?: string };
-    try {
-      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', LIGHT_LOADER, '@tufup/electron-client'], { cwd: import.meta.dirname });
-      result = { exports: JSON.parse(stdout) as string[] };
-    } catch (error) {
-      result = { error: (error as { stderr?: string }).stderr ?? String(error) };
-    }
-    expect(result).toEqual({ exports: expect.arrayContaining(['createUpdater', 'TufupUpdater', 'UpdateError']) as unknown });
+    expect(await loadLight('@tufup/electron-client')).toEqual({ exports: expect.arrayContaining(['createUpdater', 'TufupUpdater', 'UpdateError']) as unknown });
+  });
+
+  it('the electron-updater compatible entry neither, and it makes no updater until used (the stand-in ipcMain has no handle)', async () => {
+    expect(await loadLight('@tufup/electron-client/compat')).toEqual({ exports: expect.arrayContaining(['autoUpdater', 'CancellationToken', 'AppUpdater']) as unknown });
   });
 });
 

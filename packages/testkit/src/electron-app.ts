@@ -16,8 +16,11 @@ const REGISTER = new URL('./register-electron.js', import.meta.url).href;
 
 /** How an app's main is built: its source's module format, the bundle's, and whether the client is bundled in. */
 export interface MainBuild {
-  /** The main file's source (JavaScript). */
+  /** The main file's source (JavaScript), or `entry`, a file (TypeScript too) to bundle from. */
   source: string;
+  entry?: string;
+  /** Specifiers the bundler replaces (esbuild `alias`): e.g. a changed import line. */
+  alias?: Record<string, string>;
   sourceFormat: 'esm' | 'cjs';
   /** What the bundler writes: ESM (`main.mjs`) or CommonJS (`main.cjs`). */
   format: 'esm' | 'cjs';
@@ -27,10 +30,14 @@ export interface MainBuild {
 
 /** Bundles a main file the way an app's build does (esbuild, `electron` external); returns its text and file name. */
 export async function bundleMain(main: MainBuild, workDir: string): Promise<{ file: string; text: string }> {
-  const entry = join(workDir, `source.${main.sourceFormat === 'esm' ? 'mjs' : 'cjs'}`);
-  await writeFile(entry, main.source);
+  let entry = main.entry;
+  if (entry === undefined) {
+    entry = join(workDir, `source.${main.sourceFormat === 'esm' ? 'mjs' : 'cjs'}`);
+    await writeFile(entry, main.source);
+  }
   const result = await build({
     entryPoints: [entry],
+    ...(main.alias === undefined ? {} : { alias: main.alias }),
     bundle: true,
     write: false,
     platform: 'node',
@@ -99,6 +106,8 @@ export interface LaunchEnv {
   home: string;
   /** Press "Restart to update" as soon as an update is downloaded. */
   clickInstall?: boolean;
+  /** More variables for the app (and what the installer relaunches). */
+  extra?: Record<string, string>;
 }
 
 /** Starts the installed app through its launcher, as the user (or the installer's relaunch) would. */
@@ -115,6 +124,7 @@ export function launchApp(installDir: string, appName: string, env: LaunchEnv): 
     STANDIN_USER_DATA: env.userData,
     STANDIN_HOME: env.home,
     STANDIN_CLICK_INSTALL: env.clickInstall === true ? '1' : '0',
+    ...env.extra,
   };
   // stderr is kept (`stderrOf`) for the message of a failing test.
   const child = spawn(launcher, [], { stdio: ['ignore', 'inherit', 'pipe'], env: childEnv });

@@ -10,7 +10,7 @@
  * - `app.getPath`: `userData` and `home` from `STANDIN_USER_DATA` and `STANDIN_HOME`.
  * - `utilityProcess.fork` is `child_process.fork` on the real Node (structured clone, as Electron's).
  * - A window's page subscribes to the updater's events over the `tufup:` IPC channels (what the preload
- *   bridge does) and records them; with `STANDIN_CLICK_INSTALL=1` it asks to install (and relaunch) as
+ *   bridge does), when the updater serves them, and records them; with `STANDIN_CLICK_INSTALL=1` it asks to install (and relaunch) as
  *   soon as an update is downloaded, as a click on "Restart to update" would.
  * - `app.quit()` emits before-quit, will-quit and quit, then ends the process.
  */
@@ -130,7 +130,8 @@ export class BrowserWindow extends EventEmitter {
     readFileSync(path);
     this.url = pathToFileURL(path).href;
     report({ type: 'load', file: path });
-    report({ type: 'status', status: await this.invoke('tufup:subscribe') });
+    // A page with tufup's preload bridge subscribes; an app without it (electron-updater's API) has none.
+    if (handlers.has('tufup:subscribe')) report({ type: 'status', status: await this.invoke('tufup:subscribe') });
   }
 
   focus(): void {

@@ -50,6 +50,8 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
   allowPrerelease: boolean;
   /** Release channel. @default 'latest' */
   channel: string;
+  /** HTTP headers sent with every request (e.g. an access token); changes apply to the next request. @default the `headers` option */
+  headers: Record<string, string>;
   /** Receives diagnostics; undefined for none. @default electron-log, when installed */
   logger: Logger | undefined;
   /** The running version. */
@@ -87,6 +89,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
     this.autoInstallOnAppQuit = o.autoInstallOnAppQuit;
     this.allowPrerelease = o.allowPrerelease;
     this.channel = o.channel;
+    this.headers = { ...o.headers };
     this.logger = o.logger;
     this.currentVersion = o.currentVersion;
     this.status = { state: 'idle', currentVersion: o.currentVersion };
@@ -155,12 +158,15 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
   async checkForUpdatesAndNotify(notification?: NotificationText): Promise<UpdateInfo | undefined> {
     const info = await this.checkForUpdates().catch(() => undefined);
     const staged = await this.downloading?.catch(() => undefined);
-    if (info !== undefined && staged?.version === info.version) {
-      const text = notification ?? this.options.notification;
-      const values = { appName: this.appName, version: info.version };
-      this.adapter.notify(fill(text.title, values), fill(text.body, values));
-    }
+    if (info !== undefined && staged?.version === info.version) this.notifyDownloaded(info.version, notification);
     return info;
+  }
+
+  /** @internal Shows the "ready to install" notification of `version` (`notification`, else the option's text). */
+  notifyDownloaded(version: string, notification?: NotificationText): void {
+    const text = notification ?? this.options.notification;
+    const values = { appName: this.appName, version };
+    this.adapter.notify(fill(text.title, values), fill(text.body, values));
   }
 
   /** Downloads, verifies and stages the update the last check found. */
@@ -314,6 +320,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
       cacheDir: await this.cacheFolder(),
       channel: this.channel,
       allowPrerelease: this.allowPrerelease,
+      headers: this.headers,
       excludeVersions: failedVersions,
       log: this.logger !== undefined,
     };
