@@ -220,6 +220,16 @@ async function launchAndUpdate(installDir: string, url: string): Promise<ReportL
     await delay(500);
   }
   for (const l of lines) note(`report: ${JSON.stringify(l)}`);
+  // An app that did not finish (a failed run) must not outlive the run: the installer started it detached.
+  for (const pid of new Set([first.pid, ...lines.map((l) => l.pid)])) {
+    if (pid === undefined) continue;
+    try {
+      process.kill(pid);
+      note(`stopped process ${pid}, still running`);
+    } catch {
+      // Already gone, as it should be.
+    }
+  }
   return lines;
 }
 

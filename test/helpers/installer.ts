@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import {
   installFiles,
   installerCommand,
+  leftoverPaths,
   readInstallOutcome,
   shippedScript,
   startInstaller,
@@ -20,9 +21,10 @@ export { waitFor };
  * `waiting` and `health` are its two waits (for the app to exit, for the relaunched app to report healthy).
  * With an atomic exchange, `swap` is the exchange itself and `backup` comes after it (the old version,
  * now at the incoming name, is renamed to the backup); with two renames, `backup` renames the install
- * folder aside and `swap` renames the new version into its place.
+ * folder aside and `swap` renames the new version into its place. After a good install, `cleanup` renames
+ * the backup to the trash name, `discard` deletes the trash, and `result` writes `installed`.
  */
-export type InstallStep = 'waiting' | 'staging' | 'backup' | 'swap' | 'health' | 'cleanup' | 'result';
+export type InstallStep = 'waiting' | 'staging' | 'backup' | 'swap' | 'health' | 'cleanup' | 'result' | 'discard';
 
 /** How install.sh swaps the folders: one atomic exchange, or two renames (forced by `TUFUP_INSTALL_NO_EXCHANGE=1`). */
 export type SwapMode = 'exchange' | 'renames';
@@ -40,9 +42,11 @@ function stepCommand(request: InstallRequest, step: Exclude<InstallStep, 'waitin
       // The exchange runs through perl or `mv --exchange`; the second of two renames through mv.
       return ['mv perl', `${incoming} ${request.installDir}`];
     case 'cleanup':
-      return ['rm', `-rf -- ${files.backup}`];
+      return ['mv', `${files.backup} ${leftoverPaths(request.installDir).trash}`];
     case 'result':
       return ['mv', `${files.result}.tmp ${files.result}`];
+    case 'discard':
+      return ['rm', `-rf -- ${leftoverPaths(request.installDir).trash}`];
   }
 }
 
@@ -76,7 +80,8 @@ export async function installerStoppedAt(request: InstallRequest, step: InstallS
   const files = installFiles(request);
   await mkdir(dirname(files.script), { recursive: true });
   await copyFile(shippedScript('linux'), files.script);
-  await writeFile(files.result, '');
+  // As the app does before it starts the installer: the run's version, for a launch that finds it interrupted.
+  await writeFile(files.result, `started ${request.version}\n`);
   const bin = join(workDir, 'bin');
   const marker = join(workDir, `stopped-before-${step}`);
   await mkdir(bin, { recursive: true });
@@ -98,6 +103,24 @@ export async function installerStoppedAt(request: InstallRequest, step: InstallS
   } else {
     await waitFor(async () => ((await readFile(marker).then(() => true, () => false)) ? true : undefined), `the installer to reach ${step}`);
   }
+  return child;
+}
+
+/**
+ * Starts the real install.sh for `request` as the app does (its own process group, detached), with `mode`'s
+ * swap; resolves once it is started. The test may SIGKILL its group at any moment, as a power cut would.
+ */
+export async function startScript(request: InstallRequest, mode: SwapMode): Promise<ChildProcess> {
+  const files = installFiles(request);
+  await mkdir(dirname(files.script), { recursive: true });
+  await copyFile(shippedScript('linux'), files.script);
+  await writeFile(files.result, `started ${request.version}\n`);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (mode === 'renames') env.TUFUP_INSTALL_NO_EXCHANGE = '1';
+  else delete env.TUFUP_INSTALL_NO_EXCHANGE;
+  const { command, args } = installerCommand(request);
+  const child = spawn(command, args, { detached: true, stdio: 'ignore', env, cwd: dirname(files.script) });
+  await new Promise((resolve, reject) => child.once('spawn', resolve).once('error', reject));
   return child;
 }
 

@@ -3,11 +3,17 @@
 # Started detached by @tufup/electron-client when the app quits with a staged update:
 #   powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -File install.ps1
 #     -AppPid PID -InstallDir DIR -StagedDir DIR -BackupDir DIR -LogFile FILE -ResultFile FILE -Version V
-#     [-WaitTimeout SECONDS] [-HealthTimeout SECONDS] [-HealthMarker FILE] [-Relaunch BASE64-JSON-ARRAY]
+#     [-WaitTimeout SECONDS] [-HealthTimeout SECONDS] [-HealthMarker FILE] [-Mode install|finish]
+#     [-Relaunch BASE64-JSON-ARRAY]
 # It waits for the app (and every process running from the install folder) to exit, swaps the staged
 # folder into the install folder's place, optionally relaunches the app and waits for it to confirm a
 # healthy start, and puts the previous install back on any failure. The result file gets one line,
 # "<installed|rolled-back|failed> <version> [<reason>]", like install.sh (the same steps, in the same order).
+# The app writes "started <version>" before it starts this script, and this script "rolling-back <version>
+# <reason>" while it rolls back, so the app's next launch can finish an interrupted run (see install.sh for
+# what each name beside the install folder holds). -Mode finish: that launch found the new version running
+# (-AppPid) after a run killed during its health check or clean-up; this script waits for its health marker,
+# then removes the previous version, or stops it and rolls back.
 #
 # The relaunch command arrives as base64 of a JSON array so that no argument can be mistaken for a
 # parameter of this script and no quoting is lost on the way.
@@ -28,7 +34,7 @@
 param(
     [Parameter(Mandatory = $true)][int]$AppPid,
     [Parameter(Mandatory = $true)][string]$InstallDir,
-    [Parameter(Mandatory = $true)][string]$StagedDir,
+    [string]$StagedDir = '',
     [Parameter(Mandatory = $true)][string]$BackupDir,
     [Parameter(Mandatory = $true)][string]$LogFile,
     [Parameter(Mandatory = $true)][string]$ResultFile,
@@ -36,6 +42,7 @@ param(
     [int]$WaitTimeout = 120,
     [int]$HealthTimeout = 0,
     [string]$HealthMarker = '',
+    [ValidateSet('install', 'finish')][string]$Mode = 'install',
     [string]$Relaunch = ''
 )
 
@@ -48,6 +55,7 @@ $name = Split-Path -Leaf $InstallDir
 $incoming = Join-Path $parent ".$name.tufup-incoming"
 $failedDir = Join-Path $parent ".$name.tufup-failed"
 $readyDir = Join-Path $parent ".$name.tufup-ready"
+$trashDir = Join-Path $parent ".$name.tufup-trash"
 $stagedMoved = $false
 $child = $null
 
@@ -56,6 +64,10 @@ if ($Relaunch -ne '') {
     $parsed = ConvertFrom-Json ([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($Relaunch)))
     # Piping a variable enumerates it, which Windows PowerShell 5.1 does not do with ConvertFrom-Json's own output.
     $relaunchCommand = @($parsed | ForEach-Object { [string]$_ })
+}
+if ($Mode -eq 'install' -and $StagedDir -eq '') {
+    [Console]::Error.WriteLine('install.ps1: -StagedDir is required')
+    exit 64
 }
 if ($HealthTimeout -gt 0 -and $relaunchCommand.Count -gt 0 -and $HealthMarker -eq '') {
     [Console]::Error.WriteLine('install.ps1: -HealthMarker is required with -HealthTimeout and -Relaunch')
@@ -202,9 +214,72 @@ function Get-InstallProcesses {
         })
 }
 
+# The previous version is no longer needed: renamed to the trash name first (a backup is always complete;
+# a kill during the deletion leaves only trash), deleted, then the result written.
+function Retire-Backup {
+    Remove-Folder $trashDir
+    if ((Test-Path -LiteralPath $BackupDir) -and -not (Move-Folder $BackupDir $trashDir)) { Remove-Folder $BackupDir }
+    Remove-Folder $trashDir
+    Remove-Folder $failedDir
+    Remove-Folder $incoming
+    Remove-Folder $readyDir
+    Write-Result 'installed'
+}
+
+# Stops the new version and its helpers, puts the previous install back, says so and relaunches it.
+function Invoke-Rollback([string]$reason, $process) {
+    Write-Log "rolling back ${Version}: $reason"
+    # Said first: a run killed from here on was rolling back, and the next launch must not install this
+    # version again as if it had never been tried.
+    Write-Result 'rolling-back' $reason
+    if ($null -ne $process -and -not $process.HasExited) {
+        try { Stop-Process -Id $process.Id -Force } catch { }
+    }
+    # Its helpers must be gone too before the folder can move.
+    $until = (Get-Date).AddSeconds(10)
+    while ((Get-InstallProcesses).Count -gt 0 -and (Get-Date) -lt $until) {
+        Get-InstallProcesses | ForEach-Object { try { Stop-Process -Id $_.Id -Force } catch { } }
+        Start-Sleep -Milliseconds 200
+    }
+    if (Restore-Backup) { Write-Log 'restored the previous install' } else { Write-Log "could not restore the previous install from $BackupDir" }
+    Write-Result 'rolled-back' $reason
+    [void](Start-App)
+    exit 1
+}
+
+# The health check: waits for the marker while $process runs, up to the health timeout; rolls back (and
+# exits) when it does not come.
+function Wait-Healthy($process) {
+    $reason = ''
+    $until = (Get-Date).AddSeconds($HealthTimeout)
+    while (-not (Test-Path -LiteralPath $HealthMarker)) {
+        if ($null -eq $process -or $process.HasExited) { $reason = 'exited-before-healthy'; break }
+        if ((Get-Date) -gt $until) { $reason = 'health-timeout'; break }
+        Start-Sleep -Milliseconds 200
+    }
+    # The app may mark itself healthy and exit right away: check the marker once more.
+    if (-not (Test-Path -LiteralPath $HealthMarker)) { Invoke-Rollback $reason $process }
+    Write-Log "$Version reported a healthy start"
+}
+
 function Test-AppRunning {
     if (Get-Process -Id $AppPid -ErrorAction SilentlyContinue) { return $true }
     return (Get-InstallProcesses).Count -gt 0
+}
+
+if ($Mode -eq 'finish') {
+    Write-Log "finishing the interrupted install of $Version in $InstallDir (pid $AppPid runs it)"
+    if (-not (Test-Path -LiteralPath $InstallDir -PathType Container)) { Stop-Here 'install-missing' $false }
+    if (-not (Test-Path -LiteralPath $BackupDir) -and (Test-Path -LiteralPath $incoming)) {
+        if (-not (Move-Folder $incoming $BackupDir)) { Stop-Here 'install-not-writable' $false }
+    }
+    if ((Test-Path -LiteralPath $BackupDir) -and $HealthTimeout -gt 0 -and $HealthMarker -ne '') {
+        # The running new version is the one whose start is checked: a rollback stops it first.
+        Wait-Healthy (Get-Process -Id $AppPid -ErrorAction SilentlyContinue)
+    }
+    Retire-Backup
+    Write-Log "installed $Version"
+    exit 0
 }
 
 Write-Log "installing $Version into $InstallDir (waiting for pid $AppPid)"
@@ -216,10 +291,18 @@ while (Test-AppRunning) {
 }
 Write-Log "pid $AppPid and the processes of the install folder have exited"
 
-# An earlier attempt killed between its two renames left only the backup: put it back first.
+# An earlier attempt killed between its two renames left no install folder: put the backup back first,
+# and give back the staged folder that attempt had taken (at the ready or incoming name), so this run
+# installs it.
 if (-not (Test-Path -LiteralPath $InstallDir) -and (Test-Path -LiteralPath $BackupDir)) {
     Write-Log 'restoring the install folder from a backup left by an interrupted attempt'
     if (-not (Move-Folder $BackupDir $InstallDir)) { Stop-Here 'install-missing' }
+    foreach ($taken in @($readyDir, $incoming)) {
+        if (-not (Test-Path -LiteralPath $StagedDir) -and (Test-Path -LiteralPath $taken)) {
+            [void](New-Item -ItemType Directory -Force -Path (Split-Path -Parent $StagedDir))
+            if (Move-Folder $taken $StagedDir) { Write-Log "took the staged folder back from $taken" }
+        }
+    }
 }
 
 if (-not (Test-Path -LiteralPath $StagedDir -PathType Container)) { Stop-Here 'staged-missing' }
@@ -230,6 +313,7 @@ if (-not (Test-Path -LiteralPath $InstallDir -PathType Container)) { Stop-Here '
 Remove-Folder $incoming
 Remove-Folder $readyDir
 Remove-Folder $failedDir
+Remove-Folder $trashDir
 if (Test-Path -LiteralPath $BackupDir) {
     Write-Log 'removing a stale backup'
     Remove-Folder $BackupDir
@@ -274,38 +358,12 @@ Write-Log "swapped in $Version; the previous install is at $BackupDir"
 
 if ($relaunchCommand.Count -gt 0 -and $HealthTimeout -gt 0) {
     if ($HealthMarker -ne '') { Remove-Item -LiteralPath $HealthMarker -Force -ErrorAction SilentlyContinue }
-    $child = Start-App
-    $reason = ''
-    $deadline = (Get-Date).AddSeconds($HealthTimeout)
-    while (-not (Test-Path -LiteralPath $HealthMarker)) {
-        if ($null -eq $child -or $child.HasExited) { $reason = 'exited-before-healthy'; break }
-        if ((Get-Date) -gt $deadline) { $reason = 'health-timeout'; break }
-        Start-Sleep -Milliseconds 200
-    }
-    # The app may mark itself healthy and exit right away: check the marker once more.
-    if (-not (Test-Path -LiteralPath $HealthMarker)) {
-        Write-Log "rolling back ${Version}: $reason"
-        if ($null -ne $child -and -not $child.HasExited) {
-            try { Stop-Process -Id $child.Id -Force } catch { }
-        }
-        # Its helpers must be gone too before the folder can move.
-        $deadline = (Get-Date).AddSeconds(10)
-        while ((Get-InstallProcesses).Count -gt 0 -and (Get-Date) -lt $deadline) {
-            Get-InstallProcesses | ForEach-Object { try { Stop-Process -Id $_.Id -Force } catch { } }
-            Start-Sleep -Milliseconds 200
-        }
-        if (Restore-Backup) { Write-Log 'restored the previous install' } else { Write-Log "could not restore the previous install from $BackupDir" }
-        Write-Result 'rolled-back' $reason
-        [void](Start-App)
-        exit 1
-    }
-    Write-Log "$Version reported a healthy start"
+    Wait-Healthy (Start-App)
 } else {
     [void](Start-App)
 }
 
-Remove-Folder $BackupDir
 if (-not $stagedMoved) { Remove-Folder $StagedDir }
-Write-Result 'installed'
+Retire-Backup
 Write-Log "installed $Version"
 exit 0

@@ -8,10 +8,24 @@
 #
 # usage: install.sh --pid PID --install DIR --staged DIR --backup DIR --log FILE --result FILE
 #                   --version VERSION [--wait-timeout SECONDS] [--health-timeout SECONDS]
-#                   [--health-marker FILE] [-- RELAUNCH COMMAND...]
+#                   [--health-marker FILE] [--mode install|finish] [-- RELAUNCH COMMAND...]
 #
 # The result file gets one line, "<status> <version> [<reason>]", status being installed, rolled-back or
-# failed. The backup folder must be a sibling of the install folder so that moving it is a rename.
+# failed; the app writes "started <version>" before it starts this script, and this script writes
+# "rolling-back <version> <reason>" while it rolls back, so the next launch knows what an interrupted run
+# was doing. The backup folder must be a sibling of the install folder so that moving it is a rename.
+#
+# Names beside the install folder, and what each holds whenever a run is interrupted:
+#   .<name>.tufup-backup    the previous version, complete (right after the exchange of a rollback: the new one)
+#   .<name>.tufup-incoming  the new version before the swap (right after the exchange: the previous one)
+#   .<name>.tufup-failed    a new version being thrown away by a rollback (maybe half deleted)
+#   .<name>.tufup-trash     a previous version being thrown away after a good install (maybe half deleted)
+# The app's next launch finishes an interrupted run (src/install/recovery.ts): it knows which version
+# runs, which tells the transient cases apart.
+#
+# --mode finish: the next launch found the new version running after a run interrupted before it was done
+# (killed during the health check or the clean-up). --pid is then the running new version: this script
+# waits for its health marker, then removes the previous version, or stops it and rolls back.
 #
 # The swap is one atomic exchange of the two folders where the system has one (Linux renameat2
 # RENAME_EXCHANGE, macOS renameatx_np RENAME_SWAP, called through perl, or GNU mv --exchange), so a kill
@@ -29,7 +43,7 @@ set -u
 umask 022
 
 pid='' install='' staged='' backup='' log='' result='' version=''
-wait_timeout=120 health_timeout=0 marker=''
+wait_timeout=120 health_timeout=0 marker='' mode=install
 
 usage() {
   echo "install.sh: $1" >&2
@@ -53,14 +67,20 @@ while [ $# -gt 0 ]; do
     --wait-timeout) wait_timeout=$2 ;;
     --health-timeout) health_timeout=$2 ;;
     --health-marker) marker=$2 ;;
+    --mode) mode=$2 ;;
     *) usage "unknown option $1" ;;
   esac
   shift 2
 done
 
-for required in pid install staged backup log result version; do
-  eval "value=\${$required}"
-  [ -n "$value" ] || usage "--$required is required"
+case $mode in
+  install) required='pid install staged backup log result version' ;;
+  finish) required='pid install backup log result version' ;;
+  *) usage "--mode is install or finish" ;;
+esac
+for option in $required; do
+  eval "value=\${$option}"
+  [ -n "$value" ] || usage "--$option is required"
 done
 case $pid$wait_timeout$health_timeout in
   *[!0-9]*) usage "--pid, --wait-timeout and --health-timeout take whole numbers" ;;
@@ -73,6 +93,7 @@ parent=$(dirname -- "$install")
 name=$(basename -- "$install")
 incoming="$parent/.$name.tufup-incoming"
 failed="$parent/.$name.tufup-failed"
+trash="$parent/.$name.tufup-trash"
 phase=waiting
 staged_moved=0
 new_inode=none
@@ -267,7 +288,12 @@ restore_backup() {
   if [ -d "$install" ]; then
     exchange "$backup" "$install"
     case $? in
-      0) rm -rf -- "$backup"; return 0 ;;
+      0)
+        # The new version now sits at the backup name: away with it, under the name that says so.
+        rm -rf -- "$failed"
+        move "$backup" "$failed" && rm -rf -- "$failed"
+        return 0
+        ;;
       2) return 1 ;;
     esac
   fi
@@ -288,6 +314,10 @@ rollback() {
   reason=$1
   shift
   log "rolling back $version: $reason"
+  # Said first: a run killed from here on was rolling back, and the next launch must not install this
+  # version again as if it had never been tried.
+  write_result rolling-back "$reason"
+  phase=rolling-back
   stop_child
   if restore_backup; then
     log "restored the previous install"
@@ -300,9 +330,42 @@ rollback() {
   exit 1
 }
 
+# The previous version is no longer needed: renamed to the trash name first (so a backup is always
+# complete: a kill during the deletion leaves only trash behind), deleted, then the result written, so
+# `installed` means nothing is left beside the install folder.
+retire_backup() {
+  if [ -e "$trash" ]; then rm -rf -- "$trash"; fi
+  if [ -d "$backup" ]; then move "$backup" "$trash" || rm -rf -- "$backup"; fi
+  rm -rf -- "$trash"
+  rm -rf -- "$failed" "$incoming"
+  write_result installed
+}
+
+# The health check: waits for the marker of $version while $child runs, up to the health timeout; rolls
+# back (and exits) when it does not come.
+await_health() {
+  phase=health
+  ticks=0
+  reason=''
+  while [ ! -e "$marker" ]; do
+    if ! alive "$child"; then reason=exited-before-healthy; break; fi
+    if [ "$ticks" -ge $((health_timeout * per_second)) ]; then reason=health-timeout; break; fi
+    sleep "$nap"
+    ticks=$((ticks + 1))
+  done
+  # The app may mark itself healthy and exit right away: check the marker once more.
+  [ -e "$marker" ] || rollback "$reason" "$@"
+  log "$version reported a healthy start"
+}
+
 on_signal() {
   log "interrupted during $phase"
   case $phase in
+    installed | health | rolling-back)
+      # The new version is in place (it may be running) or the old one is being put back: the result keeps
+      # saying what this run was doing, and the app's next launch finishes it.
+      exit 1
+      ;;
     staging) undo_incoming ;;
     swapping | exchanged)
       # An exchange that completed left the old version at the incoming name: trade back first. Should
@@ -319,6 +382,22 @@ on_signal() {
 }
 trap on_signal HUP INT TERM
 
+if [ "$mode" = finish ]; then
+  log "finishing the interrupted install of $version in $install (pid $pid runs it)"
+  [ -d "$install" ] || fail install-missing
+  # Killed right after the exchange, the last run left the previous version at the incoming name.
+  if [ ! -e "$backup" ] && [ -d "$incoming" ]; then move "$incoming" "$backup" || fail install-not-writable; fi
+  phase=installed
+  if [ -d "$backup" ] && [ "$health_timeout" -gt 0 ] && [ -n "$marker" ]; then
+    # The running new version is the one whose start is checked: a rollback stops it first.
+    child=$pid
+    await_health "$@"
+  fi
+  retire_backup
+  log "installed $version"
+  exit 0
+fi
+
 log "installing $version into $install (waiting for pid $pid)"
 
 ticks=0
@@ -329,10 +408,15 @@ while alive "$pid"; do
 done
 log "pid $pid has exited"
 
-# An earlier attempt killed between its two renames left only the backup: put it back first.
+# An earlier attempt killed between two renames left no install folder: put the backup back first. That
+# happens only where there is no exchange, so what sits at the incoming name is the new version that
+# attempt had moved out of the staged folder: give it back, and this run installs it.
 if [ ! -e "$install" ] && [ -d "$backup" ]; then
   log "restoring the install folder from a backup left by an interrupted attempt"
   move "$backup" "$install" || fail install-missing "$@"
+  if [ ! -e "$staged" ] && [ -d "$incoming" ]; then
+    mkdir -p -- "$(dirname -- "$staged")" && move "$incoming" "$staged" && log "took the staged folder back from $incoming"
+  fi
 fi
 
 [ -d "$staged" ] || fail staged-missing "$@"
@@ -341,7 +425,7 @@ fi
 
 # Leftovers of an earlier attempt that was killed: the install folder in place is the one that runs, so
 # whatever sits beside it is stale.
-rm -rf -- "$incoming" "$failed"
+rm -rf -- "$incoming" "$failed" "$trash"
 if [ -e "$backup" ]; then
   log "removing a stale backup"
   rm -rf -- "$backup" || fail install-not-writable "$@"
@@ -399,24 +483,12 @@ log "swapped in $version; the previous install is at $backup"
 if [ $# -gt 0 ] && [ "$health_timeout" -gt 0 ]; then
   rm -f -- "$marker"
   relaunch "$@"
-  phase=health
-  ticks=0
-  reason=''
-  while [ ! -e "$marker" ]; do
-    if ! alive "$child"; then reason=exited-before-healthy; break; fi
-    if [ "$ticks" -ge $((health_timeout * per_second)) ]; then reason=health-timeout; break; fi
-    sleep "$nap"
-    ticks=$((ticks + 1))
-  done
-  # The app may mark itself healthy and exit right away: check the marker once more.
-  [ -e "$marker" ] || rollback "$reason" "$@"
-  log "$version reported a healthy start"
+  await_health "$@"
 else
   relaunch "$@"
 fi
 
-rm -rf -- "$backup"
 [ "$staged_moved" = 1 ] || rm -rf -- "$staged"
-write_result installed
+retire_backup
 log "installed $version"
 exit 0

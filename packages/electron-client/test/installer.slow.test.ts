@@ -252,7 +252,7 @@ describe('the POSIX installer', () => {
     installer.kill('SIGKILL');
     await quit(app);
 
-    expect(await readInstallOutcome(cacheDir)).toEqual({ status: 'started' });
+    expect(await readInstallOutcome(cacheDir)).toEqual({ status: 'started', version: '2.0.0' });
     expect(await runStandin(installDir)).toBe('1.0.0');
     expect(await runStandin(stagedDir)).toBe('2.0.0');
 
@@ -273,7 +273,7 @@ describe('the POSIX installer', () => {
 
     expect(await runStandin(installDir)).toBe('2.0.0');
     expect(await runStandin(installFiles(request(0)).backup)).toBe('1.0.0');
-    expect(await readInstallOutcome(cacheDir)).toEqual({ status: 'started' });
+    expect(await readInstallOutcome(cacheDir)).toEqual({ status: 'started', version: '2.0.0' });
   });
 
   it('rejects a call without the required arguments and touches nothing', async () => {
@@ -307,7 +307,7 @@ function envAsUsers(): NodeJS.ProcessEnv {
 async function toolsWithoutPerl(): Promise<string> {
   const bin = join(root, 'bin-without-perl');
   await mkdir(bin, { recursive: true });
-  for (const tool of ['basename', 'cat', 'cp', 'date', 'dirname', 'grep', 'ls', 'mkdir', 'mv', 'ps', 'rm', 'sed', 'sleep', 'stat']) {
+  for (const tool of ['basename', 'cat', 'cp', 'date', 'dirname', 'find', 'grep', 'ls', 'mkdir', 'mv', 'ps', 'rm', 'sed', 'sleep', 'stat', 'sync', 'uname']) {
     for (const dir of ['/usr/bin', '/bin']) {
       if (await access(join(dir, tool), constants.X_OK).then(() => true, () => false)) {
         await symlink(join(dir, tool), join(bin, tool));

@@ -45,8 +45,16 @@ describe('the installer command line', () => {
   it('passes only options the POSIX script knows', async () => {
     const script = await readFile(shippedScript('linux'), 'utf8');
     const known = new Set([...script.matchAll(/^\s+(--[a-z-]+)\) \w+=/gm)].map((m) => m[1]));
-    const { args } = installerCommand({ ...request, platform: 'linux' });
-    for (const option of named(args.slice(1), /^--[a-z]/).keys()) expect(known).toContain(option);
+    for (const mode of ['install', 'finish'] as const) {
+      const { args } = installerCommand({ ...request, platform: 'linux', mode });
+      for (const option of named(args.slice(1), /^--[a-z]/).keys()) expect(known).toContain(option);
+    }
+  });
+
+  it('asks the script to finish an interrupted run only when told to, on both systems', () => {
+    expect(named(installerCommand({ ...request, platform: 'linux' }).args, /^--[a-z]/).has('--mode')).toBe(false);
+    expect(named(installerCommand({ ...request, platform: 'linux', mode: 'finish' }).args, /^--[a-z]/).get('--mode')).toBe('finish');
+    expect(named(installerCommand({ ...request, platform: 'win32', mode: 'finish' }).args, /^-[A-Z]/).get('-Mode')).toBe('finish');
   });
 
   it('runs the PowerShell script hidden, with parameters it declares and the relaunch command intact', async () => {
@@ -81,7 +89,7 @@ describe('starting the installer', () => {
       const child = startInstaller({ ...request, cacheDir, stagedDir: join(cacheDir, 'staged', '2.0.0'), platform: 'win32' });
       process.env.PATH = path;
       await once(child, 'error');
-      expect(await readInstallOutcome(cacheDir)).toEqual({ status: 'started' });
+      expect(await readInstallOutcome(cacheDir)).toEqual({ status: 'started', version: '2.0.0' });
       expect(await installerRunning(cacheDir)).toBe(false);
     } finally {
       process.env.PATH = path;

@@ -211,7 +211,7 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     running.kill();
     expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.0.0')));
 
-    await nextLaunchInstalls(app, ({ updater }) => expect(updater.lastInstall).toEqual({ status: 'started' }));
+    await nextLaunchInstalls(app, ({ updater }) => expect(updater.lastInstall).toEqual({ status: 'started', version: '1.1.0' }));
   });
 
   it('does not start a second installer when the app is reopened while one is still at work', async () => {

@@ -2,6 +2,7 @@ import { cp, lstat, mkdir, readFile, readlink, rm, writeFile } from 'node:fs/pro
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Arch, build, Platform, type Configuration } from 'app-builder-lib';
+import { rejectionOf } from '@tufup/testkit';
 import { digestTarOf, gunzipToBuffer, listTar, parseTrustFile, sameDigest, scanBundle } from '@tufup/bundle';
 import { tufupHooks } from '../src/electron-builder.js';
 import { initRepository, loadRepository, releasesOf, repositoryStatus, verifyRepository } from '../src/index.js';
@@ -109,13 +110,10 @@ describe('@tufup/repo-tools/electron-builder, run by electron-builder itself', (
     expect(hooks.extraResource).toEqual({ from: 'updates/tufup.json', to: 'tufup.json' });
     const before = await treeHash(repoDir);
     const linux = new Map([[Platform.LINUX, new Map([[Arch.x64, ['dir']]])]]);
-    const failed = await build({ projectDir: project, targets: linux, config: { ...base, afterPack: hooks.afterPack, afterAllArtifactBuild: hooks.afterAllArtifactBuild } }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const failed = await rejectionOf(build({ projectDir: project, targets: linux, config: { ...base, afterPack: hooks.afterPack, afterAllArtifactBuild: hooks.afterAllArtifactBuild } }), Error);
     expect(failed).toMatchObject({ code: 'TRUST_MISMATCH' });
-    expect((failed as Error).message).toContain('resources/tufup.json is missing');
-    expect((failed as Error).message).toContain('"extraResources": [{ "from": "updates/tufup.json", "to": "tufup.json" }]');
+    expect(failed.message).toContain('resources/tufup.json is missing');
+    expect(failed.message).toContain('"extraResources": [{ "from": "updates/tufup.json", "to": "tufup.json" }]');
     expect(await treeHash(repoDir)).toBe(before);
 
     // With the entry the hooks offer, the same build adds the release.
@@ -135,12 +133,9 @@ describe('@tufup/repo-tools/electron-builder, run by electron-builder itself', (
     expect((await loadRepository(repoDir)).targets.signed.version).toBe(1);
     vi.stubEnv('TUFUP_SKIP', undefined);
     vi.stubEnv('TUFUP_REPO_DIR', 'updates');
-    const onlyLast = await build({ projectDir: project, targets: linux, config: { ...base, afterAllArtifactBuild: '@tufup/repo-tools/electron-builder' } }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const onlyLast = await rejectionOf(build({ projectDir: project, targets: linux, config: { ...base, afterAllArtifactBuild: '@tufup/repo-tools/electron-builder' } }), Error);
     expect(onlyLast).toMatchObject({ code: 'USAGE' });
-    expect((onlyLast as Error).message).toContain('set "afterPack" to "@tufup/repo-tools/electron-builder"');
+    expect(onlyLast.message).toContain('set "afterPack" to "@tufup/repo-tools/electron-builder"');
     expect((await loadRepository(repoDir)).targets.signed.version).toBe(1);
   });
 

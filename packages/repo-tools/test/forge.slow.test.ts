@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { packager, type Options as PackagerOptions } from '@electron/packager';
 import type { PublisherBase, PublisherOptions } from '@electron-forge/publisher-base';
 import type { ForgeMakeResult, ForgePlatform, IForgePluginInterface, ResolvedForgeConfig } from '@electron-forge/shared-types';
+import { rejectionOf } from '@tufup/testkit';
 import { digestTarOf, parseTrustFile, scanBundle } from '@tufup/bundle';
 import type TufupPublisher from '../src/forge.js';
 import type { TufupForgeConfig } from '../src/forge.js';
@@ -146,24 +147,14 @@ describe('@tufup/repo-tools/forge, a Forge publisher, over apps packaged by @ele
   it('refuses an app packaged without the trust file, naming the Forge setting, and adds nothing', async () => {
     const made = await forgeMake('1.0.0', {});
     const before = await treeHash(repoDir);
-    const failed = await loadPublisher({ repoDir: 'updates', logger: quiet })
-      .publish({ dir: project, ...made, setStatusLine: () => undefined })
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+    const failed = await rejectionOf(loadPublisher({ repoDir: 'updates', logger: quiet }).publish({ dir: project, ...made, setStatusLine: () => undefined }), Error);
     expect(failed).toMatchObject({ code: 'TRUST_MISMATCH' });
-    expect((failed as Error).message).toContain("packagerConfig: { extraResource: ['updates/tufup.json'] }");
+    expect(failed.message).toContain("packagerConfig: { extraResource: ['updates/tufup.json'] }");
     expect(await treeHash(repoDir)).toBe(before);
     // A package folder that is gone is named, too.
     await rename(join(project, 'out', 'My App-linux-x64'), join(project, 'out', 'moved'));
-    const gone = await loadPublisher({ repoDir: 'updates', logger: quiet })
-      .publish({ dir: project, ...made, setStatusLine: () => undefined })
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+    const gone = await rejectionOf(loadPublisher({ repoDir: 'updates', logger: quiet }).publish({ dir: project, ...made, setStatusLine: () => undefined }), Error);
     expect(gone).toMatchObject({ code: 'BUNDLE_NOT_FOUND' });
-    expect((gone as Error).message).toContain('no packaged app for linux-x64');
+    expect(gone.message).toContain('no packaged app for linux-x64');
   });
 });

@@ -24,3 +24,4 @@ export {
   type InstallOutcome,
   type InstallStatus,
 } from './outcome.js';
+export { recoverInterruptedInstall, leftoverPaths, type Recovery, type RecoveryAction, type RecoveryRequest } from './recovery.js';

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { messageOf } from '@tufup/bundle/base';
 import { INSTALLER_SCRIPTS } from '#installer-scripts';
 import { UpdateError } from '../core/error.js';
+import { startedLine } from './outcome.js';
 
 /** Everything the installer script needs to swap a staged update in after the app exits. */
 export interface InstallRequest {
@@ -26,6 +27,12 @@ export interface InstallRequest {
   waitTimeoutMs?: number;
   /** Chooses the script: PowerShell on win32, POSIX sh elsewhere. @default process.platform */
   platform?: NodeJS.Platform;
+  /**
+   * `finish`: a launch found the new version running after an interrupted run; `pid` is that running
+   * version, whose health the script checks before it removes the previous one (or rolls back).
+   * @default 'install'
+   */
+  mode?: 'install' | 'finish';
 }
 
 /** The files of one installer run; all but `backup` sit in `<cacheDir>/install/`. */
@@ -117,6 +124,7 @@ export function installerCommand(request: InstallRequest): { command: string; ar
     ['wait-timeout', 'WaitTimeout', seconds(request.waitTimeoutMs ?? INSTALL_DEFAULTS.waitTimeoutMs)],
     ['health-timeout', 'HealthTimeout', seconds(request.healthTimeoutMs ?? INSTALL_DEFAULTS.healthTimeoutMs)],
     ['health-marker', 'HealthMarker', files.marker],
+    ...(request.mode === 'finish' ? ([['mode', 'Mode', 'finish']] as const) : []),
   ] as const;
   if ((request.platform ?? process.platform) === 'win32') {
     const named = options.flatMap(([, name, value]) => [`-${name}`, value]);
@@ -144,7 +152,8 @@ export function startInstaller(request: InstallRequest): ChildProcess {
     mkdirSync(dirname(files.script), { recursive: true });
     writeFileSync(partial, installerScript(platform));
     renameSync(partial, files.script);
-    writeFileSync(files.result + '.tmp', '');
+    // What this run is about, for a launch that finds it interrupted.
+    writeFileSync(files.result + '.tmp', startedLine(request.version));
     renameSync(files.result + '.tmp', files.result);
     // The previous installer's pid must not outlive this attempt: should this spawn fail, the next launch
     // would take a live process that reused that pid for an installer at work, and never install.

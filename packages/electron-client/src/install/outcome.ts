@@ -11,27 +11,81 @@ export type InstallStatus = 'installed' | 'rolled-back' | 'failed' | 'started';
 /** The last installer run's result file, parsed. */
 export interface InstallOutcome {
   status: InstallStatus;
-  /** The version it tried to install (absent while `started`). */
+  /** The version it tried to install (absent only for a run started by an app older than this library). */
   version?: string;
   /** Why it failed or rolled back, e.g. `exited-before-healthy`, `health-timeout`, `install-not-writable`. */
   reason?: string;
 }
 
-const STATUSES = new Set<string>(['installed', 'rolled-back', 'failed']);
+/**
+ * The result file word by word: besides the final statuses, the app writes `started <version>` before it
+ * starts the installer, and the installer writes `rolling-back <version> <reason>` while it rolls back, so
+ * a launch after an interrupted run knows what it was doing.
+ */
+export interface InstallJournal {
+  step: 'started' | 'rolling-back' | 'installed' | 'rolled-back' | 'failed';
+  version?: string;
+  reason?: string;
+}
 
-/** Reads the last installer result, or undefined when no installer ran since the last {@link clearInstallOutcome}. */
-export async function readInstallOutcome(cacheDir: string): Promise<InstallOutcome | undefined> {
+const FINAL = new Set<string>(['installed', 'rolled-back', 'failed']);
+const STEPS = new Set<string>([...FINAL, 'started', 'rolling-back']);
+
+/** The line the app writes before it starts the installer for `version`. */
+export function startedLine(version: string): string {
+  return `started ${version}\n`;
+}
+
+/** Reads the result file as written; undefined when there is none. An empty or unknown line is `started`. */
+export async function readInstallJournal(cacheDir: string): Promise<InstallJournal | undefined> {
   let text: string;
   try {
     text = await readFile(installResultPath(cacheDir), 'utf8');
   } catch {
     return undefined;
   }
-  const [status = '', version, reason] = text.trim().split(/\s+/);
-  if (!STATUSES.has(status) || version === undefined) return { status: 'started' };
-  const outcome: InstallOutcome = { status: status as InstallStatus, version };
-  if (reason !== undefined) outcome.reason = reason;
+  const [word = '', version, reason] = text.trim().split(/\s+/);
+  if (!STEPS.has(word) || version === undefined) return { step: 'started' };
+  const journal: InstallJournal = { step: word as InstallJournal['step'], version };
+  if (reason !== undefined) journal.reason = reason;
+  return journal;
+}
+
+/** Reads the last installer result, or undefined when no installer ran since the last {@link clearInstallOutcome}. */
+export async function readInstallOutcome(cacheDir: string): Promise<InstallOutcome | undefined> {
+  const journal = await readInstallJournal(cacheDir);
+  return journal === undefined ? undefined : outcomeOf(journal);
+}
+
+/** A journal line as the app sees it: a run that was still at a step never finished, so it is `started`. */
+export function outcomeOf(journal: InstallJournal): InstallOutcome {
+  const outcome: InstallOutcome = { status: FINAL.has(journal.step) ? (journal.step as InstallStatus) : 'started' };
+  if (journal.version !== undefined) outcome.version = journal.version;
+  if (journal.reason !== undefined) outcome.reason = journal.reason;
   return outcome;
+}
+
+/** Writes a final result in the installer's format (the launch that finished an interrupted run writes it). */
+export async function writeInstallOutcome(cacheDir: string, outcome: InstallOutcome & { version: string }): Promise<void> {
+  const line = `${outcome.status} ${outcome.version}${outcome.reason === undefined ? '' : ` ${outcome.reason}`}\n`;
+  try {
+    await writeFileAtomic(installResultPath(cacheDir), [Buffer.from(line)]);
+  } catch (cause) {
+    throw new UpdateError('DISK', `could not write the install result in ${installResultPath(cacheDir)}`, { cause });
+  }
+}
+
+/**
+ * Failures that would fail the same way at once if the next launch retried them (the install folder
+ * cannot be written or swapped): the update then waits for the app to quit. Any other failure (the staged
+ * copy was missing, a log-off interrupted the run) does not stop a good update, staged again, from its
+ * health-checked install at the next launch.
+ */
+const LASTING_FAILURES = new Set(['install-not-writable', 'install-missing', 'swap-failed']);
+
+/** Whether the last outcome should keep the next launch from installing `version` (see {@link LASTING_FAILURES}). */
+export function blocksLaunchInstall(outcome: InstallOutcome | undefined, version: string): outcome is InstallOutcome {
+  return outcome?.status === 'failed' && outcome.version === version && LASTING_FAILURES.has(outcome.reason ?? '');
 }
 
 /**

@@ -7,7 +7,8 @@ import { runtimeProblem, zstdDictionaryWorks } from '../core/runtime.js';
 import { findStagedUpdate } from '../core/stage.js';
 import { startInstaller } from '../install/installer.js';
 import { materialize } from '../install/materialize.js';
-import { addFailedVersion, clearInstallOutcome, installerRunning, readFailedVersions, readInstallOutcome, writeHealthMarker, type InstallOutcome } from '../install/outcome.js';
+import { addFailedVersion, blocksLaunchInstall, clearInstallOutcome, installerRunning, readFailedVersions, writeHealthMarker, type InstallOutcome } from '../install/outcome.js';
+import { recoverInterruptedInstall } from '../install/recovery.js';
 import type { InstallOptions, RendererEvent, RendererEventMap, UnsupportedInstall, UpdaterEventMap, UpdaterStatus } from '../ipc/channels.js';
 import { toErrorPayload } from '../ipc/errors.js';
 import type { WorkerOptions } from '../ipc/protocol.js';
@@ -218,8 +219,9 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
       this.logger?.info('tufup: an installer is still at work; not starting another');
       return false;
     }
-    if (last?.status === 'failed' && last.version === staged.version) {
-      // Installing it failed just now (e.g. the folder is not writable); retrying at every launch would loop.
+    if (blocksLaunchInstall(last, staged.version)) {
+      // Installing it failed just now in a way that would fail again (the folder is not writable); retrying
+      // at every launch would loop. Other failures (the staged copy was gone) do not stop a new attempt.
       this.logger?.warn(`tufup: ${staged.version} failed to install (${last.reason ?? 'unknown'}); retrying when the app quits`);
       return false;
     }
@@ -326,11 +328,24 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
     };
   }
 
-  // Reads the last installer result once per run: a rolled-back version joins the failed versions.
+  // Reads the last installer result once per run, after finishing what an interrupted run left (its health
+  // check, its clean-up, the staged update it had taken): a rolled-back version joins the failed versions.
   private prepare(): Promise<string[]> {
     this.prepared ??= (async () => {
+      const o = this.options;
       const cacheDir = await this.cacheFolder();
-      const outcome = await readInstallOutcome(cacheDir);
+      const recovery = await recoverInterruptedInstall({
+        installDir: o.installDir,
+        cacheDir,
+        currentVersion: this.currentVersion,
+        pid: this.adapter.pid(),
+        relaunch: o.relaunchCommand,
+        healthTimeoutMs: o.healthCheckTimeoutMs,
+        ...(this.logger ? { logger: this.logger } : {}),
+      });
+      // The finishing installer watches this run: no second installer until it is done.
+      if (recovery.action === 'finishing') this.installing = true;
+      const outcome = recovery.outcome;
       this.lastOutcome = outcome;
       if (outcome?.status === 'rolled-back' && outcome.version !== undefined) {
         this.logger?.warn(`tufup: ${outcome.version} was rolled back (${outcome.reason ?? 'unknown'}); it will not be offered again`);
