@@ -53,6 +53,7 @@ async function ok(command: string, args: string[], cwd: string): Promise<string>
 /** The Electron process an entry runs in, for the entries that import 'electron'. */
 const ELECTRON_PROCESS: Record<string, 'Main' | 'Renderer'> = {
   '@tufup/electron-client': 'Main',
+  '@tufup/electron-client/compat': 'Main',
   '@tufup/electron-client/preload': 'Renderer',
 };
 
@@ -161,7 +162,7 @@ describe('the packed packages, installed into a fresh app folder', () => {
     expect(verified).toMatchObject({ targets: 3, patchesApplied: 1 });
   });
 
-  it('every entry point of every package loads from the install; only the main and preload entries need Electron', async () => {
+  it('every entry point of every package loads from the install; only the main, compat and preload entries need Electron', async () => {
     const needElectron: string[] = [];
     for (const name of PACKAGES) {
       const manifest = JSON.parse(await readFile(join(app, 'node_modules', name, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
