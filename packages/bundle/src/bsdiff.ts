@@ -25,6 +25,8 @@ export interface BsdiffStreams {
   diff: Buffer;
   /** The bytes of every "copy" stretch, verbatim. */
   extra: Buffer;
+  /** The old bytes each difference byte is added to (the context of the difference coder). */
+  under: Buffer;
 }
 
 /** A match longer than this is not compared further: long runs (zero padding) would make search quadratic. */
@@ -132,6 +134,7 @@ export function bsdiff(old: Uint8Array, neu: Uint8Array, onProgress?: (scanned: 
   const control = new VarintWriter();
   const diff = Buffer.allocUnsafe(newSize);
   const extra = Buffer.allocUnsafe(newSize);
+  const under = Buffer.allocUnsafe(newSize);
   let diffLength = 0;
   let extraLength = 0;
   const found = new Int32Array(1);
@@ -211,6 +214,7 @@ export function bsdiff(old: Uint8Array, neu: Uint8Array, onProgress?: (scanned: 
     }
 
     for (let i = 0; i < lenF; i++) diff[diffLength + i] = neu[lastScan + i]! - old[lastPos + i]!;
+    under.set(old.subarray(lastPos, lastPos + lenF), diffLength);
     diffLength += lenF;
     const copy = scan - lenB - (lastScan + lenF);
     extra.set(neu.subarray(lastScan + lenF, lastScan + lenF + copy), extraLength);
@@ -223,7 +227,7 @@ export function bsdiff(old: Uint8Array, neu: Uint8Array, onProgress?: (scanned: 
     lastPos = pos - lenB;
     lastOffset = pos - scan;
   }
-  return { control: control.bytes(), diff: diff.subarray(0, diffLength), extra: extra.subarray(0, extraLength) };
+  return { control: control.bytes(), diff: diff.subarray(0, diffLength), extra: extra.subarray(0, extraLength), under: under.subarray(0, diffLength) };
 }
 
 /** Positional reads of the old bytes a bsdiff applies to. */
@@ -298,6 +302,48 @@ class VarintReader {
   }
 }
 
+/** The difference bytes while applying: given the old bytes they are added to, the next as many. */
+export interface DifferenceSource {
+  read(old: Buffer): Promise<Buffer>;
+  /** PATCH_CORRUPT if the stream holds more than the controls used (when the coding can tell). */
+  end(): Promise<void>;
+}
+
+/** A difference stream a general-purpose decoder yields, which does not need the old bytes. */
+export function plainDifferences(reader: ChunkReader): DifferenceSource {
+  return { read: (old) => reader.read(old.length), end: () => reader.end() };
+}
+
+/**
+ * Reads old bytes through a 1 MiB window: bsdiff's controls move mostly forwards in small steps, and a
+ * read per control (tens of thousands in an executable) would each cost a file read.
+ */
+class ReadAhead {
+  /** One buffer, refilled in place: a new one per refill would leave the collector gigabytes to free. */
+  private readonly buffer = Buffer.allocUnsafe(APPLY_CHUNK);
+  private window = Buffer.alloc(0);
+  private windowStart = 0;
+  constructor(
+    private readonly old: OldReader,
+    private readonly start: number,
+    private readonly length: number,
+  ) {}
+
+  /** Fills `out` from old offset `position` (relative to the region's start). */
+  async read(out: Buffer, position: number): Promise<void> {
+    if (position < this.windowStart || position + out.length > this.windowStart + this.window.length) {
+      if (out.length >= APPLY_CHUNK) {
+        await this.old.read(out, this.start + position);
+        return;
+      }
+      this.windowStart = position;
+      this.window = this.buffer.subarray(0, Math.min(APPLY_CHUNK, this.length - position));
+      await this.old.read(this.window, this.start + position);
+    }
+    this.window.copy(out, 0, position - this.windowStart, position - this.windowStart + out.length);
+  }
+}
+
 /** Largest slice of old, diff or extra bytes held at once while applying. */
 const APPLY_CHUNK = 1 << 20;
 
@@ -308,7 +354,7 @@ const APPLY_CHUNK = 1 << 20;
  */
 export async function* bspatch(
   control: Buffer,
-  diff: ChunkReader,
+  diff: DifferenceSource,
   extra: ChunkReader,
   old: OldReader,
   oldStart: number,
@@ -316,6 +362,7 @@ export async function* bspatch(
   newLength: number,
 ): AsyncGenerator<Buffer> {
   const controls = new VarintReader(control);
+  const cached = new ReadAhead(old, oldStart, oldLength);
   let written = 0;
   let oldPos = 0;
   while (!controls.done) {
@@ -328,8 +375,8 @@ export async function* bspatch(
     for (let done = 0; done < add; ) {
       const n = Math.min(APPLY_CHUNK, add - done);
       const out = Buffer.allocUnsafe(n);
-      await old.read(out, oldStart + oldPos + done);
-      const delta = await diff.read(n);
+      await cached.read(out, oldPos + done);
+      const delta = await diff.read(out);
       for (let i = 0; i < n; i++) out[i] = out[i]! + delta[i]!;
       done += n;
       yield out;

@@ -31,22 +31,6 @@ const COUNT_LIMIT = 255;
 /** Models mixed per decision. */
 const INPUTS = 6;
 
-/** Adaptive bit probabilities (16-bit) and how often each context was seen. */
-class Counters {
-  readonly p: Uint16Array;
-  readonly n: Uint8Array;
-  constructor(bits: number) {
-    this.p = new Uint16Array(1 << bits).fill(32768);
-    this.n = new Uint8Array(1 << bits);
-  }
-  learn(j: number, bit: number): void {
-    const n = this.n[j]!;
-    const p = this.p[j]!;
-    this.p[j] = p + ((bit ? 65535 : 0) - p) * RATE[n]!;
-    if (n < COUNT_LIMIT) this.n[j] = n + 1;
-  }
-}
-
 /** Logistic mixing of the models' predictions, one weight set per small context. */
 class Mixer {
   private readonly w: Float32Array;
@@ -127,10 +111,26 @@ class ArithmeticCoder {
   }
 }
 
+/** Sizes (log2) of the six zero models' tables, then the six value models'. */
+const ZERO_BITS = [16, 12, 20, 12, 16, 16];
+const VALUE_BITS = [16, 16, 22, 16, 22, 16];
+
+/** Offsets of each model's table in one flat array: one typed array is faster to index than six objects. */
+function offsets(bits: readonly number[]): Int32Array {
+  const out = new Int32Array(bits.length + 1);
+  for (let i = 0; i < bits.length; i++) out[i + 1] = out[i]! + 2 ** bits[i]!;
+  return out;
+}
+
 /** The model: shared by encoder and decoder, fed the same bytes in the same order. */
 class DifferenceModel {
-  private readonly zero = [16, 12, 20, 12, 16, 16].map((bits) => new Counters(bits));
-  private readonly value = [16, 16, 22, 16, 22, 16].map((bits) => new Counters(bits));
+  private readonly zeroAt = offsets(ZERO_BITS);
+  private readonly valueAt = offsets(VALUE_BITS);
+  // Adaptive bit probabilities (16-bit) and how often each context was seen, all models in one table.
+  private readonly zp = new Uint16Array(this.zeroAt[INPUTS]!).fill(32768);
+  private readonly zn = new Uint8Array(this.zeroAt[INPUTS]!);
+  private readonly vp = new Uint16Array(this.valueAt[INPUTS]!).fill(32768);
+  private readonly vn = new Uint8Array(this.valueAt[INPUTS]!);
   private readonly zeroMixer = new Mixer(64, 0.02 / (65536 * 256));
   private readonly valueMixer = new Mixer(512, 0.015 / (65536 * 256));
   private readonly ps = new Int32Array(INPUTS);
@@ -152,38 +152,39 @@ class DifferenceModel {
   }
 
   private byte(o: number, value: number): number {
-    const { coder, zero, ps, idx } = this;
+    const { coder, zp, zn, ps, idx, zeroAt } = this;
     // Is it zero? Contexts: the old bytes, which of the last four differences were non-zero, the run
     // of zeros, and the differences one and four bytes back (a moved 32-bit operand).
     const run = this.run < 16 ? this.run : 16 + Math.min(15, 31 - Math.clz32(this.run));
-    const recent = (this.d1 ? 1 : 0) | (this.d2 ? 2 : 0) | (this.d3 ? 4 : 0) | (this.d4 ? 8 : 0);
-    idx[0] = (o << 8) | this.o1;
-    idx[1] = (recent << 8) | o;
-    idx[2] = Math.imul((o << 16) | (this.o1 << 8) | this.o2, 0x9e3779b1) >>> 12;
-    idx[3] = (Math.min(run, 15) << 8) | o;
-    idx[4] = (this.d1 << 8) | this.d4;
-    idx[5] = (run << 8) | (this.d4 === 0 ? 0 : 128 | (this.d4 & 127));
-    for (let i = 0; i < INPUTS; i++) ps[i] = zero[i]!.p[idx[i]!]!;
-    const nonZero = coder.bit(this.zeroMixer.mix(ps, run * 2 + (this.d1 ? 1 : 0)), value !== 0 ? 1 : 0);
+    const { d1, d4, o1 } = this;
+    const recent = (d1 ? 1 : 0) | (this.d2 ? 2 : 0) | (this.d3 ? 4 : 0) | (d4 ? 8 : 0);
+    idx[0] = zeroAt[0]! + ((o << 8) | o1);
+    idx[1] = zeroAt[1]! + ((recent << 8) | o);
+    idx[2] = zeroAt[2]! + (Math.imul((o << 16) | (o1 << 8) | this.o2, 0x9e3779b1) >>> 12);
+    idx[3] = zeroAt[3]! + ((Math.min(run, 15) << 8) | o);
+    idx[4] = zeroAt[4]! + ((d1 << 8) | d4);
+    idx[5] = zeroAt[5]! + ((run << 8) | (d4 === 0 ? 0 : 128 | (d4 & 127)));
+    for (let i = 0; i < INPUTS; i++) ps[i] = zp[idx[i]!]!;
+    const nonZero = coder.bit(this.zeroMixer.mix(ps, run * 2 + (d1 ? 1 : 0)), value !== 0 ? 1 : 0);
     this.zeroMixer.update(nonZero);
-    for (let i = 0; i < INPUTS; i++) zero[i]!.learn(idx[i]!, nonZero);
+    learn(zp, zn, idx, nonZero);
 
     let d = 0;
     if (nonZero) {
       // Which value? Bit by bit, most significant first, `c` holding the bits so far behind a leading 1.
-      const { value: models } = this;
+      const { vp, vn, valueAt } = this;
       let c = 1;
       for (let bit = 7; bit >= 0; bit--) {
-        idx[0] = (c << 8) | o;
-        idx[1] = (c << 8) | this.d1;
-        idx[2] = Math.imul((c << 16) | (o << 8) | this.o1, 0x9e3779b1) >>> 10;
-        idx[3] = (c << 8) | this.d4;
-        idx[4] = Math.imul((c << 16) | (o << 8) | this.d1, 0x85ebca6b) >>> 10;
-        idx[5] = (c << 8) | this.d2;
-        for (let i = 0; i < INPUTS; i++) ps[i] = models[i]!.p[idx[i]!]!;
-        const b = coder.bit(this.valueMixer.mix(ps, c * 2 + (this.d1 ? 1 : 0)), (value >> bit) & 1);
+        idx[0] = valueAt[0]! + ((c << 8) | o);
+        idx[1] = valueAt[1]! + ((c << 8) | d1);
+        idx[2] = valueAt[2]! + (Math.imul((c << 16) | (o << 8) | o1, 0x9e3779b1) >>> 10);
+        idx[3] = valueAt[3]! + ((c << 8) | d4);
+        idx[4] = valueAt[4]! + (Math.imul((c << 16) | (o << 8) | d1, 0x85ebca6b) >>> 10);
+        idx[5] = valueAt[5]! + ((c << 8) | this.d2);
+        for (let i = 0; i < INPUTS; i++) ps[i] = vp[idx[i]!]!;
+        const b = coder.bit(this.valueMixer.mix(ps, c * 2 + (d1 ? 1 : 0)), (value >> bit) & 1);
         this.valueMixer.update(b);
-        for (let i = 0; i < INPUTS; i++) models[i]!.learn(idx[i]!, b);
+        learn(vp, vn, idx, b);
         c = (c << 1) | b;
       }
       d = c & 255;
@@ -193,11 +194,23 @@ class DifferenceModel {
     }
     this.d4 = this.d3;
     this.d3 = this.d2;
-    this.d2 = this.d1;
+    this.d2 = d1;
     this.d1 = d;
-    this.o2 = this.o1;
+    this.o2 = o1;
     this.o1 = o;
     return d;
+  }
+}
+
+/** Moves the probabilities at `idx` towards `bit`, faster for contexts seen less often. */
+function learn(p: Uint16Array, n: Uint8Array, idx: Int32Array, bit: number): void {
+  const target = bit ? 65535 : 0;
+  for (let i = 0; i < INPUTS; i++) {
+    const j = idx[i]!;
+    const seen = n[j]!;
+    const q = p[j]!;
+    p[j] = q + (target - q) * RATE[seen]!;
+    if (seen < COUNT_LIMIT) n[j] = seen + 1;
   }
 }
 

@@ -10,7 +10,8 @@ import { promisify } from 'node:util';
 import { brotliCompress, brotliDecompressSync, constants, createBrotliDecompress, createZstdDecompress, zstdCompress, zstdDecompressSync, type ZstdOptions } from 'node:zlib';
 import type { Readable, Transform } from 'node:stream';
 import type { BaseSource } from './base-source.js';
-import { bsdiff, bspatch, ChunkReader, similarity } from './bsdiff.js';
+import { bsdiff, bspatch, ChunkReader, plainDifferences, similarity, type DifferenceSource } from './bsdiff.js';
+import { DifferenceDecoder, encodeDifference } from './diff-coder.js';
 import { BundleError } from './error.js';
 import { suffixArray } from './suffix-array.js';
 import { indexTar, type TarSpan } from './tar-index.js';
@@ -34,7 +35,7 @@ export type RegionOp =
   | ['zstd+', length: number]
   /**
    * bsdiff against base bytes [from, from + oldLength): the coded controls, difference bytes and extra
-   * bytes, each a coding tag (0 brotli, 1 zstd) and the compressed stream.
+   * bytes, each a coding tag (0 brotli, 1 zstd, 2 the difference model) and the compressed stream.
    */
   | ['bsdiff', length: number, from: number, oldLength: number, control: number, diff: number, extra: number];
 
@@ -200,8 +201,8 @@ export async function createRegions(base: Buffer, target: Buffer, options: Regio
     frame = undefined;
   };
 
-  const addToFrame = (span: TarSpan, old: TarSpan | undefined): PlannedFrame => {
-    const length = span.end - span.start;
+  const addToFrame = (start: number, end: number, old: TarSpan | undefined): PlannedFrame => {
+    const length = end - start;
     const oldLength = old === undefined ? 0 : old.end - old.start;
     if (frame !== undefined && (frame.bytes + length > ZSTD_REGION_MAX || frame.dictionaryBytes + oldLength > ZSTD_REGION_MAX)) closeFrame();
     const last = ops.at(-1);
@@ -211,14 +212,14 @@ export async function createRegions(base: Buffer, target: Buffer, options: Regio
       f = { op, parts: [], bytes: 0, dictionary: [], dictionaryBytes: 0 };
       ops.push(op);
       payloads.push(FRAME_SLOT);
-    } else if (last !== undefined && (last === f.op || last[0] === 'zstd+') && f.parts.at(-1)?.[1] === span.start) {
+    } else if (last !== undefined && (last === f.op || last[0] === 'zstd+') && f.parts.at(-1)?.[1] === start) {
       last[1] += length;
     } else {
       ops.push(['zstd+', length]);
     }
     const part = f.parts.at(-1);
-    if (part !== undefined && part[1] === span.start) part[1] = span.end;
-    else f.parts.push([span.start, span.end]);
+    if (part !== undefined && part[1] === start) part[1] = end;
+    else f.parts.push([start, end]);
     f.bytes += length;
     if (old !== undefined) {
       const range = f.dictionary.at(-1);
@@ -229,6 +230,15 @@ export async function createRegions(base: Buffer, target: Buffer, options: Regio
     return f;
   };
 
+  // An entry past a frame's bound (one with no old entry to bsdiff against) is spread over several
+  // frames; an old entry past the bound is left out of the dictionary.
+  const addSpan = (span: TarSpan, old: TarSpan | undefined): void => {
+    const dictionary = old !== undefined && old.end - old.start <= ZSTD_REGION_MAX ? old : undefined;
+    for (let at = span.start; at < span.end; at += ZSTD_REGION_MAX) {
+      frame = addToFrame(at, Math.min(span.end, at + ZSTD_REGION_MAX), at === span.start ? dictionary : undefined);
+    }
+  };
+
   for (const [i, span] of newSpans.entries()) {
     const old = pairs[i];
     const length = span.end - span.start;
@@ -237,6 +247,7 @@ export async function createRegions(base: Buffer, target: Buffer, options: Regio
       const last = ops.at(-1);
       if (last?.[0] === 'copy' && last[1] + last[2] === old.start) last[2] += length;
       else ops.push(['copy', old.start, length]);
+      progress(span.end);
       continue;
     }
     const wantsBsdiff =
@@ -244,7 +255,7 @@ export async function createRegions(base: Buffer, target: Buffer, options: Regio
       options.engine !== 'zstd' &&
       (options.engine === 'bsdiff' || length > ZSTD_REGION_MAX || oldLength > ZSTD_REGION_MAX || (span.size >= BSDIFF_MIN && isExecutable(target.subarray(span.dataStart, span.dataStart + 4))));
     if (!wantsBsdiff) {
-      frame = addToFrame(span, old);
+      addSpan(span, old);
       progress(span.end);
       continue;
     }
@@ -254,16 +265,18 @@ export async function createRegions(base: Buffer, target: Buffer, options: Regio
     // A different program under the same name (another native module, a rewritten tool): bsdiff would
     // only find chance alignments there, slowly; zstd against the old file does better.
     if (options.engine === 'auto' && length <= ZSTD_REGION_MAX && oldLength <= ZSTD_REGION_MAX && similarity(oldBytes, sa, newBytes) < MIN_SIMILARITY) {
-      frame = addToFrame(span, old);
+      addSpan(span, old);
       progress(span.end);
       continue;
     }
     const streams = bsdiff(oldBytes, newBytes, (scanned) => progress(span.start + scanned), sa);
     const op: RegionOp = ['bsdiff', length, old.start, oldLength, 0, 0, 0];
     ops.push(op);
-    const pack = (bytes: Buffer): Promise<Buffer> => packStream(bytes, options);
+    // zstd and brotli start in the thread pool; the difference coder (JavaScript) runs here meanwhile.
+    const packed = Promise.all([packStream(streams.control, options), packStream(streams.extra, options)]);
+    const diff = Buffer.concat([Buffer.of(STREAM_DIFFERENCE_MODEL), encodeDifference(streams.diff, streams.under)]);
     payloads.push(
-      Promise.all([pack(streams.control), pack(streams.diff), pack(streams.extra)]).then(([control, diff, extra]) => {
+      packed.then(([control, extra]) => {
         op[4] = control.length;
         op[5] = diff.length;
         op[6] = extra.length;
@@ -286,6 +299,8 @@ const MIN_SIMILARITY = 0.3;
  */
 const STREAM_BROTLI = 0;
 const STREAM_ZSTD = 1;
+/** The difference bytes coded by diff-coder.ts, with the old bytes as context (held whole while applying). */
+const STREAM_DIFFERENCE_MODEL = 2;
 const BROTLI_MAX = 4 * 2 ** 20;
 
 async function packStream(bytes: Buffer, options: Pick<RegionOptions, 'level' | 'maxTableLog'>): Promise<Buffer> {
@@ -308,6 +323,8 @@ const FRAME_SLOT: Promise<Buffer> = Promise.resolve(Buffer.alloc(0));
 
 /** Largest slice of the base, or of a zstd frame's output, handed on at once. */
 const APPLY_CHUNK = 1 << 20;
+/** Size of the pieces the new tar is written in. */
+const OUTPUT_CHUNK = 1 << 16;
 /** A bsdiff region's controls are decoded whole; a larger claim is a corrupt patch, not an allocation. */
 const MAX_CONTROL_BYTES = 256 * 2 ** 20;
 
@@ -333,6 +350,31 @@ function corrupt(what: string, cause?: unknown): BundleError {
  * of a bsdiff region at a time.
  */
 export async function* applyRegions(ops: readonly RegionOp[], patchPath: string, payloadOffset: number, base: BaseSource): AsyncGenerator<Buffer> {
+  // bsdiff regions yield a piece per control, often a few bytes: gather them into 64 KiB chunks, so the
+  // writer makes a write per 64 KiB rather than tens of thousands of tiny ones (and progress still moves
+  // through a small update).
+  let pending = Buffer.allocUnsafe(OUTPUT_CHUNK);
+  let filled = 0;
+  for await (const piece of regionPieces(ops, patchPath, payloadOffset, base)) {
+    if (piece.length >= OUTPUT_CHUNK && filled === 0) {
+      yield piece;
+      continue;
+    }
+    for (let at = 0; at < piece.length; ) {
+      const n = piece.copy(pending, filled, at);
+      filled += n;
+      at += n;
+      if (filled === OUTPUT_CHUNK) {
+        yield pending;
+        pending = Buffer.allocUnsafe(OUTPUT_CHUNK);
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0) yield pending.subarray(0, filled);
+}
+
+async function* regionPieces(ops: readonly RegionOp[], patchPath: string, payloadOffset: number, base: BaseSource): AsyncGenerator<Buffer> {
   let at = payloadOffset;
   let frame: Frame | undefined;
   try {
@@ -373,12 +415,21 @@ export async function* applyRegions(ops: readonly RegionOp[], patchPath: string,
         at += length;
         return out;
       };
-      const diff = await stream(diffBytes, 'difference');
+      let diff: DifferenceSource;
+      let diffStream: AsyncGenerator<Buffer> | undefined;
+      if ((await readSlice(patchPath, at, 1))[0] === STREAM_DIFFERENCE_MODEL) {
+        const decoder = new DifferenceDecoder((await readSlice(patchPath, at, diffBytes)).subarray(1));
+        diff = { read: (old) => Promise.resolve(decoder.decode(old)), end: () => Promise.resolve() };
+        at += diffBytes;
+      } else {
+        diffStream = await stream(diffBytes, 'difference');
+        diff = plainDifferences(new ChunkReader(diffStream, 'difference'));
+      }
       const extra = await stream(extraBytes, 'extra');
       try {
-        yield* bspatch(control, new ChunkReader(diff, 'difference'), new ChunkReader(extra, 'extra'), base, from, oldLength, length);
+        yield* bspatch(control, diff, new ChunkReader(extra, 'extra'), base, from, oldLength, length);
       } finally {
-        await diff.return(undefined);
+        await diffStream?.return(undefined);
         await extra.return(undefined);
       }
     }

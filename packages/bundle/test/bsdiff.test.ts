@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { constants, zstdCompressSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { bsdiff, bspatch, ChunkReader, type BsdiffStreams } from '../src/bsdiff.js';
+import { bsdiff, bspatch, ChunkReader, plainDifferences, type BsdiffStreams } from '../src/bsdiff.js';
 import { BufferSource } from '../src/base-source.js';
+import { DifferenceDecoder, encodeDifference } from '../src/diff-coder.js';
 import { suffixArray } from '../src/suffix-array.js';
 import { chunksOf, expectCode } from './helpers.js';
 import { editBinary, realFile, slice } from './patch-fixture.js';
@@ -16,7 +18,7 @@ async function patched(old: Buffer, streams: BsdiffStreams, newLength: number): 
   const out: Buffer[] = [];
   const source = new BufferSource(old);
   const reader = (bytes: Buffer, what: string): ChunkReader => new ChunkReader(chunksOf(bytes, 1_000), what);
-  for await (const chunk of bspatch(streams.control, reader(streams.diff, 'difference'), reader(streams.extra, 'extra'), source, 0, old.length, newLength)) out.push(chunk);
+  for await (const chunk of bspatch(streams.control, plainDifferences(reader(streams.diff, 'difference')), reader(streams.extra, 'extra'), source, 0, old.length, newLength)) out.push(chunk);
   return Buffer.concat(out);
 }
 
@@ -84,5 +86,32 @@ describe('bsdiff and bspatch', () => {
     await expectCode(patched(old, { ...streams, control: streams.control.subarray(0, streams.control.length - 1) }, neu.length), 'PATCH_CORRUPT');
     await expectCode(patched(old, streams, neu.length - 1), 'PATCH_CORRUPT');
     await expectCode(patched(old.subarray(0, 1_000), streams, neu.length), 'PATCH_CORRUPT');
+  });
+});
+
+describe('difference coder', () => {
+  it('decodes what it encoded, whole or in chunks of any size, on real bsdiff output and on noise', async () => {
+    const old = await slice(realFile('elf'), 0, 400_000);
+    const { diff, under } = bsdiff(old, editBinary(old));
+    const noise = randomBytes(50_000);
+    const cases: [Buffer, Buffer][] = [
+      [diff, under],
+      [noise, randomBytes(50_000)],
+      [Buffer.alloc(0), Buffer.alloc(0)],
+    ];
+    for (const [bytes, context] of cases) {
+      const packed = encodeDifference(bytes, context);
+      const decoder = new DifferenceDecoder(packed);
+      const parts: Buffer[] = [];
+      for (let at = 0, step = 1; at < context.length; at += step, step = (step * 7) % 9_001 + 1) parts.push(decoder.decode(context.subarray(at, at + step)));
+      expect(Buffer.concat(parts).equals(bytes)).toBe(true);
+    }
+  });
+
+  it('codes the differences of shifted machine code far smaller than zstd -19 does', async () => {
+    const old = await slice(realFile('elf'), 0, 1_000_000);
+    const { diff, under } = bsdiff(old, editBinary(old));
+    const zstd = zstdCompressSync(diff, { params: { [constants.ZSTD_c_compressionLevel]: 19 } });
+    expect(encodeDifference(diff, under).length).toBeLessThan(zstd.length);
   });
 });

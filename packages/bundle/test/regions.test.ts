@@ -115,15 +115,32 @@ describe('regions patches: applying in bounded memory', () => {
     expect(Math.max(...out.map((c) => c.length))).toBeLessThanOrEqual(2 ** 20);
   });
 
-  it('keeps every zstd frame’s dictionary and new bytes within the 32 MiB bound', async () => {
-    const { header } = splitPatch(await createPatch(craftTar([{ path: 'a.js', content: 'x'.repeat(1000) }]), craftTar([{ path: 'a.js', content: 'y'.repeat(1000) }])));
+  it('spreads a new entry larger than 32 MiB over several zstd frames, each within the bound, and round-trips it', async () => {
+    const base = craftTar([{ path: 'a.js', content: 'x'.repeat(1000) }]);
+    const big = Buffer.alloc(40 * 2 ** 20, 'tufup ');
+    const target = craftTar([{ path: 'a.js', content: 'y'.repeat(1000) }, { path: 'assets/big.bin', content: big }]);
+    const { header } = splitPatch(await createPatch(base, target, { level: 3 }));
     if (header.engine !== REGIONS_ENGINE) throw new Error('regions expected');
-    for (const op of header.regions) {
-      if (op[0] !== 'zstd') continue;
-      expect(op[1]).toBeLessThanOrEqual(ZSTD_REGION_MAX);
-      const [, , , ...ranges] = op;
-      expect(ranges.filter((_, i) => i % 2 === 1).reduce((sum, n) => sum + n, 0)).toBeLessThanOrEqual(ZSTD_REGION_MAX);
+    const frames = header.regions.filter((op) => op[0] === 'zstd');
+    expect(frames.length).toBeGreaterThan(1);
+    // Each frame's new bytes (its first region and the continuations up to the next frame) stay within 32 MiB.
+    let bytes = 0;
+    for (const op of [...header.regions, ['zstd', 0, 0] as const]) {
+      if (op[0] === 'zstd') {
+        expect(bytes).toBeLessThanOrEqual(ZSTD_REGION_MAX);
+        bytes = 0;
+        const [, , , ...ranges] = op;
+        expect(ranges.filter((_, i) => i % 2 === 1).reduce((sum, n) => sum + n, 0)).toBeLessThanOrEqual(ZSTD_REGION_MAX);
+      }
+      if (op[0] === 'zstd' || op[0] === 'zstd+') bytes += op[1];
     }
+    const spy = new SpySource(new BufferSource(base));
+    const dir = await tempDir('tufup-regions-');
+    await writeFile(join(dir, 'p.patch'), await createPatch(base, target, { level: 3 }));
+    const { payloadOffset } = await readPatchHeader(join(dir, 'p.patch'));
+    const out: Buffer[] = [];
+    for await (const chunk of applyRegions(header.regions, join(dir, 'p.patch'), payloadOffset, spy)) out.push(chunk);
+    expect(Buffer.concat(out).equals(target)).toBe(true);
   });
 
   it('refuses a bsdiff region whose streams were damaged or cut with a PATCH_ error, and writes nothing', async () => {

@@ -4,7 +4,7 @@
 #   powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -WindowStyle Hidden -File install.ps1
 #     -AppPid PID -InstallDir DIR -StagedDir DIR -BackupDir DIR -LogFile FILE -ResultFile FILE -Version V
 #     [-WaitTimeout SECONDS] [-HealthTimeout SECONDS] [-HealthMarker FILE] [-Mode install|finish]
-#     [-Relaunch BASE64-JSON-ARRAY]
+#     [-Keep BASE64-JSON-ARRAY] [-Relaunch BASE64-JSON-ARRAY]
 # It waits for the app (and every process running from the install folder) to exit, swaps the staged
 # folder into the install folder's place, optionally relaunches the app and waits for it to confirm a
 # healthy start, and puts the previous install back on any failure. The result file gets one line,
@@ -14,6 +14,11 @@
 # what each name beside the install folder holds). -Mode finish: that launch found the new version running
 # (-AppPid) after a run killed during its health check or clean-up; this script waits for its health marker,
 # then removes the previous version, or stops it and rolls back.
+#
+# -Keep: patterns of files in the install folder that the bundle does not have but must survive the
+# update (`Uninstall *.exe`, which NSIS puts there); relative paths with `/`, `*` matching anything. Each
+# matching file is copied into the new version before the swap unless the new version has that path: a file
+# the bundle replaces is never carried over. The old install stays whole for a rollback.
 #
 # The relaunch command arrives as base64 of a JSON array so that no argument can be mistaken for a
 # parameter of this script and no quoting is lost on the way.
@@ -43,6 +48,7 @@ param(
     [int]$HealthTimeout = 0,
     [string]$HealthMarker = '',
     [ValidateSet('install', 'finish')][string]$Mode = 'install',
+    [string]$Keep = '',
     [string]$Relaunch = ''
 )
 
@@ -64,6 +70,11 @@ if ($Relaunch -ne '') {
     $parsed = ConvertFrom-Json ([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($Relaunch)))
     # Piping a variable enumerates it, which Windows PowerShell 5.1 does not do with ConvertFrom-Json's own output.
     $relaunchCommand = @($parsed | ForEach-Object { [string]$_ })
+}
+$keepPatterns = @()
+if ($Keep -ne '') {
+    $parsedKeep = ConvertFrom-Json ([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($Keep)))
+    $keepPatterns = @($parsedKeep | ForEach-Object { [string]$_ })
 }
 if ($Mode -eq 'install' -and $StagedDir -eq '') {
     [Console]::Error.WriteLine('install.ps1: -StagedDir is required')
@@ -214,6 +225,27 @@ function Get-InstallProcesses {
         })
 }
 
+# Copies the files matching -Keep from the install folder into the new version (see above), flushed,
+# before the swap publishes them.
+function Copy-Kept([string]$into) {
+    if ($keepPatterns.Count -eq 0) { return }
+    $prefix = $InstallDir.Length + 1
+    foreach ($file in @(Get-ChildItem -LiteralPath $InstallDir -Recurse -File -Force -ErrorAction SilentlyContinue)) {
+        $rel = $file.FullName.Substring($prefix).Replace('\', '/')
+        if (-not ($keepPatterns | Where-Object { $rel -like $_ })) { continue }
+        $target = Join-Path $into ($rel.Replace('/', '\'))
+        # The new version has this path (a file it replaces, or a folder): it wins.
+        if (Test-Path -LiteralPath $target) { Write-Log "not carrying over ${rel}: the new version has it"; continue }
+        try {
+            [void](New-Item -ItemType Directory -Force -Path (Split-Path -Parent $target))
+            Copy-Item -LiteralPath $file.FullName -Destination $target
+            $stream = [IO.File]::Open($target, 'Open', 'ReadWrite', 'ReadWrite')
+            try { $stream.Flush($true) } finally { $stream.Close() }
+            Write-Log "carried over $rel"
+        } catch { Write-Log "could not carry over ${rel}: $_" }
+    }
+}
+
 # The previous version is no longer needed: renamed to the trash name first (a backup is always complete;
 # a kill during the deletion leaves only trash), deleted, then the result written.
 function Retire-Backup {
@@ -343,6 +375,8 @@ if (-not (Move-Folder $incoming $readyDir)) {
     Stop-Here 'install-not-writable'
 }
 $incoming = $readyDir
+
+Copy-Kept $incoming
 
 # The two renames below are the only moment the install folder is missing; nothing runs between them.
 if (-not (Move-Folder $InstallDir $BackupDir)) {

@@ -8,7 +8,8 @@
 #
 # usage: install.sh --pid PID --install DIR --staged DIR --backup DIR --log FILE --result FILE
 #                   --version VERSION [--wait-timeout SECONDS] [--health-timeout SECONDS]
-#                   [--health-marker FILE] [--mode install|finish] [-- RELAUNCH COMMAND...]
+#                   [--health-marker FILE] [--mode install|finish] [--keep PATTERN]...
+#                   [-- RELAUNCH COMMAND...]
 #
 # The result file gets one line, "<status> <version> [<reason>]", status being installed, rolled-back or
 # failed; the app writes "started <version>" before it starts this script, and this script writes
@@ -22,6 +23,12 @@
 #   .<name>.tufup-trash     a previous version being thrown away after a good install (maybe half deleted)
 # The app's next launch finishes an interrupted run (src/install/recovery.ts): it knows which version
 # runs, which tells the transient cases apart.
+#
+# --keep PATTERN (repeatable): files of the install folder that the bundle does not have but must survive
+# the update (an uninstaller an installer put there: `Uninstall *.exe`). Before the swap, each file whose
+# path relative to the install folder matches (`*` matches anything) is copied into the new version,
+# unless the new version has something at that path: a file the bundle replaces is never carried over.
+# The old install stays whole for a rollback.
 #
 # --mode finish: the next launch found the new version running after a run interrupted before it was done
 # (killed during the health check or the clean-up). --pid is then the running new version: this script
@@ -43,7 +50,7 @@ set -u
 umask 022
 
 pid='' install='' staged='' backup='' log='' result='' version=''
-wait_timeout=120 health_timeout=0 marker='' mode=install
+wait_timeout=120 health_timeout=0 marker='' mode=install keep=''
 
 usage() {
   echo "install.sh: $1" >&2
@@ -68,6 +75,8 @@ while [ $# -gt 0 ]; do
     --health-timeout) health_timeout=$2 ;;
     --health-marker) marker=$2 ;;
     --mode) mode=$2 ;;
+    --keep) keep="$keep$2
+" ;;
     *) usage "unknown option $1" ;;
   esac
   shift 2
@@ -330,6 +339,32 @@ rollback() {
   exit 1
 }
 
+# carry_over: copies the files matching --keep from the install folder into the new version (see above),
+# fsynced, before the swap publishes them.
+carry_over() {
+  [ -n "$keep" ] || return 0
+  # Relative to the install folder, so that its own name is never read as a pattern.
+  printf '%s' "$keep" | while IFS= read -r pattern; do
+    [ -n "$pattern" ] || continue
+    (cd -- "$install" && find . -path "./$pattern" \( -type f -o -type l \) -print 2>/dev/null)
+  done | while IFS= read -r path; do
+    rel=${path#./}
+    target="$incoming/$rel"
+    # The new version has this path (a file it replaces, or a folder): it wins.
+    if [ -e "$target" ] || [ -L "$target" ]; then log "not carrying over $rel: the new version has it"; continue; fi
+    dir=$(folder_of "$target")
+    # Never write through a link of the new version.
+    if [ "$dir" != "$incoming" ] && [ -L "$dir" ]; then log "not carrying over $rel: its folder is a link"; continue; fi
+    if mkdir -p -- "$dir" && cp -P -p -- "$install/$rel" "$target"; then
+      fsync_paths "$target" "$dir"
+      log "carried over $rel"
+    else
+      log "could not carry over $rel"
+    fi
+  done
+  return 0
+}
+
 # The previous version is no longer needed: renamed to the trash name first (so a backup is always
 # complete: a kill during the deletion leaves only trash behind), deleted, then the result written, so
 # `installed` means nothing is left beside the install folder.
@@ -445,6 +480,8 @@ else
   fsync_tree "$incoming"
   fsync_paths "$parent"
 fi
+
+carry_over
 
 # One atomic exchange where the system has it: the install folder is never missing. The old version
 # then sits at the incoming name and is renamed to the backup.

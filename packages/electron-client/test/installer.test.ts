@@ -46,9 +46,17 @@ describe('the installer command line', () => {
     const script = await readFile(shippedScript('linux'), 'utf8');
     const known = new Set([...script.matchAll(/^\s+(--[a-z-]+)\) \w+=/gm)].map((m) => m[1]));
     for (const mode of ['install', 'finish'] as const) {
-      const { args } = installerCommand({ ...request, platform: 'linux', mode });
+      const { args } = installerCommand({ ...request, platform: 'linux', mode, keep: ['Uninstall *.exe'] });
       for (const option of named(args.slice(1), /^--[a-z]/).keys()) expect(known).toContain(option);
     }
+  });
+
+  it('hands the files to keep over one by one to sh, and as base64 JSON to PowerShell', () => {
+    const keep = ['Uninstall *.exe', 'resources/package-type'];
+    const sh = installerCommand({ ...request, platform: 'linux', keep }).args;
+    expect(sh.flatMap((arg, i) => (arg === '--keep' ? [sh[i + 1]] : []))).toEqual(keep);
+    const ps = installerCommand({ ...request, platform: 'win32', keep }).args;
+    expect(JSON.parse(Buffer.from(ps[ps.indexOf('-Keep') + 1]!, 'base64').toString('utf8'))).toEqual(keep);
   });
 
   it('asks the script to finish an interrupted run only when told to, on both systems', () => {

@@ -322,7 +322,7 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     await updater.checkForUpdates();
     const check = electron.workerMessages.find((m) => (m as { type?: string }).type === 'check') as { options: Record<string, unknown> } | undefined;
     expect(check?.options).toMatchObject({ stallTimeoutMs: 4_000, minBytesPerSecond: 4096, retries: 0, channel: 'latest' });
-    for (const electronOnly of ['url', 'autoDownload', 'autoInstallOnAppQuit', 'healthCheckTimeoutMs', 'relaunchCommand', 'allowedOrigins', 'logger', 'workerPath']) {
+    for (const electronOnly of ['url', 'autoDownload', 'autoInstallOnAppQuit', 'healthCheckTimeoutMs', 'relaunchCommand', 'keepFiles', 'allowedOrigins', 'logger', 'workerPath']) {
       expect(check?.options).not.toHaveProperty(electronOnly);
     }
   });

@@ -17,10 +17,11 @@ import {
   sameDigest,
   targetPath,
   type Digest,
+  type PatchOptions,
   type TargetCustom,
   type TargetKind,
 } from '@tufup/bundle';
-import { checkPositive, TARGETS_DIR } from './config.js';
+import { checkPositive, TARGETS_DIR, type Logger } from './config.js';
 import { fromBundleError, RepoError } from './error.js';
 import { signersFor, type RepoOptions } from './repository.js';
 import { loadRepository, stageMetadata, withTransaction, type MetadataVersions, type RepoState } from './store.js';
@@ -248,11 +249,12 @@ export async function addRelease(options: AddReleaseOptions): Promise<AddResult[
           throw new RepoError('METADATA_CORRUPT', `${base.archive.file} does not hold the tar its metadata records`);
         }
         const patchScratch = tx.scratch('patch');
-        const patchDigest = await createPatchFile(baseTar, tarPath, patchScratch, options.patchLevel === undefined ? {} : { level: options.patchLevel }).catch(
-          (e: unknown) => {
-            throw fromBundleError(e);
-          },
-        );
+        const patchOptions: PatchOptions = options.patchLevel === undefined ? {} : { level: options.patchLevel };
+        const onProgress = diffProgress(options.logger, key);
+        if (onProgress !== undefined) patchOptions.onProgress = onProgress;
+        const patchDigest = await createPatchFile(baseTar, tarPath, patchScratch, patchOptions).catch((e: unknown) => {
+          throw fromBundleError(e);
+        });
         const custom = tufup('patch');
         custom.tufup.base = { version: base.version, ...baseDigest };
         const added = stage('patch', patchScratch, patchDigest, custom);
@@ -269,6 +271,21 @@ export async function addRelease(options: AddReleaseOptions): Promise<AddResult[
     options.logger?.info(`added ${name} ${version} for ${plans.map((p) => p.key).join(', ')}`);
     return staged.map((r) => ({ ...r, metadata }));
   });
+}
+
+/**
+ * Logs a diff's progress at every tenth of the new tar once the tar is large enough for the diff to take
+ * a while (a 200 MB runtime takes minutes), so `tufup-repo add` does not sit silent.
+ */
+function diffProgress(logger: Logger | undefined, key: string): PatchOptions['onProgress'] {
+  if (logger === undefined) return undefined;
+  let shown = 0;
+  return (done, total) => {
+    const tenth = Math.floor((10 * done) / total);
+    if (total < 32 * 2 ** 20 || tenth <= shown) return;
+    shown = tenth;
+    logger.info(`diffing ${key}: ${tenth * 10}% of ${(total / 2 ** 20).toFixed(0)} MB`);
+  };
 }
 
 /**

@@ -28,6 +28,18 @@ describe('addBundle making a patch from the previous archive', () => {
     return dir;
   };
 
+  it('logs a long diff’s progress in tenths of the new tar', async () => {
+    const dir = await secondBundle();
+    await mkdir(join(dir, 'assets'));
+    for (let i = 0; i < 40; i++) await writeFile(join(dir, 'assets', `${String(i)}.bin`), Buffer.alloc(1024 * 1024, `tufup ${String(i)} `));
+    const lines: string[] = [];
+    const logger = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(m) };
+    await addBundle({ repoDir, keysDir, bundleDir: dir, version: '1.1.0', platform: 'linux', arch: 'x64', logger, patchLevel: 3 });
+    const progress = lines.filter((line) => line.startsWith('diffing linux-x64:'));
+    expect(progress.at(-1)).toBe('diffing linux-x64: 100% of 40 MB');
+    expect(progress.length).toBeGreaterThanOrEqual(3);
+  });
+
   it('reports a disk too full for the unpacked base tar as DISK_FULL, not as a corrupt repository', async (ctx) => {
     // The repository fits on the disk, the scratch copy of the base tar (next to it) does not.
     const disk = await mountSmallDisk(join(tmp, 'disk'), 384);

@@ -7,9 +7,9 @@ import {
   applyPatchFromFolder,
   BundleError,
   compareVersions,
-  digestBuffer,
+  digestFile,
   extractArchive,
-  gunzipToBuffer,
+  gunzipFile,
   isSystemError,
   messageOf,
   readPatchHeader,
@@ -53,7 +53,7 @@ interface StageOptions {
 }
 
 /** One patch to apply, whatever its base comes from. */
-type PatchStep = Omit<ApplyPatchOptions, 'base' | 'releaseBase'>;
+type PatchStep = Omit<ApplyPatchOptions, 'base' | 'basePath' | 'releaseBase'>;
 
 /**
  * An open, refreshed TUF repository: one tuf-js Updater per operation, as tuf-js requires, with the
@@ -222,8 +222,7 @@ export class UpdateClient {
       } else {
         // The previous tar was checked against its signed digest when it was written; applyPatch checks it
         // against the patch's base (signed with the patch file) again after reading it back.
-        const previousTar = await this.guard(`reading ${previous}`, signal, () => readFile(previous));
-        await this.guard(what, signal, () => applyPatch({ ...apply, base: previousTar, releaseBase: true }));
+        await this.guard(what, signal, () => applyPatch({ ...apply, basePath: previous }));
         await this.guard(`removing ${previous}`, signal, () => rm(previous, { force: true }));
       }
       done += tar.size;
@@ -244,7 +243,7 @@ export class UpdateClient {
     const o = this.options;
     const cached = await this.cachedBase(signed);
     if (cached !== undefined) {
-      await this.guard(what, signal, () => applyPatch({ ...apply, base: cached, releaseBase: true }));
+      await this.guard(what, signal, () => applyPatch({ ...apply, basePath: cached }));
       return;
     }
     const { header } = await this.guard('reading the patch header', signal, () => readPatchHeader(apply.patchPath));
@@ -261,16 +260,25 @@ export class UpdateClient {
   }
 
   /** A cached tar or archive of the running version whose tar matches the signed digest, in memory. */
-  private async cachedBase(signed: Digest & { version: string }): Promise<Buffer | undefined> {
+  /**
+   * A tar of the running version on disk whose digest is the signed one: the tar kept after the last
+   * update, else the cached archive unpacked next to it. The patch reads it by position, so the old
+   * version is never in memory whole.
+   */
+  private async cachedBase(signed: Digest & { version: string }): Promise<string | undefined> {
     const o = this.options;
-    for (const kind of ['tar', 'archive'] as const) {
-      const path = kind === 'tar' ? this.tarPath(signed.version) : join(o.downloadDir, targetFileName(o.appName, signed.version, 'archive'));
-      const base = await (kind === 'tar' ? readFile(path) : gunzipToBuffer(path)).catch(() => undefined);
-      if (base !== undefined && sameDigest(digestBuffer(base), signed)) {
-        o.logger.debug(`tufup: patch base from the cached ${path}`);
-        return base;
-      }
+    const tar = this.tarPath(signed.version);
+    const archive = join(o.downloadDir, targetFileName(o.appName, signed.version, 'archive'));
+    const matches = (digest: Digest | undefined): boolean => digest !== undefined && sameDigest(digest, signed);
+    if (matches(await digestFile(tar).catch(() => undefined))) {
+      o.logger.debug(`tufup: patch base from the cached ${tar}`);
+      return tar;
     }
+    if (matches(await gunzipFile(archive, tar).catch(() => undefined))) {
+      o.logger.debug(`tufup: patch base from the cached ${archive}`);
+      return tar;
+    }
+    await rm(tar, { force: true }).catch(() => undefined);
     return undefined;
   }
 

@@ -24,4 +24,5 @@ export {
   type InstallOutcome,
   type InstallStatus,
 } from './outcome.js';
+export { keepDefaults, NSIS_KEEP } from './layouts.js';
 export { recoverInterruptedInstall, leftoverPaths, type Recovery, type RecoveryAction, type RecoveryRequest } from './recovery.js';

@@ -28,6 +28,12 @@ export interface InstallRequest {
   /** Chooses the script: PowerShell on win32, POSIX sh elsewhere. @default process.platform */
   platform?: NodeJS.Platform;
   /**
+   * Files of the install folder the bundle does not have that must survive the update (relative paths with
+   * `/`, `*` matching anything): copied into the new version before the swap unless it has that path (the
+   * updater's default is `keepDefaults(platform)`, in layouts.ts). @default []
+   */
+  keep?: readonly string[];
+  /**
    * `finish`: a launch found the new version running after an interrupted run; `pid` is that running
    * version, whose health the script checks before it removes the previous one (or rolls back).
    * @default 'install'
@@ -112,6 +118,7 @@ function seconds(ms: number): string {
 export function installerCommand(request: InstallRequest): { command: string; args: string[] } {
   const files = installFiles(request);
   const relaunch = request.relaunch ?? [];
+  const keep = request.keep ?? [];
   // [sh option, PowerShell parameter, value]; PowerShell reserves $PID, hence AppPid.
   const options = [
     ['pid', 'AppPid', String(request.pid)],
@@ -130,12 +137,13 @@ export function installerCommand(request: InstallRequest): { command: string; ar
     const named = options.flatMap(([, name, value]) => [`-${name}`, value]);
     // As base64 of a JSON array, no relaunch argument can be taken for a parameter of the script.
     const relaunchArg = relaunch.length > 0 ? ['-Relaunch', Buffer.from(JSON.stringify(relaunch)).toString('base64')] : [];
+    const keepArg = keep.length > 0 ? ['-Keep', Buffer.from(JSON.stringify(keep)).toString('base64')] : [];
     return {
       command: 'powershell.exe',
-      args: ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-WindowStyle', 'Hidden', '-File', files.script, ...named, ...relaunchArg],
+      args: ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-WindowStyle', 'Hidden', '-File', files.script, ...named, ...keepArg, ...relaunchArg],
     };
   }
-  const named = options.flatMap(([option, , value]) => [`--${option}`, value]);
+  const named = [...options.flatMap(([option, , value]) => [`--${option}`, value]), ...keep.flatMap((pattern) => ['--keep', pattern])];
   return { command: '/bin/sh', args: [files.script, ...named, ...(relaunch.length > 0 ? ['--', ...relaunch] : [])] };
 }
 

@@ -39,8 +39,6 @@ export interface ElectronAdapter {
   userDataPath(): string;
   /** `app.getPath('home')`. */
   homePath(): string;
-  /** `app.getAppPath()`: the app's folder or `app.asar`, where its package.json and node_modules are. */
-  appPath(): string;
   /** `process.versions`: `electron` and `node`. */
   versions(): { electron?: string | undefined; node: string };
   /** `process.env`: the cache folder and the install checks read it. */
@@ -49,6 +47,8 @@ export interface ElectronAdapter {
   isPackaged(): boolean;
   /** `process.resourcesPath`. */
   resourcesPath(): string;
+  /** `app.getAppPath()`: the app's folder or asar archive, where its own pages, package.json and node_modules are. */
+  appPath(): string;
   /** `process.execPath`. */
   execPath(): string;
   /** `process.argv`, for the relaunch command. */

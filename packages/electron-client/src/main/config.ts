@@ -1,6 +1,7 @@
 import { dirname, join, resolve } from 'node:path';
 import type { Session } from 'electron';
 import { DEFAULTS as CORE_DEFAULTS, type CoreOptions, type Logger } from '../core/config.js';
+import { keepDefaults } from '../install/layouts.js';
 import type { ElectronAdapter } from './adapter.js';
 import { defaultCacheDir } from './paths.js';
 
@@ -11,7 +12,7 @@ import { defaultCacheDir } from './paths.js';
 type SetByUpdater = 'fetch' | 'logger' | 'excludeVersions';
 
 /** What the updater takes from the running app when the options do not say (see {@link UpdaterOptions}). */
-type FromTheApp = 'currentVersion' | 'installDir' | 'cacheDir' | 'trustedRoot' | 'relaunchCommand';
+type FromTheApp = 'currentVersion' | 'installDir' | 'cacheDir' | 'trustedRoot' | 'relaunchCommand' | 'keepFiles';
 
 /** The text of the notification `checkForUpdatesAndNotify()` shows; `{appName}` and `{version}` are filled in. */
 export interface NotificationText {
@@ -43,7 +44,18 @@ export interface UpdaterOptions extends Partial<Omit<CoreOptions, SetByUpdater>>
   healthCheckTimeoutMs?: number;
   /** Command and arguments that start the app again after an install. @default process.execPath and the app's arguments */
   relaunchCommand?: readonly string[];
-  /** Origins (`https://app.example`) or schemes (`file:`, `app:`) of windows allowed to use the renderer bridge. @default ['file:'] */
+  /**
+   * Files in the install folder that the bundle does not have but must survive an update (relative paths
+   * with `/`, `*` matching anything), such as an uninstaller an installer put there; a file the new bundle
+   * has is never kept. @default NSIS's files on Windows (`Uninstall *.exe`, ...), none elsewhere
+   */
+  keepFiles?: readonly string[];
+  /**
+   * Which windows may use the renderer bridge: `file:` (the app's own pages: files inside `app.getAppPath()`
+   * or the resources folder, never another file on disk or a network share), a folder as a file URL
+   * (`file:///opt/my-app/pages/`), a scheme the app registered (`app:`) or an origin
+   * (`https://app.example`). @default ['file:']
+   */
   allowedOrigins?: readonly string[];
   /** Receives diagnostics; `null` for none. @default electron-log's main logger, when the app has electron-log installed */
   logger?: Logger | null;
@@ -128,6 +140,7 @@ function fromTheApp(options: Pick<UpdaterOptions, FromTheApp>, adapter: Electron
     cacheDir: options.cacheDir ?? defaultCacheDir({ platform, env: adapter.env(), home: adapter.homePath(), userData: adapter.userDataPath() }),
     trustedRoot: options.trustedRoot ?? join(adapter.resourcesPath(), TRUSTED_ROOT_FILE),
     relaunchCommand: options.relaunchCommand ?? defaultRelaunchCommand(adapter),
+    keepFiles: options.keepFiles ?? keepDefaults(platform),
   };
 }
 

@@ -311,7 +311,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
 
   /** The core's options for the worker: all but the Electron-only ones, as given, so a new core option needs no line here. */
   private async workerOptions(failedVersions: string[]): Promise<WorkerOptions> {
-    const { autoDownload, autoInstallOnAppQuit, healthCheckTimeoutMs, relaunchCommand, allowedOrigins, workerPath, logger, notification, cacheDirGiven, url, ...core } = this.options;
+    const { autoDownload, autoInstallOnAppQuit, healthCheckTimeoutMs, relaunchCommand, keepFiles, allowedOrigins, workerPath, logger, notification, cacheDirGiven, url, ...core } = this.options;
     const { appName, metadataUrl, targetsUrl, trustedRoot } = this.updateSource();
     return {
       ...core,
@@ -420,6 +420,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
       cacheDir: this.cacheDir,
       relaunch: relaunch ? o.relaunchCommand : [],
       healthTimeoutMs: relaunch ? o.healthCheckTimeoutMs : 0,
+      keep: o.keepFiles,
     });
     this.installing = true;
     this.logger?.info(`tufup: the installer will install ${staged.version} once the app has quit`);

@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from '../../src/core/index.js';
 import type { ElectronAdapter, InvokeContext, RendererTarget, WorkerProcess } from '../../src/main/adapter.js';
 import type { IpcRendererLike } from '../../src/preload/renderer-bridge.js';
@@ -18,6 +18,8 @@ export interface StandinFacts {
   userData: string;
   resourcesPath: string;
   execPath: string;
+  /** `app.getAppPath()`. @default `<folder of execPath>/resources/app.asar`, as a packaged app has it */
+  appPath?: string;
   /** The main process the installer waits for. @default process.pid */
   pid?: number;
   argv?: string[];
@@ -25,8 +27,6 @@ export interface StandinFacts {
   packaged?: boolean;
   /** `app.getPath('home')`. @default `<userData>/../home` */
   home?: string;
-  /** `app.getAppPath()`. @default `<resourcesPath>/app` */
-  appPath?: string;
   /** `process.env` as the updater sees it. @default {} (nothing of the test's own environment leaks in) */
   env?: Record<string, string | undefined>;
   /** `process.versions`. @default this Node's, as Electron 45 */
@@ -110,9 +110,6 @@ export class StandinElectron implements ElectronAdapter {
   homePath(): string {
     return this.facts.home ?? join(dirname(this.facts.userData), 'home');
   }
-  appPath(): string {
-    return this.facts.appPath ?? join(this.facts.resourcesPath, 'app');
-  }
   versions(): { electron?: string; node: string } {
     return this.facts.versions ?? { electron: '45.4.1', node: process.versions.node };
   }
@@ -124,6 +121,13 @@ export class StandinElectron implements ElectronAdapter {
   }
   resourcesPath(): string {
     return this.facts.resourcesPath;
+  }
+  appPath(): string {
+    return this.facts.appPath ?? join(dirname(this.facts.execPath), 'resources', 'app.asar');
+  }
+  /** The file URL of one of the app's own pages (inside {@link appPath}). */
+  appPage(file = 'index.html'): string {
+    return pathToFileURL(join(this.appPath(), file)).href;
   }
   execPath(): string {
     return this.facts.execPath;
