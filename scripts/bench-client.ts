@@ -1,8 +1,13 @@
 /**
- * Benchmark of the client core on a large, realistic Electron bundle (160 MiB by default).
+ * Benchmarks of the client core: a large, realistic Electron bundle (160 MiB by default), and a scale
+ * series over repositories with many targets.
  *
  *   node_modules/.bin/node scripts/bench-client.ts            # after `npm run build`
  *   BENCH_MB=300 BENCH_PATCH_LEVEL=19 node_modules/.bin/node scripts/bench-client.ts
+ *   BENCH_PARTS=scale BENCH_TARGETS=100,1000,5000,20000 BENCH_RUNS=3 node_modules/.bin/node scripts/bench-client.ts
+ *
+ * BENCH_PARTS (default `bundle,scale`) picks the parts to run. The scale series checks repositories of
+ * BENCH_TARGETS targets (a client's own build holds a quarter of them), BENCH_RUNS times each.
  *
  * Publishes two versions with @tufup/repo-tools, serves the repository on 127.0.0.1, then runs the client
  * in a child process (so its peak memory is its own) twice: a fresh install of 1.0.0 updating to 1.1.0
@@ -11,17 +16,21 @@
  * full archive. Needs about 3x the bundle size in /tmp.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join, normalize, sep } from 'node:path';
-import { addBundle, initRepository } from '@tufup/repo-tools';
+import { Metadata, MetaFile, Snapshot, Targets, Timestamp } from '@tufjs/models';
+import { targetPath, useLinearTargetsCodec, type TargetCustom, type TufupCustom } from '@tufup/bundle';
+import { addBundle, findSigners, initRepository, loadRepository, signMetadata } from '@tufup/repo-tools';
 import { findStagedUpdate, UpdateClient, type Progress } from '@tufup/electron-client/core';
 
 const APP = 'benchapp';
+const CLI = fileURLToPath(new URL('../packages/repo-tools/bin/tufup-repo.js', import.meta.url));
 const MiB = 1024 * 1024;
 
 interface PhaseResult {
@@ -198,11 +207,10 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')).join('\n');
 }
 
-async function main(): Promise<void> {
+async function bundleBench(): Promise<void> {
   const totalMiB = Number(process.env.BENCH_MB ?? 160);
   const patchLevel = Number(process.env.BENCH_PATCH_LEVEL ?? 19);
   const tmp = await mkdtemp(join(tmpdir(), 'tufup-bench-'));
-  const log = (s: string): boolean => process.stderr.write(`${s}\n`);
   try {
     const v1 = join(tmp, 'bundle-1.0.0');
     const v2 = join(tmp, 'bundle-1.1.0');
@@ -253,8 +261,217 @@ async function main(): Promise<void> {
   }
 }
 
+// --- the scale series: a check against repositories with many targets -----------------------------
+
+/** The platforms the synthetic history is spread over; the client is one of them. */
+const SCALE_BUILDS = [
+  ['linux', 'x64'],
+  ['linux', 'arm64'],
+  ['win32', 'x64'],
+  ['darwin', 'arm64'],
+] as const;
+
+interface ScaleResult {
+  /** Wall time of checkForUpdates with an empty cache (every metadata file downloaded and verified). */
+  freshMs: number;
+  /** Wall time of a second checkForUpdates (metadata read back from the cache and verified again). */
+  cachedMs: number;
+  /** Wall time of downloadUpdate (a fresh refresh, then patch, verify, extract). */
+  downloadMs: number;
+  /** Verifications of the targets metadata's signatures, per operation (fresh check, cached check, download). */
+  verifications: [number, number, number];
+  peakRssMiB: number;
+}
+
+/**
+ * Grows the repository's targets to `count` entries with an older history (archive and patch per
+ * version and build, custom metadata shaped as repo-tools writes it) and re-signs targets, snapshot and
+ * timestamp with the publisher's keys. The history's files are not written: a check never reads them.
+ */
+async function growTargets(repoDir: string, keysDir: string, count: number): Promise<number> {
+  useLinearTargetsCodec();
+  const state = await loadRepository(repoDir);
+  const signersOf = (role: 'targets' | 'snapshot' | 'timestamp'): ReturnType<typeof findSigners> =>
+    findSigners({ keysDir }, role, state.root.signed.roles[role]?.keyIDs ?? []);
+  const json = state.targets.signed.toJSON();
+  type Json = typeof json;
+  const entries = { ...(json.targets as Record<string, Json>) };
+  const template = Object.values(entries).find((e) => (e.custom as unknown as TargetCustom).tufup.kind === 'patch');
+  if (template === undefined) throw new Error('the repository has no patch to copy');
+  const tufup = (template.custom as unknown as TargetCustom).tufup;
+  const hex = (seed: string): string => createHash('sha256').update(seed).digest('hex');
+  let total = Object.keys(entries).length;
+  for (let n = 0; total < count; n++) {
+    const version = `0.${Math.floor(n / 50)}.${n % 50}`;
+    const previous = n === 0 ? undefined : `0.${Math.floor((n - 1) / 50)}.${(n - 1) % 50}`;
+    for (const [platform, arch] of SCALE_BUILDS) {
+      for (const kind of ['archive', 'patch'] as const) {
+        if (total >= count || (kind === 'patch' && previous === undefined)) continue;
+        const custom: TufupCustom = { ...tufup, kind, version, platform, arch, tar: { sha256: hex(`tar ${version} ${platform}`), size: tufup.tar.size } };
+        if (kind === 'patch' && previous !== undefined) custom.base = { version: previous, sha256: hex(`tar ${previous} ${platform}`), size: tufup.tar.size };
+        else delete custom.base;
+        const path = targetPath({ name: APP, version, kind, platform, arch });
+        entries[path] = { length: Number(template.length), hashes: { sha256: hex(path) }, custom: { tufup: custom } as unknown as Json };
+        total++;
+      }
+    }
+  }
+  const serialize = (m: Metadata<Targets | Snapshot | Timestamp>): Buffer => Buffer.from(`${JSON.stringify(m.toJSON(), null, 2)}\n`);
+  const metaFile = (version: number, bytes: Buffer): MetaFile =>
+    new MetaFile({ version, length: bytes.length, hashes: { sha256: createHash('sha256').update(bytes).digest('hex') } });
+  const targets = await signMetadata(new Metadata(Targets.fromJSON({ ...json, version: json.version as number + 1, targets: entries })), await signersOf('targets'));
+  const targetsBytes = serialize(targets);
+  const snapshotJson = state.snapshot.signed.toJSON();
+  const snapshot = await signMetadata(
+    new Metadata(Snapshot.fromJSON({ ...snapshotJson, version: state.snapshot.signed.version + 1, meta: { 'targets.json': metaFile(targets.signed.version, targetsBytes).toJSON() } })),
+    await signersOf('snapshot'),
+  );
+  const snapshotBytes = serialize(snapshot);
+  const timestampJson = state.timestamp.signed.toJSON();
+  const timestamp = await signMetadata(
+    new Metadata(
+      Timestamp.fromJSON({ ...timestampJson, version: state.timestamp.signed.version + 1, meta: { 'snapshot.json': metaFile(snapshot.signed.version, snapshotBytes).toJSON() } }),
+    ),
+    await signersOf('timestamp'),
+  );
+  const dir = join(repoDir, 'metadata');
+  await writeFile(join(dir, `${targets.signed.version}.targets.json`), targetsBytes);
+  await writeFile(join(dir, `${snapshot.signed.version}.snapshot.json`), snapshotBytes);
+  await writeFile(join(dir, 'timestamp.json'), serialize(timestamp));
+  return targetsBytes.length;
+}
+
+/** In the child: a fresh check, a check on cached metadata, then the download, counting signature checks of targets. */
+async function runScaleClient(args: { installDir: string; cacheDir: string; metadataUrl: string; targetsUrl: string; root: string }): Promise<ScaleResult> {
+  let verifications = 0;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with `call` on the instance
+  const verify = Metadata.prototype.verifyDelegate;
+  Metadata.prototype.verifyDelegate = function (this: Metadata<Targets>, role, delegated) {
+    if (role === 'targets') verifications++;
+    verify.call(this, role, delegated);
+  };
+  let peak = process.memoryUsage.rss();
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 5);
+  const options = { appName: APP, currentVersion: '1.0.0', trustedRoot: args.root, platform: 'linux', arch: 'x64', ...args };
+  const timed = async <T>(fn: () => Promise<T>): Promise<[T, number, number]> => {
+    const before = verifications;
+    const t = performance.now();
+    const result = await fn();
+    return [result, performance.now() - t, verifications - before];
+  };
+  const [info, freshMs, v1] = await timed(() => new UpdateClient(options).checkForUpdates());
+  const [, cachedMs, v2] = await timed(() => new UpdateClient(options).checkForUpdates());
+  if (info === undefined) throw new Error('no update found');
+  const [, downloadMs, v3] = await timed(() => new UpdateClient(options).downloadUpdate(info));
+  clearInterval(timer);
+  return { freshMs, cachedMs, downloadMs, verifications: [v1, v2, v3], peakRssMiB: peak / MiB };
+}
+
+function childScaleRun(args: Parameters<typeof runScaleClient>[0]): Promise<ScaleResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [import.meta.filename, '--scale-client', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as ScaleResult) : reject(new Error(`scale client run exited with ${code}`))));
+  });
+}
+
+/**
+ * The scale series: one repository per size (two real releases of a 2 MiB bundle for linux-x64, grown to
+ * N targets with an older history on four builds), each checked by a client in its own process.
+ */
+async function scaleBench(): Promise<void> {
+  const sizes = (process.env.BENCH_TARGETS ?? '100,1000,5000,20000').split(',').map(Number);
+  const runs = Number(process.env.BENCH_RUNS ?? 3);
+  const tmp = await mkdtemp(join(tmpdir(), 'tufup-bench-scale-'));
+  try {
+    const v1 = join(tmp, 'bundle-1.0.0');
+    const v2 = join(tmp, 'bundle-1.1.0');
+    await writeBundle(v1, 2);
+    await cp(v1, v2, { recursive: true, verbatimSymlinks: true });
+    await changeBundle(v2);
+    const base = join(tmp, 'repo');
+    const keysDir = join(tmp, 'keys');
+    await initRepository({ repoDir: base, keysDir, appName: APP });
+    for (const [version, dir] of [['1.0.0', v1], ['1.1.0', v2]] as const) {
+      await addBundle({ repoDir: base, keysDir, bundleDir: dir, version, platform: 'linux', arch: 'x64' });
+    }
+    const rows = [['targets', 'targets.json (KiB)', 'check, empty cache (s)', 'check, cached (s)', 'download (s)', 'targets verifications', 'peak RSS (MiB)', 'tufup-repo status (s)']];
+    for (const size of sizes) {
+      const repoDir = join(tmp, `repo-${size}`);
+      await cp(base, repoDir, { recursive: true });
+      log(`growing the targets to ${size}...`);
+      const bytes = await growTargets(repoDir, keysDir, size);
+      const server = await serve(repoDir);
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      try {
+        const results: ScaleResult[] = [];
+        for (let run = 0; run < runs; run++) {
+          results.push(
+            await childScaleRun({
+              installDir: v1,
+              cacheDir: join(tmp, `cache-${size}-${run}`),
+              metadataUrl: `${url}/metadata/`,
+              targetsUrl: `${url}/targets/`,
+              root: join(repoDir, 'metadata', '1.root.json'),
+            }),
+          );
+        }
+        // The publisher's side: the real CLI reading, verifying and summing up the same repository.
+        const statusMs: number[] = [];
+        for (let run = 0; run < runs; run++) {
+          const t = performance.now();
+          execFileSync(process.execPath, [CLI, 'status', '--repo', repoDir, '--keys-dir', keysDir, '--json'], { stdio: 'ignore' });
+          statusMs.push(performance.now() - t);
+        }
+        const s = (pick: (r: ScaleResult) => number): string => (median(results.map(pick)) / 1000).toFixed(2);
+        const verifications = [...new Set(results.map((r) => r.verifications.join(' / ')))].join(', ');
+        rows.push([
+          String(size),
+          (bytes / 1024).toFixed(0),
+          s((r) => r.freshMs),
+          s((r) => r.cachedMs),
+          s((r) => r.downloadMs),
+          verifications,
+          median(results.map((r) => r.peakRssMiB)).toFixed(0),
+          (median(statusMs) / 1000).toFixed(2),
+        ]);
+        log(rows.at(-1)?.join('  ') ?? '');
+      } finally {
+        server.closeAllConnections();
+        server.close();
+        await rm(repoDir, { recursive: true, force: true });
+      }
+    }
+    process.stdout.write(
+      `\nscale series: Node ${process.version}, client for linux-x64 running 1.0.0, 1.1.0 offered by patch; medians of ${runs} runs, each in a fresh process with an empty cache\n${table(rows)}\n`,
+    );
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+function log(s: string): void {
+  process.stderr.write(`${s}\n`);
+}
+
+async function main(): Promise<void> {
+  const parts = new Set((process.env.BENCH_PARTS ?? 'bundle,scale').split(','));
+  if (parts.has('bundle')) await bundleBench();
+  if (parts.has('scale')) await scaleBench();
+}
+
 if (process.argv[2] === '--client') {
   const result = await runClient(JSON.parse(process.argv[3] ?? '{}') as Parameters<typeof runClient>[0]);
+  process.stdout.write(JSON.stringify(result));
+} else if (process.argv[2] === '--scale-client') {
+  const result = await runScaleClient(JSON.parse(process.argv[3] ?? '{}') as Parameters<typeof runScaleClient>[0]);
   process.stdout.write(JSON.stringify(result));
 } else {
   await main();

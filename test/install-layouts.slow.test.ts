@@ -10,7 +10,7 @@ import { resolveUpdaterOptions } from '../packages/electron-client/src/main/conf
 import { StandinElectron } from '../packages/electron-client/test/standin/electron.js';
 import { readTree } from './helpers/fixture.js';
 import { runInstaller } from './helpers/installer.js';
-import { macApp, MAC_HELPERS, NSIS_ADDS, winUnpacked } from './helpers/layouts.js';
+import { appImage, macApp, MAC_HELPERS, NSIS_ADDS, winUnpacked } from './helpers/layouts.js';
 import { Repo } from './helpers/fixture.js';
 
 // The install layouts of the platforms this machine cannot run, updated here with the real publisher
@@ -140,6 +140,54 @@ describe('install layouts', () => {
       expect(await install(next.options, staged3.stagedDir, '1.2.0', { keep }, true)).toEqual({ status: 'rolled-back', version: '1.2.0', reason: 'exited-before-healthy' });
       expect(await readTree(installDir)).toEqual(before);
       expect(await readInstallOutcome(next.options.cacheDir)).toMatchObject({ status: 'rolled-back' });
+    });
+  });
+
+  describe('AppImage: one file, swapped in its folder', () => {
+    it('publishes an AppImage as a one-file bundle, patches against the running file, swaps it in place, relaunches and health-checks it; a broken one rolls back', async () => {
+      const dist = await repo.folder('appimage-dist');
+      const v1 = await appImage(join(dist, 'My-App-1.0.0.AppImage'), '1.0.0');
+      const v2 = await appImage(join(dist, 'My-App-1.1.0.AppImage'), '1.1.0');
+      await tufupRepo(repo, 'add', v1, '--version', '1.0.0', '--platform', 'linux', '--arch', 'x64');
+      const added = await tufupRepo(repo, 'add', v2, '--version', '1.1.0', '--platform', 'linux', '--arch', 'x64');
+      expect(added).toContain('patch');
+
+      // The user keeps it under a name of their own; the AppImage runtime sets $APPIMAGE to it, and the
+      // updater takes it as the install folder and the relaunch command (the executable is in a mount).
+      const home = await repo.folder('Applications');
+      const running = join(home, 'my-app.AppImage');
+      await cp(v1, running);
+      const mounted = new StandinElectron({
+        name: 'tufapp',
+        version: '1.0.0',
+        userData: home,
+        resourcesPath: '/tmp/.mount_myapp/resources',
+        execPath: '/tmp/.mount_myapp/my-app',
+        argv: ['/tmp/.mount_myapp/my-app', '--flag'],
+        env: { APPIMAGE: running },
+      });
+      expect(resolveUpdaterOptions({ url: 'https://u.example/' }, mounted, 'linux')).toMatchObject({ installDir: running, relaunchCommand: [running, '--flag'] });
+      const { client, options } = clientOf(repo, running, 'tufapp', 'linux', 'x64', '1.0.0');
+      const staged = await client.downloadUpdate((await client.checkForUpdates())!);
+      expect(staged.strategy).toBe('patch');
+      expect(await readdir(staged.stagedDir)).toEqual(['app.AppImage']);
+
+      // Relaunched as the app would be: $APPIMAGE again, which must now be 1.1.0, and confirms.
+      const said = join(home, '..', 'relaunched-appimage.txt');
+      const relaunch = ['/bin/sh', '-c', '"$1" > "$2" && touch "$3"', 'sh', running, said, healthMarkerPath(options.cacheDir, '1.1.0')];
+      expect(await install(options, staged.stagedDir, '1.1.0', { relaunch })).toEqual({ status: 'installed', version: '1.1.0' });
+      expect(await readFile(running)).toEqual(await readFile(v2));
+      expect((await lstat(running)).mode & 0o777).toBe(0o755);
+      expect(await readFile(said, 'utf8')).toBe('My App 1.1.0\n');
+      expect(await readdir(home)).toEqual(['my-app.AppImage']);
+
+      // 1.2.0 does not start: the installer puts 1.1.0 back under the same name.
+      await tufupRepo(repo, 'add', await appImage(join(dist, 'My-App-1.2.0.AppImage'), '1.2.0'), '--version', '1.2.0', '--platform', 'linux', '--arch', 'x64');
+      const next = clientOf(repo, running, 'tufapp', 'linux', 'x64', '1.1.0');
+      const staged3 = await next.client.downloadUpdate((await next.client.checkForUpdates())!);
+      expect(await install(next.options, staged3.stagedDir, '1.2.0', {}, true)).toEqual({ status: 'rolled-back', version: '1.2.0', reason: 'exited-before-healthy' });
+      expect(await readFile(running)).toEqual(await readFile(v2));
+      expect(await readdir(home)).toEqual(['my-app.AppImage']);
     });
   });
 });

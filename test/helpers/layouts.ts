@@ -96,3 +96,15 @@ export const NSIS_ADDS: Record<string, string> = {
   'resources/package-type': 'nsis',
   'resources/elevate.exe': 'MZ elevate.exe from the installer archive\n',
 };
+
+/**
+ * A stand-in AppImage of `version`: one executable file (a shell script that prints its version, then a
+ * payload standing for the squashfs image, mostly the same from one version to the next).
+ */
+export async function appImage(path: string, version: string): Promise<string> {
+  const head = Buffer.from(`#!/bin/sh\necho "My App ${version}"\nexit 0\n`);
+  const payload = binary('squashfs', '1', 96 * 1024);
+  payload.write(`app.asar of ${version}`, 40 * 1024);
+  await put(path, Buffer.concat([head, payload]), 0o755);
+  return path;
+}

@@ -16,6 +16,7 @@ export {
 export { Hasher, DigestStream, digestFile, digestBuffer, sameDigest, type Digest } from './hash.js';
 export { scanBundle, tarSize, tarChunks, tarToBuffer, digestTarOf, writeTar, writeFileAtomic, type TarEntry, type TarEntryType } from './tar.js';
 export { listTar } from './list.js';
+export { ONE_FILE_ENTRY } from './one-file.js';
 export { syncFolder, makeFolder, syncMadeFolders, type MadeFolders } from './durable.js';
 export { extractTar, type ExtractOptions } from './extract.js';
 export { createArchive, gzipFile, gunzipFile, gunzipToBuffer, extractArchive, type ArchiveInfo } from './archive.js';
@@ -52,3 +53,4 @@ export {
   type JsonObject,
   type JsonValue,
 } from './trust.js';
+export { useLinearTargetsCodec } from './tuf-targets.js';

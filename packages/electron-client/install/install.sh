@@ -30,6 +30,11 @@
 # unless the new version has something at that path: a file the bundle replaces is never carried over.
 # The old install stays whole for a rollback.
 #
+# One-file installs (an AppImage): when --install is a file, the staged folder holds exactly one file, the
+# new version; it is swapped for the install file the same way (an atomic exchange of the two files, or two
+# renames), under the install file's own name, and everything else (backup, health check, rollback,
+# recovery) works as for a folder.
+#
 # --mode finish: the next launch found the new version running after a run interrupted before it was done
 # (killed during the health check or the clean-up). --pid is then the running new version: this script
 # waits for its health marker, then removes the previous version, or stops it and rolls back.
@@ -105,6 +110,7 @@ failed="$parent/.$name.tufup-failed"
 trash="$parent/.$name.tufup-trash"
 phase=waiting
 staged_moved=0
+staged_item=''
 new_inode=none
 child=''
 
@@ -254,9 +260,9 @@ exchange() {
 
 # Gives the staged folder back (when it was moved rather than copied) so a later attempt can retry.
 undo_incoming() {
-  if [ -d "$incoming" ]; then
-    if [ "$staged_moved" = 1 ] && [ ! -e "$staged" ]; then
-      move "$incoming" "$staged" 2>/dev/null || rm -rf -- "$incoming"
+  if [ -e "$incoming" ]; then
+    if [ "$staged_moved" = 1 ] && [ ! -e "$staged_item" ]; then
+      move "$incoming" "$staged_item" 2>/dev/null || rm -rf -- "$incoming"
     else
       rm -rf -- "$incoming"
     fi
@@ -293,8 +299,8 @@ stop_child() {
 
 # Puts the backup back in the install folder's place; the new version goes aside and is deleted.
 restore_backup() {
-  [ -d "$backup" ] || return 1
-  if [ -d "$install" ]; then
+  [ -e "$backup" ] || return 1
+  if [ -e "$install" ]; then
     exchange "$backup" "$install"
     case $? in
       0)
@@ -314,7 +320,7 @@ restore_backup() {
     rm -rf -- "$failed"
     return 0
   fi
-  [ -d "$failed" ] && move "$failed" "$install"
+  [ -e "$failed" ] && move "$failed" "$install"
   return 1
 }
 
@@ -370,7 +376,7 @@ carry_over() {
 # `installed` means nothing is left beside the install folder.
 retire_backup() {
   if [ -e "$trash" ]; then rm -rf -- "$trash"; fi
-  if [ -d "$backup" ]; then move "$backup" "$trash" || rm -rf -- "$backup"; fi
+  if [ -e "$backup" ]; then move "$backup" "$trash" || rm -rf -- "$backup"; fi
   rm -rf -- "$trash"
   rm -rf -- "$failed" "$incoming"
   write_result installed
@@ -405,7 +411,7 @@ on_signal() {
     swapping | exchanged)
       # An exchange that completed left the old version at the incoming name: trade back first. Should
       # that fail, the new version stays in place (it runs) and the old one stays beside it.
-      if [ -n "$new_inode" ] && [ -d "$incoming" ] && [ "$(inode "$install")" = "$new_inode" ]; then
+      if [ -n "$new_inode" ] && [ -e "$incoming" ] && [ "$(inode "$install")" = "$new_inode" ]; then
         exchange "$incoming" "$install" || { write_result failed interrupted; exit 1; }
       fi
       restore_backup
@@ -419,11 +425,11 @@ trap on_signal HUP INT TERM
 
 if [ "$mode" = finish ]; then
   log "finishing the interrupted install of $version in $install (pid $pid runs it)"
-  [ -d "$install" ] || fail install-missing
+  [ -e "$install" ] || fail install-missing
   # Killed right after the exchange, the last run left the previous version at the incoming name.
-  if [ ! -e "$backup" ] && [ -d "$incoming" ]; then move "$incoming" "$backup" || fail install-not-writable; fi
+  if [ ! -e "$backup" ] && [ -e "$incoming" ]; then move "$incoming" "$backup" || fail install-not-writable; fi
   phase=installed
-  if [ -d "$backup" ] && [ "$health_timeout" -gt 0 ] && [ -n "$marker" ]; then
+  if [ -e "$backup" ] && [ "$health_timeout" -gt 0 ] && [ -n "$marker" ]; then
     # The running new version is the one whose start is checked: a rollback stops it first.
     child=$pid
     await_health "$@"
@@ -446,9 +452,10 @@ log "pid $pid has exited"
 # An earlier attempt killed between two renames left no install folder: put the backup back first. That
 # happens only where there is no exchange, so what sits at the incoming name is the new version that
 # attempt had moved out of the staged folder: give it back, and this run installs it.
-if [ ! -e "$install" ] && [ -d "$backup" ]; then
+if [ ! -e "$install" ] && [ -e "$backup" ]; then
   log "restoring the install folder from a backup left by an interrupted attempt"
   move "$backup" "$install" || fail install-missing "$@"
+  # (A one-file install's file is not given back: its staged folder would no longer verify.)
   if [ ! -e "$staged" ] && [ -d "$incoming" ]; then
     mkdir -p -- "$(dirname -- "$staged")" && move "$incoming" "$staged" && log "took the staged folder back from $incoming"
   fi
@@ -456,7 +463,21 @@ fi
 
 [ -d "$staged" ] || fail staged-missing "$@"
 [ -n "$(ls -A -- "$staged" 2>/dev/null)" ] || fail staged-empty "$@"
-[ -d "$install" ] || fail install-missing "$@"
+[ -e "$install" ] || fail install-missing "$@"
+
+# What moves into the install folder's place: the staged folder, or for a one-file install (an AppImage)
+# the one file in it.
+staged_item=$staged
+if [ -f "$install" ]; then
+  entries=$(ls -A -- "$staged")
+  case $entries in
+    *'
+'*) fail staged-not-one-file "$@" ;;
+  esac
+  staged_item="$staged/$entries"
+  [ -f "$staged_item" ] || fail staged-not-one-file "$@"
+  keep=''
+fi
 
 # Leftovers of an earlier attempt that was killed: the install folder in place is the one that runs, so
 # whatever sits beside it is stale.
@@ -468,11 +489,11 @@ fi
 
 phase=staging
 if same_volume "$staged" "$parent"; then
-  move "$staged" "$incoming" || fail install-not-writable "$@"
+  move "$staged_item" "$incoming" || fail install-not-writable "$@"
   staged_moved=1
 else
   log "copying the staged folder across volumes"
-  if ! cp -R -P -p -- "$staged" "$incoming"; then
+  if ! cp -R -P -p -- "$staged_item" "$incoming"; then
     rm -rf -- "$incoming"
     fail install-not-writable "$@"
   fi

@@ -24,10 +24,10 @@ describe('whether an install can update itself, decided from facts before any do
     expect(reason({ packaged: false, installDirGiven: true })).toBeUndefined();
   });
 
-  it('an AppImage cannot (yet), even where it could write', () => {
-    expect(reason({ env: { APPIMAGE: '/home/me/Apps/My_App-1.0.0.AppImage', APPDIR: '/tmp/.mount_My_AppX' } })).toBe('appimage');
-    // The variable means nothing on other systems.
-    expect(reason({ platform: 'darwin', installDir: '/Applications/My App.app', env: { APPIMAGE: 'x' } })).toBeUndefined();
+  it('an AppImage can, as one file, where its folder is writable (and not in a root-owned one)', () => {
+    const appImage = { installDir: '/home/me/Apps/My_App.AppImage', env: { APPIMAGE: '/home/me/Apps/My_App.AppImage', APPDIR: '/tmp/.mount_My_AppX' } };
+    expect(reason(appImage)).toBeUndefined();
+    expect(reason({ ...appImage, installDir: '/opt/My_App.AppImage', writable: 'EACCES', ownerUid: 0 })).toBe('system-package');
   });
 
   it('a Squirrel.Windows layout (app-x.y.z beside Update.exe) cannot: Squirrel switches versions itself', () => {

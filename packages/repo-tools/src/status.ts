@@ -43,11 +43,21 @@ export interface StatusResult {
   platforms: { platform: string; arch: string; versions: VersionStatus[] }[];
   /** Bytes of all target files. */
   totalSize: number;
+  /** The targets metadata every client downloads after each change: its size and number of targets. */
+  targetsMetadata: { size: number; targets: number };
   /** Expired metadata, or metadata expiring within a quarter of its period (at least a day). */
   warnings: string[];
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Size of the targets metadata above which status warns (about 1,400 targets of tufup's shape). Every
+ * client downloads the whole file after each release or re-signing and verifies it on every check: at
+ * 3.5 MiB (5,000 targets) a check takes about half a second and a million installs fetch 3.5 TB per
+ * release (docs/client-core.md, "Scale").
+ */
+export const LARGE_TARGETS_METADATA = 1024 * 1024;
 
 /** Versions, targets, sizes, metadata versions and expiry dates, with warnings for what expires soon. */
 export async function repositoryStatus(options: RepoOptions): Promise<StatusResult> {
@@ -91,5 +101,15 @@ export async function repositoryStatus(options: RepoOptions): Promise<StatusResu
       return v;
     }),
   }));
-  return { appName: state.config.appName, roles, platforms, totalSize, warnings };
+  const targetsMetadata = {
+    size: state.snapshot.signed.meta['targets.json']?.length ?? Buffer.byteLength(JSON.stringify(state.targets.toJSON())),
+    targets: Object.keys(state.targets.signed.targets).length,
+  };
+  if (targetsMetadata.size > LARGE_TARGETS_METADATA) {
+    const mib = (targetsMetadata.size / (1024 * 1024)).toFixed(1);
+    warnings.push(
+      `the targets metadata is ${mib} MiB (${targetsMetadata.targets} targets): every client downloads all of it after each release and verifies it on every check; drop old versions with "tufup-repo prune --keep N"`,
+    );
+  }
+  return { appName: state.config.appName, roles, platforms, totalSize, targetsMetadata, warnings };
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Metadata, type Root, type Snapshot, type Targets, type Timestamp } from '@tufjs/models';
-import { errnoOf, messageOf, serializeTrustFile, syncFolder, TRUST_FILE } from '@tufup/bundle';
+import { errnoOf, messageOf, serializeTrustFile, syncFolder, TRUST_FILE, useLinearTargetsCodec } from '@tufup/bundle';
 import { CONFIG_FILE, METADATA_DIR, readConfig, serializeConfig, type RepoConfig, type RoleName } from './config.js';
 import { fromBundleError, ioError, RepoError } from './error.js';
 import { metadataFileName, metaFileOf, nextVersion, parseMetadata, serializeMetadata, signMetadata, expiresIn, type AnySigned } from './metadata.js';
@@ -40,6 +40,8 @@ function checkSigned(root: Metadata<Root>, role: RoleName, metadata: Metadata<An
  * versions they name, checking signatures and the hashes each file records of the next.
  */
 export async function loadRepository(repoDir: string): Promise<RepoState> {
+  // Every command starts here: @tufjs/models' own targets conversion is quadratic in the number of targets.
+  useLinearTargetsCodec();
   const config = await readConfig(repoDir);
   const rootBytes = await readMetadataFile(repoDir, 'root.json');
   const root = parseMetadata('root', rootBytes, 'root.json');

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Metadata, MetadataKind, type TargetFile } from '@tufjs/models';
+import { Metadata, MetadataKind, Targets, type TargetFile } from '@tufjs/models';
 import type { Updater } from 'tuf-js';
 import { channelOf, compareVersions, isPrerelease, messageOf, parseTargetCustom, parseTargetPath, sameDigest, type Digest, type TargetCustom } from '@tufup/bundle';
 import type { ResolvedOptions } from './config.js';
@@ -41,20 +41,20 @@ export interface DownloadPlan {
   archive: PlanFile;
 }
 
+/** What the catalog needs of a refreshed tuf-js Updater: its one public way to read a verified target. */
+export type TargetSource = Pick<Updater, 'getTargetInfo'>;
+
+/** The verified target of one path, or undefined when the targets metadata does not list it. */
+type Lookup = (path: string) => Promise<TargetFile | undefined>;
+
 /**
- * Lists this app's targets for one platform/arch. The paths come from the `targets.json` tuf-js saved
- * during `refresh()`; everything used (length, hashes, custom) comes from `getTargetInfo`, i.e. from the
- * metadata tuf-js holds as verified in memory, not from the file on disk.
+ * Lists this app's targets for one platform/arch, in one pass over the targets metadata tuf-js verified
+ * during this session's `refresh()`: everything used (path, length, hashes, custom) comes from that
+ * verified object, never from a file on disk.
  */
-export async function readCatalog(updater: Updater, options: ResolvedOptions): Promise<Catalog> {
+export async function readCatalog(updater: TargetSource, options: ResolvedOptions): Promise<Catalog> {
   const catalog: Catalog = { archives: new Map(), patches: new Map() };
-  let paths: string[];
-  try {
-    const json = JSON.parse(await readFile(join(options.metadataDir, 'targets.json'), 'utf8')) as Parameters<typeof Metadata.fromJSON>[1];
-    paths = Object.keys(Metadata.fromJSON(MetadataKind.Targets, json).signed.targets);
-  } catch (cause) {
-    throw new UpdateError('VERIFICATION', `the verified targets metadata could not be read back from ${options.metadataDir}`, { cause });
-  }
+  const { paths, lookup } = await verifiedTargets(updater, options);
   const prefix = `${options.platformKey}/`;
   // Names of other apps on this platform: a repository with only those means the app name is wrong.
   const others = new Set<string>();
@@ -71,7 +71,7 @@ export async function readCatalog(updater: Updater, options: ResolvedOptions): P
       others.add(id.name);
       continue;
     }
-    const info = await updater.getTargetInfo(path);
+    const info = await lookup(path);
     if (info === undefined) continue;
     let custom: TargetCustom;
     try {
@@ -96,6 +96,42 @@ export async function readCatalog(updater: Updater, options: ResolvedOptions): P
     );
   }
   return catalog;
+}
+
+/**
+ * The paths of the verified top-level targets metadata and a lookup into it.
+ *
+ * tuf-js has no API that lists targets, and its `getTargetInfo(path)` verifies the signatures of the
+ * whole targets metadata again on every call (canonical JSON of all of it, then the signatures): one call
+ * per target made a check quadratic in the number of targets (77 s at 1,000). The metadata tuf-js
+ * verified in `refresh()` is held by the Updater's trusted metadata store (`trustedSet.targets`, private
+ * in tuf-js's typings but a plain field), where tuf-js put it only after checking it against the trusted
+ * root's keys and threshold, the trusted snapshot's version (and hashes and length when listed) and its
+ * expiry. We read that object, and tie it to tuf-js's public answer: `getTargetInfo` (one verification)
+ * must return the very TargetFile instance the object holds for a path, which proves it is the object
+ * tuf-js verified and serves in this session. If a tuf-js release moves that field, the tie fails and
+ * the catalog takes the public, slow way: the paths from the saved `targets.json`, each resolved by
+ * `getTargetInfo`.
+ */
+async function verifiedTargets(updater: TargetSource, options: ResolvedOptions): Promise<{ paths: string[]; lookup: Lookup }> {
+  const held = (updater as { trustedSet?: { targets?: unknown } }).trustedSet?.targets;
+  if (held instanceof Metadata && held.signed instanceof Targets) {
+    const targets = held.signed.targets;
+    const paths = Object.keys(targets);
+    const first = paths[0];
+    if (first === undefined || (await updater.getTargetInfo(first)) === targets[first]) {
+      return { paths, lookup: (path) => Promise.resolve(targets[path]) };
+    }
+  }
+  options.logger.warn('tufup: this tuf-js does not hold its verified targets where tufup expects; listing targets the slow way');
+  let paths: string[];
+  try {
+    const json = JSON.parse(await readFile(join(options.metadataDir, 'targets.json'), 'utf8')) as Parameters<typeof Metadata.fromJSON>[1];
+    paths = Object.keys(Metadata.fromJSON(MetadataKind.Targets, json).signed.targets);
+  } catch (cause) {
+    throw new UpdateError('VERIFICATION', `the verified targets metadata could not be read back from ${options.metadataDir}`, { cause });
+  }
+  return { paths, lookup: (path) => updater.getTargetInfo(path) };
 }
 
 /** Whether the channel policy offers `version`: releases always; prereleases of the channel, or all with `allowPrerelease`. */

@@ -1,10 +1,11 @@
-import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { Metadata, MetadataKind } from '@tufjs/models';
 import { Updater } from 'tuf-js';
 import {
   applyPatch,
   applyPatchFromFolder,
+  ONE_FILE_ENTRY,
   BundleError,
   compareVersions,
   digestFile,
@@ -16,6 +17,7 @@ import {
   sameDigest,
   targetFileName,
   writeFileAtomic,
+  useLinearTargetsCodec,
   type ApplyPatchOptions,
   type Digest,
   type TargetCustom,
@@ -249,7 +251,7 @@ export class UpdateClient {
     const { header } = await this.guard('reading the patch header', signal, () => readPatchHeader(apply.patchPath));
     if (!sameDigest(header.base, signed)) throw new UpdateError('PATCH', `the first patch applies to another tar than the signed ${signed.version}`);
     try {
-      await applyPatchFromFolder({ ...apply, installDir: o.installDir });
+      await this.withBaseFolder((installDir) => applyPatchFromFolder({ ...apply, installDir }));
     } catch (error) {
       if (signal?.aborted !== true && ((error instanceof BundleError && error.code === 'PATCH_BASE_MISMATCH') || inFolder(error, o.installDir))) {
         throw new UpdateError('PATCH', `the install folder ${o.installDir} no longer matches version ${signed.version}: ${messageOf(error)}`, { cause: error });
@@ -257,6 +259,26 @@ export class UpdateClient {
       throw toUpdateError(error, what, signal);
     }
     o.logger.debug(`tufup: patch base rebuilt from ${o.installDir}`);
+  }
+
+  /**
+   * The install folder as a bundle folder: itself, or for a one-file install (an AppImage: `installDir` is
+   * the running file) a folder in the cache holding it, hard-linked (copied across volumes), as the one
+   * entry of a one-file bundle.
+   */
+  private async withBaseFolder<T>(work: (dir: string) => Promise<T>): Promise<T> {
+    const o = this.options;
+    if (!(await stat(o.installDir).then((s) => s.isFile(), () => false))) return work(o.installDir);
+    const dir = join(o.cacheDir, `.one-file-base-${process.pid}`);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    try {
+      const entry = join(dir, ONE_FILE_ENTRY);
+      await link(o.installDir, entry).catch(() => copyFile(o.installDir, entry));
+      return await work(dir);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** A cached tar or archive of the running version whose tar matches the signed digest, in memory. */
@@ -359,6 +381,8 @@ export class UpdateClient {
       await mkdir(o.downloadDir, { recursive: true });
       await seedTrustedRoot(o.metadataDir, o.trustedRoot);
     });
+    // Before tuf-js parses any targets metadata: its own map conversion is quadratic in the number of targets.
+    useLinearTargetsCodec();
     const operation = new Operation(signal);
     const fetcher = new ResumableFetcher({ ...o, partialDir: o.downloadDir }, operation);
     const updater = await this.guard(what, signal, async () => {

@@ -36,7 +36,7 @@ export interface UpdateSummary {
 
 /**
  * Why this install cannot update itself (state `unsupported`), found before any download. `reason` is
- * one of `UnsupportedReason` (main/install-support.ts): `unpackaged`, `appimage`, `squirrel-windows`,
+ * one of `UnsupportedReason` (main/install-support.ts): `unpackaged`, `squirrel-windows`,
  * `app-translocation`, `read-only-volume`, `system-package`, `program-files`, `not-writable`.
  */
 export interface UnsupportedInstall {

@@ -134,12 +134,16 @@ export function defaultRelaunchCommand(adapter: ElectronAdapter): string[] {
  * run under plain Node (tests, a stand-in) has no `process.resourcesPath`, and the app gave the path.
  */
 function fromTheApp(options: Pick<UpdaterOptions, FromTheApp>, adapter: ElectronAdapter, platform: NodeJS.Platform): Required<Pick<UpdaterOptions, FromTheApp>> {
+  // An AppImage runs from a read-only mount that goes away with it: the file to replace and to start again
+  // is $APPIMAGE, which the AppImage runtime sets (docs/install-layouts.md).
+  const env = adapter.env();
+  const appImage = platform === 'linux' && env.APPIMAGE ? env.APPIMAGE : undefined;
   return {
     currentVersion: options.currentVersion ?? adapter.appVersion(),
-    installDir: options.installDir ?? defaultInstallDir(adapter.execPath(), platform),
+    installDir: options.installDir ?? appImage ?? defaultInstallDir(adapter.execPath(), platform),
     cacheDir: options.cacheDir ?? defaultCacheDir({ platform, env: adapter.env(), home: adapter.homePath(), userData: adapter.userDataPath() }),
     trustedRoot: options.trustedRoot ?? join(adapter.resourcesPath(), TRUSTED_ROOT_FILE),
-    relaunchCommand: options.relaunchCommand ?? defaultRelaunchCommand(adapter),
+    relaunchCommand: options.relaunchCommand ?? (appImage === undefined ? defaultRelaunchCommand(adapter) : [appImage, ...adapter.argv().slice(1)]),
     keepFiles: options.keepFiles ?? keepDefaults(platform),
   };
 }

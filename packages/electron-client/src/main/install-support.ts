@@ -9,8 +9,6 @@ import { errnoOf } from '@tufup/bundle/base';
 export type UnsupportedReason =
   /** Started as `electron .`: the "install folder" would be Electron's own. */
   | 'unpackaged'
-  /** An AppImage: one file, mounted read-only while it runs; replacing it is another installer's job. */
-  | 'appimage'
   /** Squirrel.Windows (`app-x.y.z` folders beside `Update.exe`): Squirrel switches versions itself. */
   | 'squirrel-windows'
   /** macOS runs a quarantined app from a random read-only copy (`/AppTranslocation/`). */
@@ -56,12 +54,11 @@ function underProgramFiles(facts: InstallFacts): boolean {
 
 /**
  * The rules, in order; the first that matches decides. The layouts first (they cannot be updated in
- * place even when writable), then writability and why it fails. A layout that gains support (the
- * AppImage, once it is handled) loses its line here.
+ * place even when writable), then writability and why it fails. A layout that gains support loses its
+ * line here (the AppImage did: it is updated as one file, `$APPIMAGE`).
  */
 const RULES: readonly Rule[] = [
   (f) => (!f.packaged && !f.installDirGiven ? ['unpackaged', 'the app runs unpackaged (electron .); set installDir to try updates in development'] : undefined),
-  (f) => (f.platform === 'linux' && f.env.APPIMAGE ? ['appimage', `the app runs as an AppImage (${f.env.APPIMAGE}), which this updater does not replace yet`] : undefined),
   (f) =>
     f.platform === 'win32' && /^app-\d+\.\d+\.\d+/.test(win32.basename(f.installDir)) && f.updateExeBeside === true
       ? ['squirrel-windows', `the app is installed by Squirrel.Windows (${f.installDir} beside Update.exe), which switches versions itself`]

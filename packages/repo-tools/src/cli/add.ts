@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { FULL_ROLLOUT } from '@tufup/bundle';
 import { RepoError } from '../error.js';
+import { bundleFolderOf } from '../one-file.js';
 import { addBundle } from '../release.js';
 import { number, positional, readTextFile, str, usage, type Command } from './command.js';
 import { kb } from './format.js';
@@ -8,8 +9,8 @@ import { source } from './source.js';
 
 export const add: Command = {
   summary: 'publish a version of a bundle folder (archive + patch)',
-  usage: `tufup-repo add BUNDLE_DIR --version X [--platform P] [--arch A] [--required] [--notes FILE] [--custom JSON] [--rollout PERCENT]
-  Packs BUNDLE_DIR as <name>-X.tar.gz, makes the patch from the latest earlier version of the same
+  usage: `tufup-repo add BUNDLE_DIR|APPIMAGE --version X [--platform P] [--arch A] [--required] [--notes FILE] [--custom JSON] [--rollout PERCENT]
+  Packs BUNDLE_DIR (or an AppImage file, as a one-file bundle) as <name>-X.tar.gz, makes the patch from the latest earlier version of the same
   platform/arch, adds both as signed targets and re-signs targets, snapshot and timestamp.
   --platform and --arch default to this machine's (${process.platform}, ${process.arch}).
   --rollout offers the version to that share (0-100) of installs; widen it later with "tufup-repo rollout".`,
@@ -23,7 +24,7 @@ export const add: Command = {
     rollout: { type: 'string' },
   },
   async run(args) {
-    const bundleDir = resolve(positional(args, 0, 'BUNDLE_DIR'));
+    const given = resolve(positional(args, 0, 'BUNDLE_DIR'));
     const version = str(args, 'version');
     if (version === undefined) throw usage('add needs --version X');
     const custom = customOf(str(args, 'custom'));
@@ -32,9 +33,8 @@ export const add: Command = {
     const platform = str(args, 'platform');
     const arch = str(args, 'arch');
     const percent = str(args, 'rollout');
-    const r = await addBundle({
+    const options = {
       ...(await source(args)),
-      bundleDir,
       version,
       required: args.values.required === true,
       ...(platform === undefined ? {} : { platform }),
@@ -42,7 +42,10 @@ export const add: Command = {
       ...(releaseNotes === undefined ? {} : { releaseNotes }),
       ...(custom === undefined ? {} : { custom }),
       ...(percent === undefined ? {} : { rollout: number(percent, '--rollout') }),
-    });
+    };
+    // An AppImage is a one-file bundle: published from a folder that holds it as its one entry.
+    const bundle = await bundleFolderOf(given);
+    const r = await addBundle({ ...options, bundleDir: bundle.dir }).finally(() => bundle.dispose());
     const lines = [`added ${r.name} ${r.version} for ${r.platform}-${r.arch}`, `  archive ${r.archive.file}  ${kb(r.archive.size)} (tar ${kb(r.tar.size)})`];
     if (r.patch !== undefined) {
       const pct = r.archive.size === 0 ? 0 : Math.round((r.patch.saving / r.archive.size) * 100);

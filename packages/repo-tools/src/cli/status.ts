@@ -9,11 +9,12 @@ export const status: Command = {
   usage: `tufup-repo status
   Versions, targets, sizes, metadata versions and expiry dates; warns about what expires soon. Shows each
   version's staged rollout and yank (with its reason); --json adds offeredTo, the share of installs a
-  client offers the version to (0 when yanked, 100 when required).`,
+  client offers the version to (0 when yanked, 100 when required). Warns when the targets metadata, which
+  every client downloads after each release, grows past 1 MiB: prune old versions then.`,
   options: {},
   async run(args) {
     const r = await repositoryStatus(await source(args));
-    const lines = [`${r.appName}: ${kb(r.totalSize)} of targets`];
+    const lines = [`${r.appName}: ${kb(r.totalSize)} of targets; targets metadata ${kb(r.targetsMetadata.size)} (${r.targetsMetadata.targets} targets)`];
     for (const role of r.roles) {
       const have = role.keysAvailable.length > 0 ? `${role.keysAvailable.length} key(s) at hand` : 'no key at hand';
       lines.push(`  ${role.role.padEnd(9)} v${role.version}  expires ${role.expires} (${role.daysLeft} days)  ${role.threshold} of ${role.keyids.length} key(s), ${have}`);
