@@ -425,7 +425,8 @@ describe('attacks on the update channel', () => {
   describe('slow retrieval', () => {
     it('cuts a server that stops sending with TIMEOUT', async () => {
       const v = await victim({ stallTimeoutMs: 300, retries: 1 });
-      repo.server.on({ pathEnd: `${APP}-1.1.0.patch`, does: { kind: 'stall', afterBytes: 10 } });
+      // Both routes: a patch that cannot be had costs the full archive, not the update.
+      for (const kind of ['patch', 'tar.gz']) repo.server.on({ pathEnd: `${APP}-1.1.0.${kind}`, does: { kind: 'stall', afterBytes: 10 } });
       await expectRefused('slow retrieval: server stops sending', 'TIMEOUT', v, await tryUpdate(v.client));
     });
 

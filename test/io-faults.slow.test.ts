@@ -89,7 +89,8 @@ describe('I/O faults', () => {
   describe('server errors', () => {
     const faults: [string, 'patch' | 'full', Rule][] = [
       ['HTTP 500 on timestamp.json', 'patch', { pathEnd: '/metadata/timestamp.json', does: { kind: 'status', status: 500 } }],
-      ['HTTP 404 on the patch', 'patch', { pathEnd: `${APP}-1.1.0.patch`, does: { kind: 'status', status: 404 } }],
+      // (A 404 on the patch alone costs the full archive, not the update: test/client-network.slow.test.ts.)
+      ['HTTP 404 on the archive', 'full', { pathEnd: `${APP}-1.1.0.tar.gz`, does: { kind: 'status', status: 404 } }],
       ['connection reset on the snapshot', 'patch', { pathEnd: '.snapshot.json', does: { kind: 'reset' } }],
       ['HTTP 503 on the archive', 'full', { pathEnd: `${APP}-1.1.0.tar.gz`, does: { kind: 'status', status: 503 } }],
     ];

@@ -42,6 +42,12 @@ interface Reports {
   settled: unknown[];
 }
 
+/** The fetcher's options for the test server: short timeouts, no retries. */
+function baseOptions(): Omit<FetcherOptions, 'partialDir'> {
+  const url = server.url;
+  return { fetch: globalThis.fetch.bind(globalThis), headers: {}, metadataUrl: `${url}/metadata/`, targetsUrl: `${url}/targets/`, stallTimeoutMs: 300, minBytesPerSecond: 1024, retries: 0, logger: silentLogger };
+}
+
 function fetcher(options: Partial<FetcherOptions> = {}, signal?: AbortSignal): { fetcher: ResumableFetcher; reports: Reports } {
   partialDir = join(root, `partials-${++counter}`);
   const reports: Reports = { fileBytes: [], targetBytes: 0, settled: [] };
@@ -52,7 +58,7 @@ function fetcher(options: Partial<FetcherOptions> = {}, signal?: AbortSignal): {
     onSettled: (failure) => reports.settled.push(failure),
   };
   const made = new ResumableFetcher(
-    { fetch: globalThis.fetch.bind(globalThis), headers: {}, stallTimeoutMs: 300, minBytesPerSecond: 1024, retries: 1, partialDir, logger: silentLogger, ...options },
+    { ...baseOptions(), retries: 1, partialDir, ...options },
     context,
   );
   return { fetcher: made, reports };
@@ -173,7 +179,7 @@ describe('ResumableFetcher.downloadFile (targets)', () => {
     const first = fetcher({ retries: 0 });
     expect(outcome(await first.fetcher.downloadFile(targetUrl(), FILE.length, () => Promise.resolve()).catch((e: unknown) => e))).toBe('UpdateError NETWORK');
     server.behave();
-    const second = new ResumableFetcher({ fetch: globalThis.fetch.bind(globalThis), headers: {}, stallTimeoutMs: 300, minBytesPerSecond: 1024, retries: 0, partialDir, logger: silentLogger });
+    const second = new ResumableFetcher({ ...baseOptions(), partialDir });
     expect((await second.downloadFile(targetUrl(), FILE.length, (file) => readFile(file))).equals(FILE)).toBe(true);
     expect(server.requestsFor('app.tar.gz').at(-1)?.range).toMatch(/^bytes=\d+-$/);
   });

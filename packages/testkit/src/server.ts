@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { join, normalize, sep } from 'node:path';
 
@@ -19,7 +20,9 @@ export type Misbehaviour =
   /** Send the file `bytes` at a time, one chunk every `everyMs`: alive, but far too slow to finish. */
   | { kind: 'trickle'; bytes: number; everyMs: number }
   /** Send bytes forever, without a length, until the client hangs up. */
-  | { kind: 'endless' };
+  | { kind: 'endless' }
+  /** Redirect (302 unless told) to the same path on another server (`to`: its URL), or to `to` itself when it has a path. */
+  | { kind: 'redirect'; to: string; status?: number };
 
 /** A misbehaviour for the requests whose path ends with `pathEnd` (`/` matches every request). */
 export interface Rule {
@@ -40,6 +43,14 @@ export interface SeenRequest {
   bytesSent: number;
   /** What the server did instead of serving the file, if anything. */
   misbehaviour?: Misbehaviour['kind'];
+  /** The request's headers, as received. */
+  headers: IncomingHttpHeaders;
+}
+
+/** Options of a {@link LoopbackServer}. */
+export interface LoopbackOptions {
+  /** Serve https with this key and certificate (PEM) instead of http. */
+  tls?: { key: string; cert: string };
 }
 
 /**
@@ -52,13 +63,18 @@ export class LoopbackServer {
   private readonly rules: (Rule & { left: number })[] = [];
   private readonly sockets = new Set<Socket>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private server = this.makeServer();
+  private server: Server;
   private port = 0;
 
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly options: LoopbackOptions = {},
+  ) {
+    this.server = this.makeServer();
+  }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.port}`;
   }
 
   /** Listens on a free port the first time, and on the same port after {@link goAway}. */
@@ -108,9 +124,10 @@ export class LoopbackServer {
     if (this.server.listening) await this.goAway();
   }
 
-  private makeServer(): ReturnType<typeof createServer> {
-    const server = createServer((req, res) => void this.handle(req, res));
-    server.on('connection', (socket) => {
+  private makeServer(): Server {
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    const server = this.options.tls === undefined ? createServer(handler) : createTlsServer(this.options.tls, handler);
+    server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
@@ -130,7 +147,7 @@ export class LoopbackServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = decodeURIComponent(new URL(req.url ?? '/', this.url).pathname);
-    const seen: SeenRequest = { path, range: req.headers.range, status: 0, bytesSent: 0 };
+    const seen: SeenRequest = { path, range: req.headers.range, status: 0, bytesSent: 0, headers: req.headers };
     this.requests.push(seen);
     const rule = this.take(path);
     const does = rule?.does;
@@ -141,6 +158,12 @@ export class LoopbackServer {
 
     if (does?.kind === 'reset') {
       req.socket.destroy();
+      rule?.then?.();
+      return;
+    }
+    if (does?.kind === 'redirect') {
+      seen.status = does.status ?? 302;
+      res.writeHead(seen.status, { location: new URL(new URL(does.to).pathname === '/' ? path : '', does.to).href }).end();
       rule?.then?.();
       return;
     }

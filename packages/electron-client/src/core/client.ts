@@ -24,7 +24,7 @@ import {
 } from '@tufup/bundle';
 import { isRequired, newestVersion, patchChain, planDownload, readCatalog, type Catalog, type DownloadPlan, type Target } from './catalog.js';
 import { resolveOptions, type CoreOptions, type ResolvedOptions } from './config.js';
-import { toUpdateError, UpdateError } from './error.js';
+import { toUpdateError, UpdateError, type UpdateErrorCode } from './error.js';
 import { ResumableFetcher } from './fetcher.js';
 import { Operation } from './operation.js';
 import { ProgressMeter, UpdateProgress, type PhaseProgress, type Progress } from './progress.js';
@@ -53,6 +53,9 @@ interface StageOptions {
   signal?: AbortSignal | undefined;
   onProgress?: ((p: PhaseProgress) => void) | undefined;
 }
+
+/** Failures of the patch route that the full archive may not share: staging tries it once instead. */
+const PATCH_FALLBACK: ReadonlySet<UpdateErrorCode> = new Set(['PATCH', 'VERIFICATION', 'NETWORK', 'TIMEOUT']);
 
 /** One patch to apply, whatever its base comes from. */
 type PatchStep = Omit<ApplyPatchOptions, 'base' | 'basePath' | 'releaseBase'>;
@@ -152,7 +155,9 @@ export class UpdateClient {
         strategy = 'patch';
       } catch (error) {
         const e = toUpdateError(error, `patching to ${info.version}`, signal, session.operation.lastFailure);
-        if (e.code !== 'PATCH' && e.code !== 'VERIFICATION') throw e;
+        // A patch that does not apply or verify, and one the server does not have (404: removed, or a
+        // mirror without it) or cannot deliver, all leave the archive: it is what the patch only saves.
+        if (!PATCH_FALLBACK.has(e.code)) throw e;
         o.logger.warn(`tufup: ${e.message}; downloading the full archive instead`);
         await this.guard(`removing ${stagedDir}`, signal, () => rm(stagedDir, { recursive: true, force: true }));
       }

@@ -56,8 +56,9 @@ export interface CoreOptions {
   /** Versions never to offer, e.g. ones rolled back by a health check. @default [] */
   excludeVersions?: readonly string[];
   /**
-   * The fetch to use. In Electron's utility process pass `net.fetch` so the system proxy, PAC and proxy
-   * auth apply. Node's global fetch honours `HTTP(S)_PROXY`/`NO_PROXY` only when the process runs with
+   * The fetch to use; it must hand back redirects with `redirect: 'manual'`, as Node's does (the core
+   * checks each hop). In Electron's utility process pass `netRequestFetch(net)` so the system proxy, PAC
+   * and proxy auth apply (`net.fetch` cannot do 'manual'). Node's global fetch honours `HTTP(S)_PROXY`/`NO_PROXY` only when the process runs with
    * `NODE_USE_ENV_PROXY=1` (or calls `http.setGlobalProxyFromEnv()`). @default globalThis.fetch
    */
   fetch?: typeof globalThis.fetch;

@@ -7,8 +7,11 @@ import { DownloadHTTPError, DownloadLengthMismatchError } from 'tuf-js/dist/erro
 import type { ResolvedOptions } from './config.js';
 import { UpdateError } from './error.js';
 
-/** What {@link ResumableFetcher} needs to know: the transfer options as the client resolved them, and where partials go. */
-export type FetcherOptions = Pick<ResolvedOptions, 'fetch' | 'headers' | 'stallTimeoutMs' | 'minBytesPerSecond' | 'retries' | 'logger'> & {
+/**
+ * What {@link ResumableFetcher} needs to know: the transfer options as the client resolved them (the
+ * repository's URLs name the origins `headers` are for), and where partials go.
+ */
+export type FetcherOptions = Pick<ResolvedOptions, 'fetch' | 'headers' | 'metadataUrl' | 'targetsUrl' | 'stallTimeoutMs' | 'minBytesPerSecond' | 'retries' | 'logger'> & {
   /** Where `*.partial` files of interrupted target downloads wait to be resumed. */
   partialDir: string;
 };
@@ -34,6 +37,12 @@ export interface FetchContext {
 
 const RETRY_DELAY_MS = 250;
 const MAX_RETRY_DELAY_MS = 4_000;
+/** Redirects followed for one request, as browsers do (Chromium: 20, undici: 20; a repository needs one or two). */
+const MAX_REDIRECTS = 10;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** A request the fetcher will not make (a redirect that downgrades https, or one too many): trying again cannot help. */
+class RefusedRequest extends UpdateError {}
 
 /**
  * tuf-js fetcher with HTTP Range resume, and a stall timeout plus a minimum average rate instead of a
@@ -44,10 +53,15 @@ const MAX_RETRY_DELAY_MS = 4_000;
  * DownloadHTTPError (its root-rotation probe stops on 403/404 of that class).
  */
 export class ResumableFetcher implements Fetcher {
+  /** The origins `options.headers` were given for: the repository's. */
+  private readonly headerOrigins: ReadonlySet<string>;
+
   constructor(
     private readonly options: FetcherOptions,
     private readonly context: FetchContext = {},
-  ) {}
+  ) {
+    this.headerOrigins = new Set([new URL(options.metadataUrl).origin, new URL(options.targetsUrl).origin]);
+  }
 
   downloadBytes(url: string, maxLength: number): Promise<Buffer> {
     return this.settled(this.fetchBytes(url, maxLength));
@@ -157,10 +171,8 @@ export class ResumableFetcher implements Fetcher {
   private async get(url: string, offset: number, use: (response: Response, body: AsyncIterable<Buffer>) => Promise<void>): Promise<void> {
     const watch = new TransferWatch(url, this.options.stallTimeoutMs, this.options.minBytesPerSecond);
     const signals = [watch.signal, ...(this.context.signal ? [this.context.signal] : [])];
-    const headers: Record<string, string> = { ...this.options.headers };
-    if (offset > 0) headers.Range = `bytes=${offset}-`;
     try {
-      const response = await this.options.fetch(url, { headers, signal: AbortSignal.any(signals), redirect: 'follow' });
+      const response = await this.follow(url, offset, AbortSignal.any(signals));
       watch.startBody();
       try {
         await use(response, this.body(response, watch));
@@ -173,6 +185,36 @@ export class ResumableFetcher implements Fetcher {
       throw error;
     } finally {
       watch.stop();
+    }
+  }
+
+  /**
+   * GETs `url`, following redirects itself so that each hop is checked (`fetch` would follow them with
+   * the same headers wherever they lead): an https URL never leads to plain http, where the transfer and
+   * its headers could be read and changed on the way; and the custom `headers` (an access token) go only
+   * to the origins they were given for, never to the CDN or other host a redirect names. The Range of a
+   * resumed download is ours and goes everywhere.
+   */
+  private async follow(url: string, offset: number, signal: AbortSignal): Promise<Response> {
+    let current = new URL(url);
+    for (let hops = 0; ; hops++) {
+      const headers: Record<string, string> = this.headerOrigins.has(current.origin) ? { ...this.options.headers } : {};
+      if (offset > 0) headers.Range = `bytes=${offset}-`;
+      const response = await this.options.fetch(current.href, { headers, signal, redirect: 'manual' });
+      const location = REDIRECT_STATUSES.has(response.status) ? response.headers.get('location') : null;
+      // A redirect without a Location is an HTTP error like any other, for the caller to report.
+      if (location === null) return response;
+      await response.body?.cancel().catch(() => undefined);
+      const next = URL.parse(location, current.href);
+      if (next === null || (next.protocol !== 'https:' && next.protocol !== 'http:')) {
+        throw new RefusedRequest('NETWORK', `${current.href} redirects to ${JSON.stringify(location)}, which is not an http(s) URL`);
+      }
+      if (current.protocol === 'https:' && next.protocol === 'http:') {
+        throw new RefusedRequest('NETWORK', `refused the redirect from ${current.href} to ${next.href}: an https download is never continued over plain http`);
+      }
+      if (hops >= MAX_REDIRECTS) throw new RefusedRequest('NETWORK', `${url} redirected more than ${MAX_REDIRECTS} times`);
+      this.options.logger.debug(`tufup: ${current.href} redirects to ${next.href}`);
+      current = next;
     }
   }
 
@@ -284,6 +326,7 @@ function rangeStart(response: Response): number | undefined {
 }
 
 function retryable(error: unknown): boolean {
+  if (error instanceof RefusedRequest) return false;
   if (error instanceof DownloadHTTPError) return error.statusCode >= 500 || error.statusCode === 408 || error.statusCode === 429;
   if (error instanceof DownloadLengthMismatchError) return false;
   if (error instanceof UpdateError) return error.code === 'NETWORK' || error.code === 'TIMEOUT';

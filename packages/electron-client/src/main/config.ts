@@ -6,7 +6,7 @@ import type { ElectronAdapter } from './adapter.js';
 import { defaultCacheDir } from './paths.js';
 
 /**
- * Core options the updater sets itself: `fetch` is the worker's own (Electron's `net.fetch`), `logger`
+ * Core options the updater sets itself: `fetch` is the worker's own (Electron's `net`, through `netRequestFetch`), `logger`
  * is the updater's (below) and `excludeVersions` comes from the installer's health check.
  */
 type SetByUpdater = 'fetch' | 'logger' | 'excludeVersions';

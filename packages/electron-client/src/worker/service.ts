@@ -6,7 +6,7 @@ import type { Transport } from './transport.js';
 
 /** What the worker adds to the options main sends: the parts that cannot cross a process boundary. */
 export interface ServiceOptions {
-  /** The fetch handed to the core (Electron's `net.fetch` in a utility process). @default globalThis.fetch */
+  /** The fetch handed to the core (`netRequestFetch(net)` over Electron's `net` in a utility process). @default globalThis.fetch */
   fetch?: typeof globalThis.fetch;
   /** Ends the process; called on `exit` and when the main process goes away. @default process.exit */
   exit?: () => void;
