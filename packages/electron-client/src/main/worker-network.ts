@@ -2,7 +2,7 @@ import type { App, AuthenticationResponseDetails, AuthInfo, Event, ForkOptions, 
 
 /**
  * How the worker is started: named, and with `respondToAuthRequestsFromMainProcess`, so that a proxy or
- * server asking its `net.fetch` for credentials is answered by the main process rather than cancelled:
+ * server asking its `net` requests for credentials is answered by the main process rather than cancelled:
  * by the app's `app.on('login')` when the worker uses the system network context, or through the
  * worker's own `login` event when it uses the app's `session` (see {@link forwardLogin}). With a session,
  * its proxy settings (`session.setProxy`) apply to the worker's requests.
