@@ -9,6 +9,7 @@ import { copyFile, cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/prom
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, normalize, sep } from 'node:path';
+import { TRUST_FILE } from '@tufup/bundle';
 import { addBundle, initRepository, METADATA_DIR, type AddResult } from '@tufup/repo-tools';
 import { buildDemoApp, DEMO_APP } from './demo-app-build.ts';
 
@@ -31,8 +32,8 @@ export const DEMO_RELEASES: readonly DemoRelease[] = [
 /** The demo app's source files that go into its bundle as they are; `out/` is built into each bundle. */
 const BUNDLE_ENTRIES = ['package.json', 'version.js', 'renderer'];
 
-/** The trusted root shipped in each bundle (the demo app's main.ts reads it from there). */
-export const BUNDLE_ROOT_FILE = 'tufup-root.json';
+/** The trust file shipped in each bundle (the demo app's main.ts reads it from there). */
+export const BUNDLE_TRUST_FILE = 'tufup.json';
 
 /**
  * Size of the stand-in for the Electron runtime. A real bundle is mostly the runtime (100+ MB) that does
@@ -45,8 +46,10 @@ const RUNTIME_STANDIN = join('resources', 'runtime-standin.bin');
 export interface DemoRepository {
   repoDir: string;
   keysDir: string;
-  /** The root.json every bundle ships as its trusted root (version 1, as made by init). */
+  /** The root.json of the repository (version 1, as made by init), for clients given it directly. */
   trustedRoot: string;
+  /** The trust file `tufup-repo init` wrote (app name and root), which every bundle ships. */
+  trustFile: string;
   /** Bundle folder of each version. */
   bundles: Map<string, string>;
   published: AddResult[];
@@ -65,9 +68,9 @@ function runtimeStandin(size: number): Buffer {
 
 /**
  * Writes the bundle of one version: the demo app's files and build with that version in package.json, a
- * CHANGES.md that grows with each release, the trusted root and the runtime stand-in.
+ * CHANGES.md that grows with each release, the repository's trust file and the runtime stand-in.
  */
-export async function writeDemoBundle(dir: string, release: DemoRelease, trustedRoot: string): Promise<void> {
+export async function writeDemoBundle(dir: string, release: DemoRelease, trustFile: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   for (const entry of BUNDLE_ENTRIES) await cp(join(DEMO_APP, entry), join(dir, entry), { recursive: true });
@@ -78,7 +81,7 @@ export async function writeDemoBundle(dir: string, release: DemoRelease, trusted
     .reverse()
     .map((r) => `## ${r.version}\n\n${r.releaseNotes}\n`);
   await writeFile(join(dir, 'CHANGES.md'), `# Changes\n\n${history.join('\n')}`);
-  await copyFile(trustedRoot, join(dir, BUNDLE_ROOT_FILE));
+  await copyFile(trustFile, join(dir, BUNDLE_TRUST_FILE));
   await mkdir(join(dir, 'resources'), { recursive: true });
   await writeFile(join(dir, RUNTIME_STANDIN), runtimeStandin(RUNTIME_STANDIN_BYTES));
 }
@@ -92,17 +95,18 @@ export async function createDemoRepository(dir: string, onPublished?: (result: A
   const keysDir = join(dir, 'keys');
   await initRepository({ repoDir, keysDir, appName: DEMO_APP_NAME });
   const trustedRoot = join(repoDir, METADATA_DIR, '1.root.json');
+  const trustFile = join(repoDir, TRUST_FILE);
   const bundles = new Map<string, string>();
   const published: AddResult[] = [];
   for (const release of DEMO_RELEASES) {
     const bundleDir = join(dir, 'bundles', release.version);
-    await writeDemoBundle(bundleDir, release, trustedRoot);
+    await writeDemoBundle(bundleDir, release, trustFile);
     const result = await addBundle({ repoDir, keysDir, bundleDir, version: release.version, releaseNotes: release.releaseNotes });
     bundles.set(release.version, bundleDir);
     published.push(result);
     onPublished?.(result);
   }
-  return { repoDir, keysDir, trustedRoot, bundles, published };
+  return { repoDir, keysDir, trustedRoot, trustFile, bundles, published };
 }
 
 /** A static file server over a repository folder, on 127.0.0.1 only. */

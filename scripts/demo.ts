@@ -42,9 +42,13 @@ function detail(text: string): void {
 
 const PHASE_LABEL: Record<Progress['phase'], string> = { download: 'download', patch: 'patch   ', extract: 'unpack  ' };
 
+/** What a phase's bytes are: the network's in `download`, the disk's in the others. */
+const PHASE_BYTES: Record<Progress['phase'], string> = { download: 'downloaded', patch: 'written', extract: 'unpacked' };
+
 /**
- * Draws one text progress bar per phase. On a terminal the bar redraws in place; in a pipe (a log, a
- * test) only each phase's final bar is printed, so the output stays one line per phase.
+ * Draws one text progress bar per phase (its own percent), followed by the whole update's percent, the
+ * one number that only grows. On a terminal the bar redraws in place; in a pipe (a log, a test) only each
+ * phase's final bar is printed, so the output stays one line per phase.
  */
 class ProgressBars {
   private phase: Progress['phase'] | undefined;
@@ -67,9 +71,10 @@ class ProgressBars {
   }
 
   private line(p: Progress): string {
-    const filled = Math.round((p.percent / 100) * BAR_WIDTH);
+    const filled = Math.round((p.phasePercent / 100) * BAR_WIDTH);
     const bar = `${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}`;
-    return `   ${PHASE_LABEL[p.phase]} [${bar}] ${p.percent.toFixed(0).padStart(3)}%  ${formatBytes(p.transferred)} of ${formatBytes(p.total)}`;
+    const bytes = `${formatBytes(p.transferred)} of ${formatBytes(p.total)} ${PHASE_BYTES[p.phase]}`;
+    return `   ${PHASE_LABEL[p.phase]} [${bar}] ${p.phasePercent.toFixed(0).padStart(3)}%  ${bytes.padEnd(32)} update ${p.percent.toFixed(0).padStart(3)}%`;
   }
 }
 

@@ -157,15 +157,16 @@ describe('install layouts', () => {
       const home = await repo.folder('Applications');
       const running = join(home, 'my-app.AppImage');
       await cp(v1, running);
-      const env = process.env.APPIMAGE;
-      process.env.APPIMAGE = running;
-      try {
-        const mounted = new StandinElectron({ name: 'tufapp', version: '1.0.0', userData: home, resourcesPath: '/tmp/.mount_myapp/resources', execPath: '/tmp/.mount_myapp/my-app', argv: ['/tmp/.mount_myapp/my-app', '--flag'] });
-        expect(resolveUpdaterOptions({ url: 'https://u.example/' }, mounted, 'linux')).toMatchObject({ installDir: running, relaunchCommand: [running, '--flag'] });
-      } finally {
-        if (env === undefined) delete process.env.APPIMAGE;
-        else process.env.APPIMAGE = env;
-      }
+      const mounted = new StandinElectron({
+        name: 'tufapp',
+        version: '1.0.0',
+        userData: home,
+        resourcesPath: '/tmp/.mount_myapp/resources',
+        execPath: '/tmp/.mount_myapp/my-app',
+        argv: ['/tmp/.mount_myapp/my-app', '--flag'],
+        env: { APPIMAGE: running },
+      });
+      expect(resolveUpdaterOptions({ url: 'https://u.example/' }, mounted, 'linux')).toMatchObject({ installDir: running, relaunchCommand: [running, '--flag'] });
       const { client, options } = clientOf(repo, running, 'tufapp', 'linux', 'x64', '1.0.0');
       const staged = await client.downloadUpdate((await client.checkForUpdates())!);
       expect(staged.strategy).toBe('patch');

@@ -48,6 +48,8 @@
 
   /** @type {Record<Progress['phase'], string>} */
   const PHASES = { download: 'Downloading', patch: 'Applying the patch', extract: 'Unpacking' };
+  /** @type {Record<Progress['phase'], string>} */
+  const BYTES = { download: 'downloaded', patch: 'written', extract: 'unpacked' };
 
   /** @param {UpdaterStatus} s */
   const headline = (s) => {
@@ -55,6 +57,8 @@
     switch (s.state) {
       case 'idle':
         return 'Not checked for updates yet.';
+      case 'unsupported':
+        return `This copy cannot update itself: ${s.unsupported?.message ?? 'unknown reason'}.`;
       case 'checking':
         return 'Checking for updates…';
       case 'available':
@@ -95,16 +99,18 @@
     const downloading = s.state === 'downloading';
     view.progressBlock.hidden = !downloading;
     const progress = s.progress;
+    // The bar is the whole update (it only grows); the text names the phase and its own bytes, which are
+    // network bytes while downloading and disk bytes while patching or unpacking.
     view.progress.value = downloading && progress !== undefined ? Math.round(progress.percent) : 0;
     view.progressText.textContent =
       downloading && progress !== undefined
-        ? `${PHASES[progress.phase]} ${Math.round(progress.percent)}% (${formatBytes(progress.transferred)} of ${formatBytes(progress.total)})`
+        ? `${PHASES[progress.phase]} ${Math.round(progress.phasePercent)}% (${formatBytes(progress.transferred)} of ${formatBytes(progress.total)} ${BYTES[progress.phase]})`
         : 'Starting…';
 
     view.error.hidden = s.state !== 'error';
     view.error.textContent = s.error === undefined ? '' : `${s.error.message} (${s.error.code})`;
 
-    view.check.disabled = busy || s.state === 'checking' || s.state === 'downloading';
+    view.check.disabled = busy || s.state === 'checking' || s.state === 'downloading' || s.state === 'unsupported';
     view.download.disabled = busy || s.state !== 'available';
     view.install.disabled = busy || s.state !== 'downloaded';
   };

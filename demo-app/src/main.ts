@@ -1,15 +1,21 @@
 /**
  * Main process of the demo app: one window, updated by @tufup/electron-client.
  *
+ * Built like a real app's main: scripts/demo-app-build.ts bundles this file and @tufup/electron-client
+ * into one ES module (out/main.js) with esbuild; only `electron` stays external, and no other file is
+ * copied next to it.
+ *
  * Where updates come from is read from the environment, so the same build runs against any local demo
  * repository (`npm run demo:electron` sets these):
  * - `TUFUP_DEMO_URL`: base URL of the repository (`metadata/` and `targets/` below it). Required.
- * - `TUFUP_DEMO_USER_DATA`: a userData folder to use instead of the system one (cache, logs, lock).
+ * - `TUFUP_DEMO_USER_DATA`: a userData folder to use instead of the system one (lock, logs); the update
+ *   cache then goes into it (`<userData>/cache`) instead of the OS cache folder.
  * - `TUFUP_DEMO_REPORT`: a file to append one JSON line to at each step (started, healthy, update-downloaded,
  *   up-to-date, error), for the CI smoke run (scripts/ci-smoke.ts). With it, the demo installs a downloaded
  *   update at once (quit, install, relaunch) and quits when it is up to date, so a run ends by itself.
- * The trusted root is the `tufup-root.json` shipped in the bundle (next to package.json); a packaged app
- * uses the client's default, `<resources>/tufup-root.json`.
+ * Unpackaged (`electron <folder>`), the trust file is the `tufup.json` shipped in the bundle next to
+ * package.json: it names the app as the repository knows it. A packaged app uses the client's default,
+ * `<resources>/tufup.json`.
  */
 import { appendFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -23,16 +29,18 @@ export const URL_ENV = 'TUFUP_DEMO_URL';
 export const USER_DATA_ENV = 'TUFUP_DEMO_USER_DATA';
 /** Environment variable naming the smoke run's report file (one JSON line per step). */
 export const REPORT_ENV = 'TUFUP_DEMO_REPORT';
-/** The trusted root file shipped in the bundle, next to package.json. */
-export const ROOT_FILE = 'tufup-root.json';
+/** The trust file shipped in the bundle, next to package.json. */
+export const TRUST_FILE = 'tufup.json';
 
 const outDir = dirname(fileURLToPath(import.meta.url));
 
-function updaterOptions(url: string): UpdaterOptions {
-  if (app.isPackaged) return { url };
-  // Started as `electron <folder>`: the folder is the install that gets replaced, and it carries its root.
+function updaterOptions(url: string, cacheDir: string | undefined): UpdaterOptions {
+  // The demo shows what the updater says in the terminal it was started from.
+  const options: UpdaterOptions = { url, logger: console, ...(cacheDir === undefined ? {} : { cacheDir }) };
+  if (app.isPackaged) return options;
+  // Started as `electron <folder>`: the folder is the install that gets replaced, and it carries its trust file.
   const appDir = app.getAppPath();
-  return { url, installDir: appDir, trustedRoot: join(appDir, ROOT_FILE) };
+  return { ...options, installDir: appDir, trustedRoot: join(appDir, TRUST_FILE) };
 }
 
 async function openWindow(): Promise<BrowserWindow> {
@@ -87,7 +95,8 @@ async function main(): Promise<void> {
     return;
   }
   const url = process.env[URL_ENV];
-  const updater = url === undefined || url === '' ? undefined : createUpdater(updaterOptions(url));
+  const cacheDir = userData === undefined || userData === '' ? undefined : join(userData, 'cache');
+  const updater = url === undefined || url === '' ? undefined : createUpdater(updaterOptions(url, cacheDir));
   await app.whenReady();
   report('started', { exe: process.execPath });
   if (updater === undefined) {

@@ -123,7 +123,10 @@ describe('npm run demo:electron (main.js on a stand-in Electron)', () => {
     expect(Math.max(...percents)).toBe(100);
 
     expect(first.map((r) => r.type)).toEqual(expect.arrayContaining(['click', 'quit']));
-    expect(await readFile(join(userData, 'tufup', 'install', 'result'), 'utf8')).toBe('installed 1.2.0\n');
+    // The demo keeps its update cache in its userData folder (TUFUP_DEMO_USER_DATA). The installer writes
+    // its result once it has seen the relaunched version's health marker, which can be after that check.
+    const result = join(userData, 'cache', 'install', 'result');
+    expect(await waitFor('the installer result', async () => ((await readFile(result, 'utf8').catch(() => '')) === 'installed 1.2.0\n' ? true : undefined))).toBe(true);
 
     expect(second.find((r) => r.type === 'start')).toMatchObject({ version: '1.2.0' });
     expect(second.find((r) => r.type === 'status')).toMatchObject({ status: { currentVersion: '1.2.0' } });

@@ -96,9 +96,11 @@ const UPDATE = {
   strategy: 'patch' as const,
 };
 
-function progress(percent: number, phase: 'download' | 'patch' | 'extract' = 'download') {
-  const total = 2557;
-  return { phase, percent, total, transferred: Math.round((total * percent) / 100), bytesPerSecond: 1000 };
+/** A download-progress event: `percent` of the whole update, in `phase`, which is `phasePercent` done. */
+function progress(percent: number, phase: 'download' | 'patch' | 'extract' = 'download', phasePercent = percent) {
+  const total = phase === 'download' ? 2557 : 2_160_000;
+  const transferred = Math.round((total * phasePercent) / 100);
+  return { phase, percent, phasePercent, total, transferred, delta: 0, bytesPerSecond: 1000, downloaded: Math.min(2557, transferred), downloadSize: 2557 };
 }
 
 describe.skipIf(!haveChromium)(`the demo window (rendered in ${CHROMIUM})`, () => {
@@ -177,22 +179,22 @@ describe.skipIf(!haveChromium)(`the demo window (rendered in ${CHROMIUM})`, () =
     expect(await screen()).toMatchObject({ status: 'You have the newest version.', updateShown: false, progressShown: false, check: true, download: false, install: false });
   });
 
-  it('fills the progress bar from 0 to 100 with each phase named, buttons held', async () => {
+  it('fills the progress bar once from 0 to 100 over the whole update, with each phase and its own bytes named, buttons held', async () => {
     await fire('update-available', UPDATE);
-    for (const [percent, phase, label] of [
-      [0, 'download', 'Downloading 0%'],
-      [62, 'download', 'Downloading 62%'],
-      [100, 'download', 'Downloading 100%'],
-      [40, 'patch', 'Applying the patch 40%'],
-      [100, 'extract', 'Unpacking 100%'],
+    for (const [percent, phase, phasePercent, label] of [
+      [0, 'download', 0, 'Downloading 0% \\(0 B of 2.5 KB downloaded\\)'],
+      [19, 'download', 62, 'Downloading 62% \\(1.5 KB of 2.5 KB downloaded\\)'],
+      [30, 'download', 100, 'Downloading 100% \\(2.5 KB of 2.5 KB downloaded\\)'],
+      [50, 'patch', 40, 'Applying the patch 40% \\(843.8 KB of 2.1 MB written\\)'],
+      [100, 'extract', 100, 'Unpacking 100% \\(2.1 MB of 2.1 MB unpacked\\)'],
     ] as const) {
-      await fire('download-progress', progress(percent, phase));
+      await fire('download-progress', progress(percent, phase, phasePercent));
       expect(await page.locator('#progress').evaluate((bar) => (bar as HTMLProgressElement).value)).toBe(percent);
-      expect(await page.locator('#progress-text').innerText()).toMatch(new RegExp(`^${label} \\(`));
+      expect(await page.locator('#progress-text').innerText()).toMatch(new RegExp(`^${label}$`));
       expect(await screen()).toMatchObject({ status: 'Downloading version 1.2.0…', progressShown: true, updateShown: true, check: false, download: false, install: false });
     }
     if (SCREENSHOT !== undefined) {
-      await fire('download-progress', progress(62));
+      await fire('download-progress', progress(62, 'patch', 46));
       await page.screenshot({ path: SCREENSHOT });
     }
   });

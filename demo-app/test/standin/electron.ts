@@ -198,7 +198,8 @@ export const session = {
 
 export const utilityProcess = {
   fork: (modulePath: string, args: string[] = []) => {
-    const child = fork(modulePath, args, { stdio: 'inherit' });
+    // Structured clone, as Electron's postMessage: the trusted root crosses as bytes.
+    const child = fork(modulePath, args, { stdio: 'inherit', serialization: 'advanced' });
     return {
       get pid() {
         return child.pid;

@@ -1,14 +1,11 @@
 /**
- * `node --import <this file> main.js`: runs an Electron main script under plain Node with `electron` and
- * `electron-log/main` replaced by the stand-ins next to this file. The hooks apply to `import` and
- * `require` alike, in every module, and NODE_OPTIONS carries them into relaunched processes.
+ * `node --import <this file> main.js`: runs an Electron main script under plain Node with `electron`
+ * replaced by the stand-in next to this file. The hooks apply to `import` and `require` alike, in every
+ * module, and NODE_OPTIONS carries them into relaunched processes.
  */
 import { registerHooks } from 'node:module';
 
-const STANDINS = new Map([
-  ['electron', new URL('./electron.ts', import.meta.url).href],
-  ['electron-log/main', new URL('./electron-log.ts', import.meta.url).href],
-]);
+const STANDINS = new Map([['electron', new URL('./electron.ts', import.meta.url).href]]);
 
 registerHooks({
   resolve(specifier, context, nextResolve) {

@@ -53,7 +53,7 @@ function connect(idleMs = 60_000): { connection: WorkerConnection; workers: Scri
     },
   };
   const logger = { debug: () => undefined, info: () => undefined, warn: (...a: unknown[]) => warnings.push(a.join(' ')), error: () => undefined };
-  const connection = new WorkerConnection(host, '/worker.js', logger, idleMs);
+  const connection = new WorkerConnection(host, () => Promise.resolve('/worker.js'), logger, idleMs);
   connections.push(connection);
   return { connection, workers, warnings };
 }

@@ -62,9 +62,14 @@ describe('an app checking a repository of releases 1.0.0 to 1.3.0', () => {
     for (const phase of phases) {
       const last = events.filter((e) => e.phase === phase).at(-1)!;
       expect(last.transferred).toBe(last.total);
-      expect(last.percent).toBe(100);
+      expect(last.phasePercent).toBe(100);
     }
     expect(events.find((e) => e.phase === 'download')?.total).toBe(info.plan.downloadSize);
+    // One percent for the whole update: it only grows, and ends at 100; network bytes stay network bytes.
+    const percents = events.map((e) => e.percent);
+    expect(percents).toEqual([...percents].sort((a, b) => a - b));
+    expect(percents.at(-1)).toBe(100);
+    expect(events.at(-1)).toMatchObject({ downloaded: info.plan.downloadSize, downloadSize: info.plan.downloadSize });
   });
 
   it('three versions behind: applies the chain of patches, each tar verified, and stages the newest', async () => {

@@ -10,13 +10,15 @@ import type { UpdaterOptions } from '../src/main/config.js';
 import { TufupUpdater } from '../src/main/updater.js';
 import { readTree, waitFor } from '@tufup/testkit';
 import { APP, TestRepo } from '@tufup/testkit/repo';
-import { StandinElectron, WORKER_PATH } from './standin/electron.js';
+import { StandinElectron } from './standin/electron.js';
 
 /** One installed app: its install folder, user data, and the resources folder the pretend Electron reports. */
 interface InstalledApp {
   installDir: string;
   userData: string;
   resources: string;
+  /** Where the updater's defaults put the cache: `<home>/.cache/<userData folder name>/tufup`. */
+  cacheDir: string;
 }
 
 describe('the main-process updater, with a stand-in Electron, a real worker and the real installer', () => {
@@ -38,9 +40,10 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     const installDir = await fixture.install(version);
     const resources = join(fixture.tmp, `resources-${++counter}`);
     await mkdir(resources, { recursive: true });
-    // Where the default options look for the trusted root.
-    await copyFile(fixture.trustedRoot, join(resources, 'tufup-root.json'));
-    return { installDir, userData: join(fixture.tmp, `userData-${counter}`), resources };
+    // Where the default options look for the trust file: the one `tufup-repo init` wrote.
+    await copyFile(join(fixture.repoDir, 'tufup.json'), join(resources, 'tufup.json'));
+    const name = `userData-${counter}`;
+    return { installDir, userData: join(fixture.tmp, name), resources, cacheDir: join(fixture.tmp, 'home', '.cache', name, 'tufup') };
   };
 
   /** Starts the app: a stand-in Electron and the updater as `createUpdater` makes it, with default options. */
@@ -51,7 +54,8 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     options: Partial<UpdaterOptions> = {},
   ): { updater: TufupUpdater; electron: StandinElectron } => {
     const electron = new StandinElectron({ name: APP, version, userData: app.userData, resourcesPath: app.resources, execPath: join(app.installDir, APP), pid });
-    const updater = new TufupUpdater({ url: fixture.server.url, workerPath: WORKER_PATH, stallTimeoutMs: 5_000, ...options }, electron);
+    // No workerPath: the updater writes the worker it carries into its cache and starts it from there.
+    const updater = new TufupUpdater({ url: fixture.server.url, stallTimeoutMs: 5_000, ...options }, electron);
     updaters.push(updater);
     stand.push(electron);
     return { updater, electron };
@@ -78,7 +82,7 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
   const quitToInstall = async (): Promise<{ app: InstalledApp; running: ChildProcess; cacheDir: string }> => {
     const app = await installApp('1.0.0');
     const running = appProcess();
-    const cacheDir = join(app.userData, 'tufup');
+    const cacheDir = app.cacheDir;
     const first = launch('1.0.0', app, running.pid!);
     await first.updater.checkForUpdates();
     await first.updater.downloadUpdate();
@@ -95,7 +99,7 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     meanwhile: (launched: { updater: TufupUpdater; electron: StandinElectron }) => void,
   ): Promise<void> => {
     const running = appProcess();
-    const cacheDir = join(app.userData, 'tufup');
+    const cacheDir = app.cacheDir;
     const launched = launch('1.0.0', app, running.pid!, { relaunchCommand: healthyRelaunch(cacheDir, '1.1.0') });
     expect(await launched.updater.applyPendingUpdate()).toBe(true);
     meanwhile(launched);
@@ -168,7 +172,7 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
   it('relaunches the new version, which confirms a healthy start; the next launch finds the install done', async () => {
     const app = await installApp('1.0.0');
     const running = appProcess();
-    const cacheDir = join(app.userData, 'tufup');
+    const cacheDir = app.cacheDir;
     const { updater } = launch('1.0.0', app, running.pid!, { relaunchCommand: healthyRelaunch(cacheDir, '1.1.0'), healthCheckTimeoutMs: 20_000 });
     await updater.checkForUpdates();
     await updater.downloadUpdate();
@@ -284,6 +288,27 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     expect(() => updater.quitAndInstall()).toThrow(UpdateError);
   });
 
+  it('finds its releases by the trust file\'s name, and says CONFIG naming both names when the app\'s name is another', async () => {
+    const app = await installApp('1.0.0');
+    // The app's own name (productName) plays no part: the trust file names the app.
+    const named = new StandinElectron({ name: 'Other App', version: '1.0.0', userData: app.userData, resourcesPath: app.resources, execPath: join(app.installDir, APP) });
+    const updater = new TufupUpdater({ url: fixture.server.url, autoDownload: false }, named);
+    updaters.push(updater);
+    stand.push(named);
+    expect((await updater.checkForUpdates())?.version).toBe('1.1.0');
+    expect(updater.appName).toBe(APP);
+
+    // An appName option that contradicts the trust file.
+    const contradicted = launch('1.0.0', app, process.pid, { appName: 'otherapp' }).updater;
+    contradicted.on('error', () => undefined);
+    await expect(contradicted.checkForUpdates()).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringMatching(/"otherapp".*"tufapp"/) as unknown });
+
+    // A plain root.json with the app's own name, which the repository does not publish: never silence.
+    const plain = launch('1.0.0', app, process.pid, { appName: 'otherapp', trustedRoot: fixture.trustedRoot }).updater;
+    plain.on('error', () => undefined);
+    await expect(plain.checkForUpdates()).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringMatching(/publishes "tufapp" for linux-x64, not "otherapp"/) as unknown });
+  });
+
   it('reports an unreachable repository as a NETWORK error event', async () => {
     const { updater } = launch('1.0.0', await installApp('1.0.0'), process.pid, { url: 'http://127.0.0.1:9/' });
     const codes: string[] = [];
@@ -313,7 +338,7 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
   it('rolls back a version that does not start, never offers it again, and offers the next one', async () => {
     const app = await installApp('1.0.0');
     const running = appProcess();
-    const cacheDir = join(app.userData, 'tufup');
+    const cacheDir = app.cacheDir;
     const { updater } = launch('1.0.0', app, running.pid!, { relaunchCommand: ['/bin/sh', '-c', 'exit 3'], healthCheckTimeoutMs: 20_000 });
     await updater.checkForUpdates();
     await updater.downloadUpdate();

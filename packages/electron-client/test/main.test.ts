@@ -16,7 +16,8 @@ function facts(extra: Partial<StandinFacts> = {}): StandinFacts {
   return {
     name: 'demoapp',
     version: '1.4.2',
-    userData: join(root, 'userData'),
+    userData: join(root, 'config', 'Demo App'),
+    home: join(root, 'home'),
     resourcesPath: join(root, 'install', 'resources'),
     execPath: join(root, 'install', 'demoapp'),
     argv: [join(root, 'install', 'demoapp'), '--flag'],
@@ -32,6 +33,8 @@ function create(electron: StandinElectron, options: ConstructorParameters<typeof
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'tufup-main-'));
+  // A writable install folder: an install that can update itself.
+  await mkdir(join(root, 'install', 'resources'), { recursive: true });
 });
 afterEach(async () => {
   for (const updater of updaters.splice(0)) updater.dispose();
@@ -39,16 +42,13 @@ afterEach(async () => {
 });
 
 describe('the updater options', () => {
-  it('derive everything but the repository URL from the running app', () => {
-    const resolved = resolveUpdaterOptions({ url: 'https://updates.example/demo' }, new StandinElectron(facts()), 'linux');
+  it('derive everything from the running app, the trust file in its resources and the OS cache folder', () => {
+    const resolved = resolveUpdaterOptions({}, new StandinElectron(facts()), 'linux');
     expect(resolved).toMatchObject({
-      metadataUrl: 'https://updates.example/demo/metadata/',
-      targetsUrl: 'https://updates.example/demo/targets/',
-      appName: 'demoapp',
       currentVersion: '1.4.2',
       installDir: join(root, 'install'),
-      cacheDir: join(root, 'userData', 'tufup'),
-      trustedRoot: join(root, 'install', 'resources', 'tufup-root.json'),
+      cacheDir: join(root, 'home', '.cache', 'Demo App', 'tufup'),
+      trustedRoot: join(root, 'install', 'resources', 'tufup.json'),
       relaunchCommand: [join(root, 'install', 'demoapp'), '--flag'],
       autoDownload: UPDATER_DEFAULTS.autoDownload,
       autoInstallOnAppQuit: UPDATER_DEFAULTS.autoInstallOnAppQuit,
@@ -85,17 +85,12 @@ describe('the updater options', () => {
     expect(resolved).toMatchObject({ channel: 'latest', autoDownload: true });
   });
 
-  it('refuse to work without a repository URL', () => {
-    const thrown = (fn: () => unknown): unknown => {
-      try {
-        fn();
-      } catch (error) {
-        return error;
-      }
-      return undefined;
-    };
-    expect(thrown(() => resolveUpdaterOptions({}, new StandinElectron(facts())))).toMatchObject({ code: 'CONFIG' });
-    expect(thrown(() => resolveUpdaterOptions({ metadataUrl: 'https://m.example/' }, new StandinElectron(facts())))).toBeInstanceOf(UpdateError);
+  it('read no file: a missing trust file is the first check\'s CONFIG error, never a throw where the app makes the updater', async () => {
+    const updater = create(new StandinElectron(facts()), {});
+    const codes: string[] = [];
+    updater.on('error', (error) => codes.push(error.code));
+    await expect(updater.checkForUpdates()).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringContaining('tufup.json') as unknown });
+    expect(codes).toEqual(['CONFIG']);
   });
 });
 
@@ -127,7 +122,7 @@ describe('the updater', () => {
   it('writes the health marker the installer waits for', async () => {
     const updater = create(new StandinElectron(facts()), { url: 'https://updates.example/' });
     await updater.markHealthy();
-    expect(await readFile(healthMarkerPath(join(root, 'userData', 'tufup'), '1.4.2'), 'utf8')).not.toBe('');
+    expect(await readFile(healthMarkerPath(join(root, 'home', '.cache', 'Demo App', 'tufup'), '1.4.2'), 'utf8')).not.toBe('');
   });
 
   it('stays idle when the app runs unpackaged, where the install folder would be Electron itself', async () => {
@@ -135,10 +130,13 @@ describe('the updater', () => {
     const updater = create(electron, { url: 'http://127.0.0.1:9/' });
     const events: string[] = [];
     updater.on('checking-for-update', () => events.push('checking-for-update'));
+    expect(updater.isUpdaterActive()).toBe(false);
     expect(await updater.checkForUpdates()).toBeUndefined();
     expect(await updater.applyPendingUpdate()).toBe(false);
     expect(events).toEqual([]);
     expect(electron.workers).toEqual([]);
+    expect(updater.getStatus()).toMatchObject({ state: 'unsupported', unsupported: { code: 'UNSUPPORTED_INSTALL', reason: 'unpackaged' } });
+    await expect(updater.downloadUpdate()).rejects.toMatchObject({ code: 'UNSUPPORTED_INSTALL' });
   });
 
   it('does nothing at quit when no update was downloaded', () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -14,6 +14,7 @@ let updater: TufupUpdater;
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'tufup-preload-'));
+  await mkdir(join(root, 'app'), { recursive: true });
   electron = new StandinElectron({
     name: 'demoapp',
     version: '1.0.0',
@@ -101,6 +102,8 @@ describe('the preload bridge', () => {
 
   it('admits a folder the app names as a file URL, and nothing beside it', async () => {
     const pages = join(root, 'pages');
+    // An install that can update itself: its status is `idle`, not `unsupported`.
+    await mkdir(join(root, 'bin'), { recursive: true });
     const custom = new StandinElectron({ name: 'demoapp', version: '1.0.0', userData: root, resourcesPath: join(root, 'res'), execPath: join(root, 'bin', 'x') });
     const served = new TufupUpdater({ url: 'http://127.0.0.1:9/', allowedOrigins: [pathToFileURL(`${pages}/`).href] }, custom);
     try {

@@ -47,17 +47,18 @@ describe('a cache folder that has turned read-only', () => {
   });
 
   it('makes applyPendingUpdate reject with DISK, reported as an error event and status', async (ctx) => {
-    const userData = join(tmp, 'userData');
-    const disk = await mountSmallDisk(userData, 1024);
+    const disk = await mountSmallDisk(join(tmp, 'cache'), 1024);
     if (typeof disk === 'string') return ctx.skip(disk);
+    // A writable install: only the cache is read-only.
+    await mkdir(join(tmp, 'install', 'resources'), { recursive: true });
     const electron = new StandinElectron({
       name: 'demoapp',
       version: '1.4.2',
-      userData,
+      userData: join(tmp, 'userData'),
       resourcesPath: join(tmp, 'install', 'resources'),
       execPath: join(tmp, 'install', 'demoapp'),
     });
-    const updater = new TufupUpdater({ url: 'http://127.0.0.1:9/' }, electron);
+    const updater = new TufupUpdater({ url: 'http://127.0.0.1:9/', cacheDir: disk.dir }, electron);
     try {
       await leaveStaleRecord(updater.cacheDir, '1.0.0');
       disk.remount('ro');

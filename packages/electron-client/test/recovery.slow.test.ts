@@ -9,7 +9,7 @@ import type { UpdaterOptions } from '../src/main/config.js';
 import { TufupUpdater } from '../src/main/updater.js';
 import { readTree, waitFor } from '@tufup/testkit';
 import { APP, TestRepo } from '@tufup/testkit/repo';
-import { StandinElectron, WORKER_PATH } from './standin/electron.js';
+import { StandinElectron } from './standin/electron.js';
 
 // The launch after an interrupted installer run (a log-off, a crash or a power cut at any step) finishes
 // what the run was doing: the health check of a new version that runs, the clean-up beside the install
@@ -41,14 +41,17 @@ describe('the launch after an interrupted install', () => {
     const installDir = await fixture.install(version);
     const resources = join(fixture.tmp, `resources-${++counter}`);
     await mkdir(resources, { recursive: true });
-    await copyFile(fixture.trustedRoot, join(resources, 'tufup-root.json'));
-    const userData = join(fixture.tmp, `userData-${counter}`);
-    return { installDir, userData, resources, cacheDir: join(userData, 'tufup') };
+    // The trust file `tufup-repo init` wrote, where the updater looks for it.
+    await copyFile(join(fixture.repoDir, 'tufup.json'), join(resources, 'tufup.json'));
+    const name = `userData-${counter}`;
+    // The default cache folder: <home>/.cache/<userData folder name>/tufup (the stand-in's home is beside userData).
+    return { installDir, userData: join(fixture.tmp, name), resources, cacheDir: join(fixture.tmp, 'home', '.cache', name, 'tufup') };
   };
 
   const launch = (version: string, app: InstalledApp, pid: number, options: Partial<UpdaterOptions> = {}): { updater: TufupUpdater; electron: StandinElectron } => {
     const electron = new StandinElectron({ name: APP, version, userData: app.userData, resourcesPath: app.resources, execPath: join(app.installDir, APP), pid });
-    const updater = new TufupUpdater({ url: fixture.server.url, workerPath: WORKER_PATH, stallTimeoutMs: 5_000, logger: null, ...options }, electron);
+    // No workerPath: the updater writes the worker it carries into its cache and starts it from there.
+    const updater = new TufupUpdater({ url: fixture.server.url, stallTimeoutMs: 5_000, logger: null, ...options }, electron);
     updaters.push(updater);
     stand.push(electron);
     return { updater, electron };

@@ -56,6 +56,8 @@ export async function readCatalog(updater: TargetSource, options: ResolvedOption
   const catalog: Catalog = { archives: new Map(), patches: new Map() };
   const { paths, lookup } = await verifiedTargets(updater, options);
   const prefix = `${options.platformKey}/`;
+  // Names of other apps on this platform: a repository with only those means the app name is wrong.
+  const others = new Set<string>();
   for (const path of paths) {
     if (!path.startsWith(prefix)) continue;
     let id;
@@ -65,7 +67,10 @@ export async function readCatalog(updater: TargetSource, options: ResolvedOption
       options.logger.debug(`tufup: ignoring target ${path}: not an update file name`);
       continue;
     }
-    if (id.name !== options.appName) continue;
+    if (id.name !== options.appName) {
+      others.add(id.name);
+      continue;
+    }
     const info = await lookup(path);
     if (info === undefined) continue;
     let custom: TargetCustom;
@@ -81,6 +86,14 @@ export async function readCatalog(updater: TargetSource, options: ResolvedOption
       continue;
     }
     (id.kind === 'archive' ? catalog.archives : catalog.patches).set(id.version, { path, length: info.length, custom, info });
+  }
+  if (catalog.archives.size === 0 && catalog.patches.size === 0 && others.size > 0) {
+    // Silence here would mean never finding an update: say which names the repository has.
+    const names = [...others].sort().map((n) => `"${n}"`).join(', ');
+    throw new UpdateError(
+      'CONFIG',
+      `the repository publishes ${names} for ${options.platformKey}, not "${options.appName}": the app name must be the one given to tufup-repo init (ship the repository's tufup.json, which carries it)`,
+    );
   }
   return catalog;
 }

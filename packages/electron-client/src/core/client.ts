@@ -27,7 +27,7 @@ import { resolveOptions, type CoreOptions, type ResolvedOptions } from './config
 import { toUpdateError, UpdateError, type UpdateErrorCode } from './error.js';
 import { ResumableFetcher } from './fetcher.js';
 import { Operation } from './operation.js';
-import { ProgressMeter, type Progress } from './progress.js';
+import { ProgressMeter, UpdateProgress, type PhaseProgress, type Progress } from './progress.js';
 import { acquireLock } from './lock.js';
 import { findStagedVersion, markBusy, processAlive, removeStaged, stagedPaths, writeStagedRecord, type StagedUpdate } from './stage.js';
 
@@ -47,6 +47,12 @@ export interface DownloadOptions {
   onProgress?: (p: Progress) => void;
   /** Stops the download; the promise then rejects with CANCELLED and no unverified file is kept. */
   signal?: AbortSignal;
+}
+
+/** What the staging steps get: the signal, and where each phase's progress goes (the update's {@link UpdateProgress}). */
+interface StageOptions {
+  signal?: AbortSignal | undefined;
+  onProgress?: ((p: PhaseProgress) => void) | undefined;
 }
 
 /** Failures of the patch route that the full archive may not share: staging tries it once instead. */
@@ -127,8 +133,10 @@ export class UpdateClient {
         });
 
         const done = await this.guard('preparing the staging folder', signal, () => markBusy(o.stagedDir));
+        // One percent for the whole update, from the phases' own numbers.
+        const onProgress = options.onProgress && new UpdateProgress(fresh.plan.strategy, fresh.plan.downloadSize, options.onProgress).report;
         try {
-          return await this.stage(session, fresh, archive, options);
+          return await this.stage(session, fresh, archive, { signal, onProgress });
         } finally {
           // A marker left behind only names this process, so it is harmless once the process ends: not
           // worth failing a staged update, nor hiding why staging failed.
@@ -157,7 +165,7 @@ export class UpdateClient {
   }
 
   /** Patch (or, failing that, the full archive), extract, record; the caller holds the busy marker. */
-  private async stage(session: Session, info: UpdateInfo, archive: Target, options: DownloadOptions): Promise<StagedUpdate> {
+  private async stage(session: Session, info: UpdateInfo, archive: Target, options: StageOptions): Promise<StagedUpdate> {
     const o = this.options;
     const { signal, onProgress } = options;
     const { dir: stagedDir } = stagedPaths(o.stagedDir, info.version);
@@ -215,7 +223,7 @@ export class UpdateClient {
    * Patch chain: download, apply one by one (each tar checked against its signed digest), extract. The
    * old tar is in memory once at a time: each base is handed over to the decoder, which frees it.
    */
-  private async stageFromPatches(session: Session, info: UpdateInfo, stagedDir: string, options: DownloadOptions): Promise<string> {
+  private async stageFromPatches(session: Session, info: UpdateInfo, stagedDir: string, options: StageOptions): Promise<string> {
     const o = this.options;
     const { signal, onProgress } = options;
     const patches = patchChain(session.catalog, o.currentVersion, info.version);
@@ -324,7 +332,7 @@ export class UpdateClient {
     return undefined;
   }
 
-  private async stageFromArchive(session: Session, archive: Target, stagedDir: string, onProgress: DownloadOptions['onProgress'], signal: AbortSignal | undefined): Promise<string> {
+  private async stageFromArchive(session: Session, archive: Target, stagedDir: string, onProgress: StageOptions['onProgress'], signal: AbortSignal | undefined): Promise<string> {
     const [file] = await this.download(session, [archive], onProgress, signal);
     if (file === undefined) throw new UpdateError('INTERNAL', 'no archive downloaded');
     await this.extract(file, stagedDir, archive.custom.tufup.tar, onProgress, signal);
@@ -332,7 +340,7 @@ export class UpdateClient {
   }
 
   /** Extracts a verified `.tar` or `.tar.gz` into the fresh `stagedDir`; the signal stops it mid-way. */
-  private async extract(path: string, stagedDir: string, tar: Digest, onProgress: DownloadOptions['onProgress'], signal: AbortSignal | undefined): Promise<void> {
+  private async extract(path: string, stagedDir: string, tar: Digest, onProgress: StageOptions['onProgress'], signal: AbortSignal | undefined): Promise<void> {
     const meter = new ProgressMeter('extract', tar.size, onProgress);
     await this.guard(`extracting ${path}`, signal, () =>
       extractArchive(path, stagedDir, { expected: tar, onProgress: (b) => meter.update(b), ...(signal ? { signal } : {}) }),
@@ -344,7 +352,7 @@ export class UpdateClient {
    * Downloads targets through tuf-js (length and hashes checked against signed metadata) into
    * `<cacheDir>/targets/<platform>-<arch>/`, reusing cached files that still verify.
    */
-  private async download(session: Session, targets: Target[], onProgress: DownloadOptions['onProgress'], signal: AbortSignal | undefined): Promise<string[]> {
+  private async download(session: Session, targets: Target[], onProgress: StageOptions['onProgress'], signal: AbortSignal | undefined): Promise<string[]> {
     const o = this.options;
     const dir = o.downloadDir;
     await this.guard('preparing the download folder', signal, () => mkdir(dir, { recursive: true }));

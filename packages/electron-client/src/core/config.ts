@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { checkName, messageOf, parseVersion, platformKey } from '@tufup/bundle';
+import { checkName, messageOf, parseVersion, platformKey } from '@tufup/bundle/base';
 import { UpdateError } from './error.js';
 
 /** Where diagnostics go; electron-log and `console` both fit. */

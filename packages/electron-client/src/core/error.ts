@@ -1,4 +1,4 @@
-import { BundleError, CodedError, errnoOf, messageOf } from '@tufup/bundle';
+import { BundleError, CodedError, errnoOf, messageOf } from '@tufup/bundle/base';
 import { CryptoError, RepositoryError as ModelRepositoryError, ValueError as ModelValueError } from '@tufjs/models/dist/error.js';
 import {
   DownloadHTTPError,
@@ -23,6 +23,10 @@ import {
  * - `CANCELLED`: the caller's AbortSignal fired.
  * - `CONFIG`: the options are wrong (missing trusted root, bad URL, bad version).
  * - `NO_UPDATE`: `downloadUpdate` was given an update that is not newer or no longer published.
+ * - `UNSUPPORTED_RUNTIME`: Electron or Node is older than the client needs (zstd dictionaries in
+ *   node:zlib: Electron >= 43); the message names the version found and the one needed.
+ * - `UNSUPPORTED_INSTALL`: this install cannot be updated in place (unpackaged, not writable, a system
+ *   package, an AppImage, ...); the updater says why before downloading anything.
  * - `INTERNAL`: a bug; the cause says more.
  */
 export type UpdateErrorCode =
@@ -35,6 +39,8 @@ export type UpdateErrorCode =
   | 'CANCELLED'
   | 'CONFIG'
   | 'NO_UPDATE'
+  | 'UNSUPPORTED_RUNTIME'
+  | 'UNSUPPORTED_INSTALL'
   | 'INTERNAL';
 
 /** The one error class of the client core. */

@@ -7,6 +7,6 @@ export { findStagedUpdate, type StagedUpdate, type FindStagedOptions } from './s
 export { DEFAULTS, silentLogger, type CoreOptions, type Logger } from './config.js';
 export { UpdateError, type UpdateErrorCode } from './error.js';
 export type { DownloadPlan, PlanFile } from './catalog.js';
-export type { Progress } from './progress.js';
+export { PHASE_WEIGHTS, type Progress, type PhaseProgress, type ProgressPhase } from './progress.js';
 export type { Digest, TargetCustom, TufupCustom } from '@tufup/bundle';
 export { netRequestFetch, type NetRequester, type NetClientRequest, type NetIncomingMessage } from './net-fetch.js';

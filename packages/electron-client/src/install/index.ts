@@ -8,6 +8,7 @@ export {
   installerCommand,
   installFiles,
   installFolder,
+  installerScript,
   shippedScript,
   startInstaller,
   type InstallFiles,

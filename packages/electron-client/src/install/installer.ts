@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { messageOf } from '@tufup/bundle';
-import { UpdateError } from '../core/index.js';
+import { messageOf } from '@tufup/bundle/base';
+import { INSTALLER_SCRIPTS } from '#installer-scripts';
+import { UpdateError } from '../core/error.js';
 import { startedLine } from './outcome.js';
 
 /** Everything the installer script needs to swap a staged update in after the app exits. */
@@ -92,7 +93,18 @@ export function installFiles(request: Pick<InstallRequest, 'cacheDir' | 'install
   };
 }
 
-/** The script as shipped in this package's `install/` folder. */
+/**
+ * The script's text. The package carries it inside its JavaScript (generated from `install/` at build
+ * time), so an app whose main process is bundled finds it without copying any file.
+ */
+export function installerScript(platform: NodeJS.Platform = process.platform): string {
+  return (platform === 'win32' ? INSTALLER_SCRIPTS.ps1 : INSTALLER_SCRIPTS.sh).source;
+}
+
+/**
+ * The script file in this package's `install/` folder, where the package is installed as files (scripts
+ * and tests that run it directly). The updater itself writes {@link installerScript} instead.
+ */
 export function shippedScript(platform: NodeJS.Platform = process.platform): string {
   const file = platform === 'win32' ? 'install.ps1' : 'install.sh';
   return fileURLToPath(new URL(`../../install/${file}`, import.meta.url));
@@ -136,8 +148,8 @@ export function installerCommand(request: InstallRequest): { command: string; ar
 }
 
 /**
- * Copies the script next to the cache (it must not run from inside the folder it replaces, nor from an
- * asar archive) and starts it detached, so it outlives the app. Synchronous, so it can run in a quit
+ * Writes the script into the cache folder (it must not run from inside the folder it replaces, nor from
+ * an asar archive) and starts it detached, so it outlives the app. Synchronous, so it can run in a quit
  * handler without delaying the quit.
  */
 export function startInstaller(request: InstallRequest): ChildProcess {
@@ -146,7 +158,7 @@ export function startInstaller(request: InstallRequest): ChildProcess {
   const partial = `${files.script}.partial-${process.pid}`;
   try {
     mkdirSync(dirname(files.script), { recursive: true });
-    writeFileSync(partial, readFileSync(shippedScript(platform)));
+    writeFileSync(partial, installerScript(platform));
     renameSync(partial, files.script);
     // What this run is about, for a launch that finds it interrupted.
     writeFileSync(files.result + '.tmp', startedLine(request.version));

@@ -1,6 +1,6 @@
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { errnoOf, messageOf } from '@tufup/bundle';
+import { errnoOf, messageOf } from '@tufup/bundle/base';
 import { silentLogger, type Logger } from '../core/config.js';
 import { stagedPaths } from '../core/stage.js';
 import { startInstaller, type InstallRequest } from './installer.js';

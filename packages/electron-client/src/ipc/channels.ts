@@ -34,13 +34,26 @@ export interface UpdateSummary {
   strategy: 'patch' | 'full';
 }
 
+/**
+ * Why this install cannot update itself (state `unsupported`), found before any download. `reason` is
+ * one of `UnsupportedReason` (main/install-support.ts): `unpackaged`, `squirrel-windows`,
+ * `app-translocation`, `read-only-volume`, `system-package`, `program-files`, `not-writable`.
+ */
+export interface UnsupportedInstall {
+  code: 'UNSUPPORTED_INSTALL';
+  reason: string;
+  message: string;
+}
+
 /** Where the updater is, for a window that opens after the events it missed. */
 export interface UpdaterStatus {
-  state: 'idle' | 'checking' | 'available' | 'not-available' | 'downloading' | 'downloaded' | 'error';
+  state: 'idle' | 'unsupported' | 'checking' | 'available' | 'not-available' | 'downloading' | 'downloaded' | 'error';
   currentVersion: string;
   update?: UpdateSummary;
   progress?: Progress;
   error?: ErrorPayload;
+  /** Set with state `unsupported`: why this install never checks or downloads. */
+  unsupported?: UnsupportedInstall;
 }
 
 /** The answer to a renderer's request: update failures are values, because IPC keeps only an error's message. */

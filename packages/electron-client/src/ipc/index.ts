@@ -20,6 +20,7 @@ export {
   type RendererEvent,
   type UpdateSummary,
   type UpdaterStatus,
+  type UnsupportedInstall,
   type RequestResult,
   type InstallOptions,
   type RendererRequestMap,

@@ -37,11 +37,17 @@ export interface ElectronAdapter {
   appVersion(): string;
   /** `app.getPath('userData')`. */
   userDataPath(): string;
+  /** `app.getPath('home')`. */
+  homePath(): string;
+  /** `process.versions`: `electron` and `node`. */
+  versions(): { electron?: string | undefined; node: string };
+  /** `process.env`: the cache folder and the install checks read it. */
+  env(): Readonly<Record<string, string | undefined>>;
   /** `app.isPackaged`. */
   isPackaged(): boolean;
   /** `process.resourcesPath`. */
   resourcesPath(): string;
-  /** `app.getAppPath()`: the app's folder or asar archive, where its own pages are. */
+  /** `app.getAppPath()`: the app's folder or asar archive, where its own pages, package.json and node_modules are. */
   appPath(): string;
   /** `process.execPath`. */
   execPath(): string;
@@ -55,7 +61,10 @@ export interface ElectronAdapter {
   quit(): void;
   /** `app.on('will-quit')`: after every window closed, when the app really quits. */
   onWillQuit(listener: () => void): void;
-  /** `utilityProcess.fork(modulePath)`. */
+  /**
+   * `utilityProcess.fork(modulePath)`, with `respondToAuthRequestsFromMainProcess` so that proxy logins
+   * reach the app's `login` handling (see electron-adapter.ts).
+   */
   forkWorker(modulePath: string): WorkerProcess;
   /** `ipcMain.handle(channel, ...)`. */
   handle(channel: string, handler: (context: InvokeContext, ...args: unknown[]) => Promise<unknown>): void;
@@ -63,6 +72,6 @@ export interface ElectronAdapter {
   removeHandler(channel: string): void;
   /** Shows a system notification (`new Notification(...).show()`), when the system supports them. */
   notify(title: string, body: string): void;
-  /** The logger used when the options name none (electron-log in the real adapter). */
+  /** The logger used when the options name none: electron-log, when the app has it installed. */
   defaultLogger(): Logger | undefined;
 }

@@ -1,4 +1,5 @@
-import { UpdateError, type Logger, type Progress, type StagedUpdate, type UpdateInfo } from '../core/index.js';
+import { UpdateError } from '../core/error.js';
+import type { Logger, Progress, StagedUpdate, UpdateInfo } from '../core/index.js';
 import { fromErrorPayload } from '../ipc/errors.js';
 import { isRefused, PROTOCOL_VERSION, readWorkerMessage, type MainMessage, type WorkerMessage, type WorkerOptions } from '../ipc/protocol.js';
 import type { ElectronAdapter, WorkerProcess } from './adapter.js';
@@ -24,13 +25,15 @@ type Request = MainMessage extends infer M ? (M extends { id: number } ? Omit<M,
  */
 export class WorkerConnection {
   private worker: WorkerProcess | undefined;
+  private starting: Promise<WorkerProcess> | undefined;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly host: WorkerHost,
-    private readonly workerPath: string,
+    /** The worker entry to start; asked before every start (the embedded worker is checked then). */
+    private readonly workerPath: () => Promise<string>,
     private readonly logger: Logger | undefined,
     private readonly idleMs: number = WORKER_IDLE_MS,
   ) {}
@@ -93,7 +96,13 @@ export class WorkerConnection {
     // utilityProcess.fork throws before the app is ready.
     await this.host.whenReady();
     if (this.worker !== undefined) return this.worker;
-    const worker = this.host.forkWorker(this.workerPath);
+    // Two requests at once start one worker: the file check before the start takes a moment.
+    this.starting ??= this.startWorker().finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private async startWorker(): Promise<WorkerProcess> {
+    const worker = this.host.forkWorker(await this.workerPath());
     this.worker = worker;
     worker.on('message', (data) => this.receive(worker, data));
     worker.on('exit', (code) => {

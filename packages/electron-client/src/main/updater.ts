@@ -1,17 +1,42 @@
 import { EventEmitter } from 'node:events';
-import { toUpdateError } from '../core/error.js';
-import { toErrorPayload } from '../ipc/errors.js';
-import { findStagedUpdate, UpdateError, type Logger, type StagedUpdate, type UpdateInfo } from '../core/index.js';
+import { join } from 'node:path';
+import { WORKER } from '#worker-source';
+import { toUpdateError, UpdateError } from '../core/error.js';
+import type { Logger, StagedUpdate, UpdateInfo } from '../core/index.js';
+import { runtimeProblem, zstdDictionaryWorks } from '../core/runtime.js';
+import { findStagedUpdate } from '../core/stage.js';
 import { startInstaller } from '../install/installer.js';
+import { materialize } from '../install/materialize.js';
 import { addFailedVersion, blocksLaunchInstall, clearInstallOutcome, installerRunning, readFailedVersions, writeHealthMarker, type InstallOutcome } from '../install/outcome.js';
 import { recoverInterruptedInstall } from '../install/recovery.js';
-import type { InstallOptions, RendererEvent, RendererEventMap, UpdaterEventMap, UpdaterStatus } from '../ipc/channels.js';
+import type { InstallOptions, RendererEvent, RendererEventMap, UnsupportedInstall, UpdaterEventMap, UpdaterStatus } from '../ipc/channels.js';
+import { toErrorPayload } from '../ipc/errors.js';
 import type { WorkerOptions } from '../ipc/protocol.js';
 import type { ElectronAdapter } from './adapter.js';
-import { serveRenderers } from './renderer-host.js';
-import { resolveUpdaterOptions, type ResolvedUpdaterOptions, type UpdaterOptions } from './config.js';
+import { resolveUpdaterOptions, type NotificationText, type ResolvedUpdaterOptions, type UpdaterOptions } from './config.js';
 import { WorkerConnection } from './connection.js';
+import { installSupport, probeInstall, type InstallSupport } from './install-support.js';
+import { legacyCacheDir, migrateCacheDir } from './paths.js';
+import { serveRenderers } from './renderer-host.js';
+import { readUpdateSource, type UpdateSource } from './source.js';
 import { summaryOfInfo, summaryOfStaged } from './summary.js';
+
+/** The folder under the cache folder the worker file is written to. */
+const RUNTIME_FOLDER = 'runtime';
+
+/**
+ * Throws UNSUPPORTED_RUNTIME on an Electron too old for the client (zstd dictionaries in node:zlib):
+ * a developer's mistake, found where the updater is made rather than at the first patch.
+ */
+function checkRuntime(adapter: ElectronAdapter): void {
+  const versions = adapter.versions();
+  const problem = runtimeProblem({ node: versions.node, electron: versions.electron, zstdDictionary: zstdDictionaryWorks() });
+  if (problem !== undefined) throw new UpdateError('UNSUPPORTED_RUNTIME', problem);
+}
+
+function fill(template: string, values: Record<'appName' | 'version', string>): string {
+  return template.replaceAll('{appName}', values.appName).replaceAll('{version}', values.version);
+}
 
 /**
  * The autoUpdater-style updater of the main process. Checks, downloads and verification run in a
@@ -26,12 +51,15 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
   allowPrerelease: boolean;
   /** Release channel. @default 'latest' */
   channel: string;
-  /** Receives diagnostics; undefined for none. @default electron-log */
+  /** HTTP headers sent with every request (e.g. an access token); changes apply to the next request. @default the `headers` option */
+  headers: Record<string, string>;
+  /** Receives diagnostics; undefined for none. @default electron-log, when installed */
   logger: Logger | undefined;
   /** The running version. */
   readonly currentVersion: string;
 
   private readonly options: ResolvedUpdaterOptions;
+  private readonly given: UpdaterOptions;
   private readonly connection: WorkerConnection;
   private readonly observers = new Set<(event: RendererEvent) => void>();
   private status: UpdaterStatus;
@@ -42,27 +70,33 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
   private prepared: Promise<string[]> | undefined;
   private installing = false;
   private lastOutcome: InstallOutcome | undefined;
-  /** False when running unpackaged without an explicit installDir: the "install folder" would be Electron's own. */
-  private readonly enabled: boolean;
+  private support: InstallSupport | undefined;
+  private source: UpdateSource | undefined;
+  private cache: Promise<string> | undefined;
+  private effectiveCacheDir: string | undefined;
   private readonly stopServing: () => void;
 
+  /** Throws UNSUPPORTED_RUNTIME on an Electron older than 43; reads no file (the first check does). */
   constructor(
     options: UpdaterOptions,
     private readonly adapter: ElectronAdapter,
   ) {
     super();
+    checkRuntime(adapter);
+    this.given = options;
     this.options = resolveUpdaterOptions(options, adapter);
     const o = this.options;
     this.autoDownload = o.autoDownload;
     this.autoInstallOnAppQuit = o.autoInstallOnAppQuit;
     this.allowPrerelease = o.allowPrerelease;
     this.channel = o.channel;
+    this.headers = { ...o.headers };
     this.logger = o.logger;
     this.currentVersion = o.currentVersion;
     this.status = { state: 'idle', currentVersion: o.currentVersion };
-    this.enabled = adapter.isPackaged() || options.installDir !== undefined;
     // Through `this.logger`, so that an app replacing the logger at run time also gets the worker's lines.
-    this.connection = new WorkerConnection(adapter, o.workerPath, { debug: (...a) => this.logger?.debug(...a), info: (...a) => this.logger?.info(...a), warn: (...a) => this.logger?.warn(...a), error: (...a) => this.logger?.error(...a) });
+    const logger: Logger = { debug: (...a) => this.logger?.debug(...a), info: (...a) => this.logger?.info(...a), warn: (...a) => this.logger?.warn(...a), error: (...a) => this.logger?.error(...a) };
+    this.connection = new WorkerConnection(adapter, () => this.workerFile(), logger);
     adapter.onWillQuit(() => this.installOnQuit());
     this.stopServing = serveRenderers(this, adapter, o.allowedOrigins);
   }
@@ -72,38 +106,73 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
     return this.lastOutcome;
   }
 
-  /** The cache folder: metadata, downloads, staged updates and installer logs. */
+  /** The cache folder: metadata, downloads, staged updates, the worker file and installer logs. */
   get cacheDir(): string {
-    return this.options.cacheDir;
+    return this.effectiveCacheDir ?? this.options.cacheDir;
+  }
+
+  /** The app name in the repository: the trust file's, once the first check read it. */
+  get appName(): string {
+    return this.source?.appName ?? this.given.appName ?? this.adapter.appName();
+  }
+
+  /**
+   * Whether this install can update itself, decided once, before anything is downloaded: not when it
+   * runs unpackaged, from a read-only or root-owned location, as an AppImage, translocated, or from a
+   * Squirrel.Windows layout. When not, {@link getStatus} says why (`unsupported`), checks find nothing,
+   * and downloads and installs are refused with UNSUPPORTED_INSTALL.
+   */
+  isUpdaterActive(): boolean {
+    if (this.support === undefined) {
+      const o = this.options;
+      this.support = installSupport(
+        probeInstall({ platform: process.platform, packaged: this.adapter.isPackaged(), installDirGiven: this.given.installDir !== undefined, installDir: o.installDir, env: this.adapter.env() }),
+      );
+      if (!this.support.supported) {
+        this.logger?.info(`tufup: ${this.support.message}`);
+        this.setStatus({ state: 'unsupported', unsupported: this.unsupported() });
+      }
+    }
+    return this.support.supported;
   }
 
   /** Where the updater is, for a window that opens late. */
   getStatus(): UpdaterStatus {
+    this.isUpdaterActive();
     return { ...this.status };
   }
 
-  /** Asks the repository for a newer version; downloads it too when `autoDownload` is on. */
+  /**
+   * Asks the repository for a newer version; downloads it too when `autoDownload` is on. Resolves
+   * undefined without asking anything when this install cannot update itself ({@link isUpdaterActive}).
+   */
   checkForUpdates(): Promise<UpdateInfo | undefined> {
-    if (!this.enabled) {
-      this.logger?.info('tufup: not checking for updates: the app is not packaged (set installDir to try updates in development)');
-      return Promise.resolve(undefined);
-    }
+    if (!this.isUpdaterActive()) return Promise.resolve(undefined);
     this.checking ??= this.runCheck().finally(() => (this.checking = undefined));
     return this.checking;
   }
 
-  /** Like {@link checkForUpdates}, then shows a system notification once the update is downloaded. Never rejects. */
-  async checkForUpdatesAndNotify(): Promise<UpdateInfo | undefined> {
+  /**
+   * Like {@link checkForUpdates}, then shows a system notification once the update is downloaded
+   * (`notification`, else the `notification` option; `{appName}` and `{version}` are filled in). Never rejects.
+   */
+  async checkForUpdatesAndNotify(notification?: NotificationText): Promise<UpdateInfo | undefined> {
     const info = await this.checkForUpdates().catch(() => undefined);
     const staged = await this.downloading?.catch(() => undefined);
-    if (info !== undefined && staged?.version === info.version) {
-      this.adapter.notify(`${this.options.appName} ${info.version} is ready`, 'It will be installed when you quit the app.');
-    }
+    if (info !== undefined && staged?.version === info.version) this.notifyDownloaded(info.version, notification);
     return info;
+  }
+
+  /** @internal Shows the "ready to install" notification of `version` (`notification`, else the option's text). */
+  notifyDownloaded(version: string, notification?: NotificationText): void {
+    const text = notification ?? this.options.notification;
+    const values = { appName: this.appName, version };
+    this.adapter.notify(fill(text.title, values), fill(text.body, values));
   }
 
   /** Downloads, verifies and stages the update the last check found. */
   downloadUpdate(cancelSignal?: AbortSignal): Promise<StagedUpdate> {
+    if (!this.isUpdaterActive()) return Promise.reject(this.report(this.unsupportedError()));
     const info = this.available;
     if (info === undefined) return Promise.reject(this.report(new UpdateError('NO_UPDATE', 'there is no update to download: check for updates first')));
     if (this.staged?.version === info.version) return Promise.resolve(this.staged);
@@ -116,6 +185,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
    * started and health-checked. Throws NO_UPDATE when nothing is downloaded.
    */
   quitAndInstall(options: InstallOptions = {}): void {
+    if (!this.isUpdaterActive()) throw this.report(this.unsupportedError());
     const staged = this.staged;
     if (staged === undefined) throw this.report(new UpdateError('NO_UPDATE', 'there is no downloaded update to install'));
     try {
@@ -133,19 +203,19 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
    * rejects with an UpdateError (DISK when the cache folder cannot be read or cleaned).
    */
   async applyPendingUpdate(): Promise<boolean> {
-    if (!this.enabled) return false;
+    if (!this.isUpdaterActive()) return false;
     let staged: StagedUpdate | undefined;
     try {
       const failed = await this.prepare();
       if (!this.autoInstallOnAppQuit) return false;
-      staged = await findStagedUpdate(this.options.cacheDir, this.currentVersion, { excludeVersions: failed, ...(this.logger ? { logger: this.logger } : {}) });
+      staged = await findStagedUpdate(await this.cacheFolder(), this.currentVersion, { excludeVersions: failed, ...(this.logger ? { logger: this.logger } : {}) });
     } catch (error) {
       throw this.report(toUpdateError(error, 'looking for a downloaded update'));
     }
     if (staged === undefined) return false;
     this.staged = staged;
     const last = this.lastOutcome;
-    if (last?.status === 'started' && (await installerRunning(this.options.cacheDir))) {
+    if (last?.status === 'started' && (await installerRunning(this.cacheDir))) {
       this.logger?.info('tufup: an installer is still at work; not starting another');
       return false;
     }
@@ -168,7 +238,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
 
   /** Confirms that this version started well; call it once the app works (e.g. its window showed). */
   async markHealthy(): Promise<void> {
-    await writeHealthMarker(this.options.cacheDir, this.currentVersion);
+    await writeHealthMarker(await this.cacheFolder(), this.currentVersion);
   }
 
   /** @internal Receives every event in its renderer form; returns the unsubscribe function. */
@@ -183,6 +253,16 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
     this.connection.close();
   }
 
+  private unsupported(): UnsupportedInstall | undefined {
+    const support = this.support;
+    return support === undefined || support.supported ? undefined : { code: 'UNSUPPORTED_INSTALL', reason: support.reason, message: support.message };
+  }
+
+  private unsupportedError(): UpdateError {
+    const unsupported = this.unsupported();
+    return new UpdateError('UNSUPPORTED_INSTALL', unsupported === undefined ? 'this install cannot update itself' : `${unsupported.message} (${unsupported.reason})`);
+  }
+
   private publish<K extends keyof UpdaterEventMap>(event: K, args: UpdaterEventMap[K], forRenderer: RendererEventMap[K]): void {
     for (const observer of this.observers) observer({ event, args: forRenderer } as RendererEvent);
     if (event === 'error' && this.listenerCount('error') === 0) return;
@@ -190,7 +270,8 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
   }
 
   private setStatus(next: Omit<UpdaterStatus, 'currentVersion'>): void {
-    this.status = { ...next, currentVersion: this.currentVersion };
+    const { unsupported, ...rest } = next;
+    this.status = { ...rest, currentVersion: this.currentVersion, ...(unsupported === undefined ? {} : { unsupported }) };
   }
 
   private report(error: unknown): UpdateError {
@@ -202,10 +283,49 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
     return e;
   }
 
+  /**
+   * The cache folder of this run: the configured one, after moving an older `<userData>/tufup` there
+   * once (only when the app did not name a cache folder itself).
+   */
+  private cacheFolder(): Promise<string> {
+    this.cache ??= (async () => {
+      const o = this.options;
+      const dir = o.cacheDirGiven ? o.cacheDir : await migrateCacheDir(legacyCacheDir(this.adapter.userDataPath()), o.cacheDir, this.logger);
+      this.effectiveCacheDir = dir;
+      return dir;
+    })();
+    return this.cache;
+  }
+
+  /** The worker entry: the app's `workerPath`, or the embedded worker written to the cache and checked before each start. */
+  private async workerFile(): Promise<string> {
+    if (this.options.workerPath !== undefined) return this.options.workerPath;
+    return materialize(WORKER, join(await this.cacheFolder(), RUNTIME_FOLDER), 'worker-');
+  }
+
+  /** The app name, URLs and trusted root, read from the shipped trust file at the first check; CONFIG when wrong. */
+  private updateSource(): UpdateSource {
+    this.source ??= readUpdateSource({ ...this.given, trustedRoot: this.options.trustedRoot }, () => this.adapter.appName());
+    return this.source;
+  }
+
   /** The core's options for the worker: all but the Electron-only ones, as given, so a new core option needs no line here. */
-  private workerOptions(failedVersions: string[]): WorkerOptions {
-    const { autoDownload, autoInstallOnAppQuit, healthCheckTimeoutMs, relaunchCommand, keepFiles, allowedOrigins, workerPath, logger, ...core } = this.options;
-    return { ...core, channel: this.channel, allowPrerelease: this.allowPrerelease, excludeVersions: failedVersions, log: this.logger !== undefined };
+  private async workerOptions(failedVersions: string[]): Promise<WorkerOptions> {
+    const { autoDownload, autoInstallOnAppQuit, healthCheckTimeoutMs, relaunchCommand, keepFiles, allowedOrigins, workerPath, logger, notification, cacheDirGiven, url, ...core } = this.options;
+    const { appName, metadataUrl, targetsUrl, trustedRoot } = this.updateSource();
+    return {
+      ...core,
+      appName,
+      metadataUrl,
+      targetsUrl,
+      trustedRoot,
+      cacheDir: await this.cacheFolder(),
+      channel: this.channel,
+      allowPrerelease: this.allowPrerelease,
+      headers: this.headers,
+      excludeVersions: failedVersions,
+      log: this.logger !== undefined,
+    };
   }
 
   // Reads the last installer result once per run, after finishing what an interrupted run left (its health
@@ -213,7 +333,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
   private prepare(): Promise<string[]> {
     this.prepared ??= (async () => {
       const o = this.options;
-      const cacheDir = o.cacheDir;
+      const cacheDir = await this.cacheFolder();
       const recovery = await recoverInterruptedInstall({
         installDir: o.installDir,
         cacheDir,
@@ -247,7 +367,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
     let info: UpdateInfo | undefined;
     try {
       const failed = await this.prepare();
-      info = await this.connection.check(this.workerOptions(failed));
+      info = await this.connection.check(await this.workerOptions(failed));
     } catch (error) {
       throw this.report(error);
     }
@@ -271,7 +391,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
     try {
       const failed = await this.prepare();
       staged = await this.connection.download(
-        this.workerOptions(failed),
+        await this.workerOptions(failed),
         info,
         (progress) => {
           this.setStatus({ state: 'downloading', update, progress });
@@ -297,7 +417,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
       installDir: o.installDir,
       stagedDir: staged.stagedDir,
       version: staged.version,
-      cacheDir: o.cacheDir,
+      cacheDir: this.cacheDir,
       relaunch: relaunch ? o.relaunchCommand : [],
       healthTimeoutMs: relaunch ? o.healthCheckTimeoutMs : 0,
       keep: o.keepFiles,

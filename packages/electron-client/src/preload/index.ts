@@ -10,5 +10,5 @@ export function exposeUpdater(key: string = BRIDGE_KEY): void {
 }
 
 export { createBridge, type UpdaterBridge, type IpcRendererLike } from './renderer-bridge.js';
-export type { UpdaterStatus, UpdateSummary, RendererEventMap, RequestResult, InstallOptions } from '../ipc/channels.js';
+export type { UpdaterStatus, UpdateSummary, UnsupportedInstall, RendererEventMap, RequestResult, InstallOptions } from '../ipc/channels.js';
 export type { ErrorPayload } from '../ipc/errors.js';

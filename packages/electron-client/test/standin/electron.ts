@@ -5,8 +5,11 @@ import type { Logger } from '../../src/core/index.js';
 import type { ElectronAdapter, InvokeContext, RendererTarget, WorkerProcess } from '../../src/main/adapter.js';
 import type { IpcRendererLike } from '../../src/preload/renderer-bridge.js';
 
-/** The built worker entry: a forked child runs JavaScript, so tests run `npm run build` first. */
-export const WORKER_PATH = fileURLToPath(new URL('../../dist/worker/index.js', import.meta.url));
+/**
+ * The built worker bundle (the one the updater embeds and writes to its cache by default): a forked
+ * child runs JavaScript, so tests run `npm run build` first.
+ */
+export const WORKER_PATH = fileURLToPath(new URL('../../dist/worker.cjs', import.meta.url));
 
 /** Facts about the pretend app. */
 export interface StandinFacts {
@@ -22,6 +25,12 @@ export interface StandinFacts {
   argv?: string[];
   /** `app.isPackaged`. @default true */
   packaged?: boolean;
+  /** `app.getPath('home')`. @default `<userData>/../home` */
+  home?: string;
+  /** `process.env` as the updater sees it. @default {} (nothing of the test's own environment leaks in) */
+  env?: Record<string, string | undefined>;
+  /** `process.versions`. @default this Node's, as Electron 45 */
+  versions?: { electron?: string; node: string };
 }
 
 type Handler = (context: InvokeContext, ...args: unknown[]) => Promise<unknown>;
@@ -97,6 +106,15 @@ export class StandinElectron implements ElectronAdapter {
   }
   userDataPath(): string {
     return this.facts.userData;
+  }
+  homePath(): string {
+    return this.facts.home ?? join(dirname(this.facts.userData), 'home');
+  }
+  versions(): { electron?: string; node: string } {
+    return this.facts.versions ?? { electron: '45.4.1', node: process.versions.node };
+  }
+  env(): Record<string, string | undefined> {
+    return this.facts.env ?? {};
   }
   isPackaged(): boolean {
     return this.facts.packaged ?? true;
