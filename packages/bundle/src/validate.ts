@@ -143,12 +143,12 @@ export function validateBundleEntries(entries: Iterable<TarEntry>, where: string
 export async function validateTar(source: AsyncIterable<Uint8Array>, where: string): Promise<void> {
   const validator = new BundleValidator((path, what) => `the entry "${path}" of ${where} ${what}; no client would install it`);
   const parser = new Parser({ strict: true });
-  let failure: unknown;
+  let failure: BundleError | undefined;
   parser.on('entry', (entry: ReadEntry) => {
     try {
       if (failure === undefined) validator.add({ path: entry.path, kind: kindOfTarType(entry.type), mode: entry.mode ?? 0, ...(entry.linkpath ? { target: entry.linkpath } : {}) });
     } catch (error) {
-      failure = error;
+      failure = error instanceof BundleError ? error : new BundleError('UNSAFE_ENTRY', `${where}: ${messageOf(error)}`, { cause: error });
     }
     entry.resume();
   });
