@@ -141,20 +141,12 @@ export function allowedVersion(version: string, options: Pick<ResolvedOptions, '
   return options.channel !== 'latest' && channelOf(version) === options.channel;
 }
 
-/** The newest archive above `current` that the policy offers, or undefined when up to date. */
-export function newestVersion(catalog: Catalog, current: string, options: Parameters<typeof allowedVersion>[1]): Target | undefined {
-  let best: Target | undefined;
-  for (const [version, target] of catalog.archives) {
-    if (compareVersions(version, current) <= 0 || !allowedVersion(version, options)) continue;
-    if (best === undefined || compareVersions(version, best.custom.tufup.version) > 0) best = target;
-  }
-  return best;
-}
-
-/** True when `target` or any offered version between the running one and it is marked required. */
+/** True when `target` or any offered, not yanked version between the running one and it is marked required. */
 export function isRequired(catalog: Catalog, current: string, target: string, options: Parameters<typeof allowedVersion>[1]): boolean {
   for (const [version, archive] of catalog.archives) {
-    if (compareVersions(version, current) > 0 && compareVersions(version, target) <= 0 && allowedVersion(version, options) && archive.custom.tufup.required) {
+    const t = archive.custom.tufup;
+    // A yanked release is offered to no one: its flag does not count (a yank wins over required).
+    if (compareVersions(version, current) > 0 && compareVersions(version, target) <= 0 && allowedVersion(version, options) && t.required && t.yanked === undefined) {
       return true;
     }
   }

@@ -9,6 +9,7 @@ import {
   BundleError,
   compareVersions,
   digestFile,
+  FULL_ROLLOUT,
   extractArchive,
   gunzipFile,
   isSystemError,
@@ -22,14 +23,16 @@ import {
   type Digest,
   type TargetCustom,
 } from '@tufup/bundle';
-import { isRequired, newestVersion, patchChain, planDownload, readCatalog, type Catalog, type DownloadPlan, type Target } from './catalog.js';
+import { allowedVersion, isRequired, patchChain, planDownload, readCatalog, type Catalog, type DownloadPlan, type Target } from './catalog.js';
 import { resolveOptions, type CoreOptions, type ResolvedOptions } from './config.js';
 import { toUpdateError, UpdateError, type UpdateErrorCode } from './error.js';
 import { ResumableFetcher } from './fetcher.js';
 import { Operation } from './operation.js';
 import { ProgressMeter, UpdateProgress, type PhaseProgress, type Progress } from './progress.js';
 import { acquireLock } from './lock.js';
-import { findStagedVersion, markBusy, processAlive, removeStaged, stagedPaths, writeStagedRecord, type StagedUpdate } from './stage.js';
+import { findStagedVersion, markBusy, processAlive, removeStaged, stagedPaths, stagedVersions, writeStagedRecord, type StagedUpdate } from './stage.js';
+import { chooseRelease, decide, type DecisionInput, type Offer, type ReleaseDecision } from './decision.js';
+import { installId } from './install-id.js';
 
 /** An update the repository offers, as `checkForUpdates` found it in signed metadata. */
 export interface UpdateInfo {
@@ -40,6 +43,12 @@ export interface UpdateInfo {
   /** The signed custom metadata of the version's archive (`custom.user` holds the publisher's fields). */
   custom: TargetCustom;
   plan: DownloadPlan;
+  /**
+   * Why this install takes the version: its signed rollout and whether this install is in it, a
+   * `required` flag, a copy already staged, or the running version being yanked (then `downgrade` says
+   * whether the version is lower, and `yankedCurrent` why the running one was pulled).
+   */
+  decision: ReleaseDecision;
 }
 
 /** Options of {@link UpdateClient.downloadUpdate}. */
@@ -84,20 +93,49 @@ export class UpdateClient {
     this.options = resolveOptions(options);
   }
 
-  /** Refreshes the signed metadata and returns the newest offered version, or undefined when up to date. */
+  /**
+   * Refreshes the signed metadata and returns the version this install is offered (see
+   * {@link ReleaseDecision}), or undefined when it stays where it is. Staged copies of versions the
+   * publisher has since yanked are removed.
+   */
   checkForUpdates(options: { signal?: AbortSignal } = {}): Promise<UpdateInfo | undefined> {
     return this.serial(async () => {
-      const { catalog } = await this.open(options.signal, 'checking for updates');
+      const { signal } = options;
+      const { catalog } = await this.open(signal, 'checking for updates');
       const o = this.options;
-      const archive = newestVersion(catalog, o.currentVersion, o);
-      if (archive === undefined) {
-        o.logger.info(`tufup: ${o.appName} ${o.currentVersion} is up to date`);
+      const input = await this.decisionInput(catalog, signal);
+      const offer = chooseRelease(catalog, input);
+      if (offer === undefined) {
+        const waiting = [...catalog.archives.values()].find((a) => (a.custom.tufup.rollout ?? FULL_ROLLOUT) < FULL_ROLLOUT && compareVersionsSafe(a.custom.tufup.version, o.currentVersion) > 0);
+        o.logger.info(`tufup: ${o.appName} ${o.currentVersion} is up to date${waiting === undefined ? '' : ` (${waiting.custom.tufup.version} is rolled out to ${waiting.custom.tufup.rollout ?? FULL_ROLLOUT}% of installs, not yet this one)`}`);
         return undefined;
       }
-      const info = this.describe(catalog, archive);
-      o.logger.info(`tufup: ${o.appName} ${info.version} is available (${info.plan.strategy}, ${info.plan.downloadSize} bytes)`);
+      const info = this.describe(catalog, offer);
+      const why = offer.decision.reason === 'replaces-yanked' ? `; ${o.currentVersion} was yanked: ${offer.decision.yankedCurrent?.reason ?? ''}` : '';
+      o.logger.info(`tufup: ${o.appName} ${info.version} is available (${offer.decision.reason}, ${info.plan.strategy}, ${info.plan.downloadSize} bytes)${why}`);
       return info;
     });
+  }
+
+  /**
+   * What the release decision needs beyond the catalog: this install's id and the versions staged here.
+   * Staged versions the publisher has yanked go first (under the staging lock: a download may be writing).
+   */
+  private async decisionInput(catalog: Catalog, signal: AbortSignal | undefined): Promise<DecisionInput> {
+    const o = this.options;
+    const id = await this.guard('reading the install id', signal, () => installId(o.cacheDir));
+    const staged = new Set(await this.guard('listing staged updates', signal, () => stagedVersions(o.stagedDir)));
+    const yanked = [...staged].filter((v) => catalog.archives.get(v)?.custom.tufup.yanked !== undefined);
+    if (yanked.length > 0) {
+      await this.locked('staging', signal, async () => {
+        for (const version of yanked) {
+          o.logger.warn(`tufup: removing staged ${version}: the publisher yanked it (${catalog.archives.get(version)?.custom.tufup.yanked?.reason ?? ''})`);
+          await this.guard(`removing staged ${version}`, signal, () => removeStaged(o.stagedDir, version));
+          staged.delete(version);
+        }
+      });
+    }
+    return { ...o, installId: id, staged };
   }
 
   /**
@@ -109,10 +147,6 @@ export class UpdateClient {
     return this.serial(async () => {
       const o = this.options;
       const { signal } = options;
-      // Safe: `info` may come from the app (kept, or built) rather than from checkForUpdates.
-      if (compareVersionsSafe(info.version, o.currentVersion) <= 0) {
-        throw new UpdateError('NO_UPDATE', `${info.version} is not a version newer than the running ${o.currentVersion}`);
-      }
       // One download per cache folder at a time, whichever process: another instance of the app may be
       // staging this very update, which is then found below once it is done.
       return this.locked('staging', signal, async () => {
@@ -122,11 +156,13 @@ export class UpdateClient {
         if (already !== undefined) return already;
 
         const session = await this.open(signal, `downloading ${info.version}`);
+        // The decision again, from fresh metadata: `info` may come from the app (kept, or built), and a
+        // version may have been yanked or its rollout paused since the check.
+        const input = await this.decisionInput(session.catalog, signal);
         const archive = session.catalog.archives.get(info.version);
-        if (archive === undefined || o.excludeVersions.has(info.version)) {
-          throw new UpdateError('NO_UPDATE', `${o.appName} ${info.version} for ${o.platformKey} is no longer offered by the repository`);
-        }
-        const fresh = this.describe(session.catalog, archive);
+        const decision = archive === undefined ? undefined : decide(session.catalog, input, archive);
+        if (archive === undefined || decision === undefined) throw new UpdateError('NO_UPDATE', this.notOffered(session.catalog, input, info.version));
+        const fresh = this.describe(session.catalog, { archive, decision });
         await this.guard('preparing the staging folder', signal, async () => {
           await removeStaged(o.stagedDir, info.version);
           await mkdir(o.stagedDir, { recursive: true });
@@ -197,6 +233,8 @@ export class UpdateClient {
       stagedAt: new Date().toISOString(),
     };
     if (info.releaseNotes !== undefined) staged.releaseNotes = info.releaseNotes;
+    // A staged version below the running one counts only as the replacement of this yanked version.
+    if (info.decision.downgrade) staged.replacesYanked = o.currentVersion;
     const kept = keep;
     await this.guard(`staging ${info.version}`, signal, async () => {
       await writeStagedRecord(o.stagedDir, staged);
@@ -206,14 +244,31 @@ export class UpdateClient {
     return staged;
   }
 
-  private describe(catalog: Catalog, archive: Target): UpdateInfo {
+  /** Why `version` is not for this install: the sentence of a NO_UPDATE. */
+  private notOffered(catalog: Catalog, input: DecisionInput, version: string): string {
     const o = this.options;
+    const t = catalog.archives.get(version)?.custom.tufup;
+    if (t === undefined) return `${o.appName} ${version} for ${o.platformKey} is not offered by the repository`;
+    if (t.yanked !== undefined) return `${version} was yanked by its publisher: ${t.yanked.reason}`;
+    if (o.excludeVersions.has(version)) return `${version} is excluded on this install (it was rolled back)`;
+    if (!allowedVersion(version, o)) return `${version} is a prerelease outside the ${o.channel} channel`;
+    const order = compareVersions(version, o.currentVersion);
+    if (order === 0) return `${version} is the running version`;
+    if (order < 0) return `${version} is older than the running ${o.currentVersion}, which is not yanked`;
+    return `${version} is rolled out to ${t.rollout ?? FULL_ROLLOUT}% of installs, and this install is not among them yet`;
+  }
+
+  private describe(catalog: Catalog, offer: Offer): UpdateInfo {
+    const o = this.options;
+    const { archive, decision } = offer;
     const version = archive.custom.tufup.version;
     const info: UpdateInfo = {
       version,
-      required: isRequired(catalog, o.currentVersion, version, o),
+      // Off a yanked version, the move is as urgent as the publisher's pulling it.
+      required: decision.reason === 'replaces-yanked' || isRequired(catalog, o.currentVersion, version, o),
       custom: archive.custom,
       plan: planDownload(catalog, o.currentVersion, archive),
+      decision,
     };
     if (archive.custom.tufup.releaseNotes !== undefined) info.releaseNotes = archive.custom.tufup.releaseNotes;
     return info;

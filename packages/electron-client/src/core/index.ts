@@ -10,3 +10,5 @@ export type { DownloadPlan, PlanFile } from './catalog.js';
 export { PHASE_WEIGHTS, type Progress, type PhaseProgress, type ProgressPhase } from './progress.js';
 export type { Digest, TargetCustom, TufupCustom } from '@tufup/bundle';
 export { netRequestFetch, type NetRequester, type NetClientRequest, type NetIncomingMessage } from './net-fetch.js';
+export type { ReleaseDecision } from './decision.js';
+export type { Yank } from '@tufup/bundle';

@@ -18,6 +18,11 @@ export interface StagedUpdate {
   releaseNotes?: string;
   /** When it was staged (ISO 8601). */
   stagedAt: string;
+  /**
+   * Set on a version lower than the running one, staged because the running one was yanked: the yanked
+   * version it replaces. Only while that version runs does such a staged update count.
+   */
+  replacesYanked?: string;
 }
 
 const RECORD_SUFFIX = '.json';
@@ -65,10 +70,17 @@ function parseRecord(text: string, stagedDir: string): StagedUpdate | undefined 
       stagedAt: typeof r.stagedAt === 'string' ? r.stagedAt : '',
     };
     if (typeof r.releaseNotes === 'string') staged.releaseNotes = r.releaseNotes;
+    if (typeof r.replacesYanked === 'string') staged.replacesYanked = r.replacesYanked;
     return staged;
   } catch {
     return undefined;
   }
+}
+
+/** The versions that have a staged record (not checked: a folder may since have changed), any order. */
+export async function stagedVersions(stagedRoot: string): Promise<string[]> {
+  const names = await readdir(stagedRoot).catch(() => [] as string[]);
+  return names.filter((n) => n.endsWith(RECORD_SUFFIX) && !n.startsWith('.')).map((n) => n.slice(0, -RECORD_SUFFIX.length));
 }
 
 /** Marks `<staged>/` as being written by this process, from extraction until the record is written. */
@@ -151,7 +163,9 @@ async function sweepStaged(cacheDir: string, currentVersion: string, options: Fi
       await rm(join(root, name), { force: true });
       continue;
     }
-    if (compareVersions(staged.version, currentVersion) <= 0 || excluded.has(staged.version)) {
+    // A lower version counts only as the signed replacement of the yanked version that runs.
+    const replaces = staged.replacesYanked === currentVersion && staged.version !== currentVersion;
+    if ((compareVersions(staged.version, currentVersion) <= 0 && !replaces) || excluded.has(staged.version)) {
       logger.info(`tufup: removing staged ${staged.version}: not newer than ${currentVersion} or excluded`);
       await removeStaged(root, staged.version);
       continue;

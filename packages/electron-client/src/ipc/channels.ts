@@ -1,4 +1,4 @@
-import type { Progress, UpdateError } from '../core/index.js';
+import type { Progress, ReleaseDecision, UpdateError } from '../core/index.js';
 import type { ErrorPayload } from './errors.js';
 
 /**
@@ -32,6 +32,12 @@ export interface UpdateSummary {
   /** Bytes to download: a patch chain when one applies, else the full archive. */
   downloadSize: number;
   strategy: 'patch' | 'full';
+  /**
+   * Why this install takes it (found by a check; absent for an update staged in an earlier run): the
+   * signed rollout percentage, `required`, a copy kept, or the running version yanked (`yankedCurrent`
+   * holds the publisher's reason, `downgrade` whether this version is lower).
+   */
+  decision?: ReleaseDecision;
 }
 
 /**

@@ -3,7 +3,7 @@ import type { UpdateSummary } from '../ipc/channels.js';
 
 /** What windows see of an update found by a check. */
 export function summaryOfInfo(info: UpdateInfo): UpdateSummary {
-  const summary: UpdateSummary = { version: info.version, required: info.required, downloadSize: info.plan.downloadSize, strategy: info.plan.strategy };
+  const summary: UpdateSummary = { version: info.version, required: info.required, downloadSize: info.plan.downloadSize, strategy: info.plan.strategy, decision: info.decision };
   if (info.releaseNotes !== undefined) summary.releaseNotes = info.releaseNotes;
   return summary;
 }
