@@ -326,33 +326,35 @@ async function readBase(basePath: string | undefined): Promise<Buffer> {
  */
 export async function applyPatchFromFolder(options: ApplyPatchFromFolderOptions): Promise<Digest> {
   const { header, payloadOffset } = await readPatchHeader(options.patchPath);
-  const notBase = (cause: unknown): never => {
-    if (cause instanceof BundleError && ['CONTENT_MISMATCH', 'BUNDLE_NOT_FOUND', 'BUNDLE_EMPTY', 'UNSUPPORTED_ENTRY'].includes(cause.code)) {
-      throw new BundleError('PATCH_BASE_MISMATCH', `${options.installDir} is not the version ${options.patchPath} applies to: ${cause.message}`, { cause });
-    }
-    throw cause;
-  };
+  const notBase = (cause: unknown): BundleError | undefined =>
+    cause instanceof BundleError && ['CONTENT_MISMATCH', 'BUNDLE_NOT_FOUND', 'BUNDLE_EMPTY', 'UNSUPPORTED_ENTRY'].includes(cause.code)
+      ? new BundleError('PATCH_BASE_MISMATCH', `${options.installDir} is not the version ${options.patchPath} applies to: ${cause.message}`, { cause })
+      : undefined;
   if (header.engine === ZSTD_ENGINE) {
-    const base = await tarToBuffer(options.installDir, header.baseEntries).catch(notBase);
+    const base = await tarToBuffer(options.installDir, header.baseEntries).catch((cause: unknown) => {
+      throw notBase(cause) ?? cause;
+    });
     return decodeZstd(options, header, payloadOffset, base, true);
   }
   // The folder as scanned, else (an installer or the app added files) the version's entry list: the
   // caller's, or the header's when the patch carries one.
   const lists = options.baseEntries !== undefined ? [options.baseEntries] : [undefined, ...(header.baseEntries ? [header.baseEntries] : [])];
-  let mismatch: unknown;
+  let mismatch = new BundleError('PATCH_BASE_MISMATCH', `${options.installDir} holds another version than the one ${options.patchPath} applies to`);
   for (const list of lists) {
-    const entries = list ?? (await scanBundle(options.installDir).catch(notBase));
-    const source = new FolderSource(options.installDir, entries);
+    let source: FolderSource | undefined;
     try {
+      source = new FolderSource(options.installDir, list ?? (await scanBundle(options.installDir)));
       // The whole base is hashed before a byte is written: a patch never runs on a base it was not made for.
-      const digest = await source.digest().catch(notBase);
-      if (!sameDigest(digest, header.base)) {
-        mismatch = new BundleError('PATCH_BASE_MISMATCH', `${options.installDir} holds another version than the one ${options.patchPath} applies to (${list ? 'following the entry list' : 'as scanned'})`);
-        continue;
-      }
-      return await decodeRegions(options, header, payloadOffset, source, digest);
+      const digest = await source.digest();
+      if (sameDigest(digest, header.base)) return await decodeRegions(options, header, payloadOffset, source, digest);
+    } catch (cause) {
+      // A scan that meets a file no bundle holds (a socket the app made), or a listed file that is gone:
+      // the next list may still do.
+      const problem = notBase(cause);
+      if (problem === undefined) throw cause;
+      mismatch = problem;
     } finally {
-      await source.close();
+      await source?.close();
     }
   }
   throw mismatch;

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, symlink, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -123,6 +124,14 @@ describe('applying a patch straight to an install folder', () => {
   it('follows the entry list in the header when the scan finds files the archive never had', async () => {
     const { work, install, patchPath, v2Tar } = await installedApp();
     await writeFile(join(install, 'Uninstall MyApp.exe'), 'uninstaller');
+    const expected = digestBuffer(v2Tar);
+    expect(await applyPatchFromFolder({ patchPath, installDir: install, outPath: join(work, 'new.tar'), expected })).toEqual(expected);
+    expect((await readFile(join(work, 'new.tar'))).equals(v2Tar)).toBe(true);
+  });
+
+  it.skipIf(process.platform === 'win32')('follows the header’s list when the scan meets a file no bundle holds (a FIFO the app made)', async () => {
+    const { work, install, patchPath, v2Tar } = await installedApp();
+    execFileSync('mkfifo', [join(install, 'app.sock')]);
     const expected = digestBuffer(v2Tar);
     expect(await applyPatchFromFolder({ patchPath, installDir: install, outPath: join(work, 'new.tar'), expected })).toEqual(expected);
     expect((await readFile(join(work, 'new.tar'))).equals(v2Tar)).toBe(true);

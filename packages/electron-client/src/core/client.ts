@@ -197,8 +197,8 @@ export class UpdateClient {
   }
 
   /**
-   * Patch chain: download, apply one by one (each tar checked against its signed digest), extract. The
-   * old tar is in memory once at a time: each base is handed over to the decoder, which frees it.
+   * Patch chain: download, apply one by one (each tar checked against its signed digest), extract. Each
+   * base is read by position from disk (the install folder or the previous tar), never held whole.
    */
   private async stageFromPatches(session: Session, info: UpdateInfo, stagedDir: string, options: StageOptions): Promise<string> {
     const o = this.options;
