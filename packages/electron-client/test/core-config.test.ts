@@ -25,7 +25,7 @@ describe('UpdateClient options', () => {
   afterAll(() => rm(tmp, { recursive: true, force: true }));
 
   it('documents its defaults', () => {
-    expect(DEFAULTS).toEqual({ channel: 'latest', allowPrerelease: false, stallTimeoutMs: 30_000, minBytesPerSecond: 1024, retries: 3 });
+    expect(DEFAULTS).toEqual({ channel: 'latest', allowPrerelease: false, stallTimeoutMs: 30_000, minBytesPerSecond: 1024, retries: 3, busyTimeoutMs: 10_000 });
   });
 
   it.each<[string, Partial<CoreOptions>]>([
@@ -38,6 +38,7 @@ describe('UpdateClient options', () => {
     ['a negative retry count', { retries: -1 }],
     ['a negative minimum rate', { minBytesPerSecond: -1 }],
     ['a minimum rate that is not a number', { minBytesPerSecond: Number.NaN }],
+    ['a negative busy timeout', { busyTimeoutMs: -1 }],
     ['a trusted root file that does not exist', { trustedRoot: '/nonexistent/root.json' }],
   ])('refuses %s with CONFIG', (_what, change) => {
     expect(thrownBy(() => new UpdateClient({ ...base, ...change }), UpdateError).code).toBe('CONFIG');

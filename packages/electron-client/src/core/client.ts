@@ -28,7 +28,8 @@ import { toUpdateError, UpdateError, type UpdateErrorCode } from './error.js';
 import { ResumableFetcher } from './fetcher.js';
 import { Operation } from './operation.js';
 import { ProgressMeter, UpdateProgress, type PhaseProgress, type Progress } from './progress.js';
-import { findStagedVersion, markBusy, removeStaged, stagedPaths, writeStagedRecord, type StagedUpdate } from './stage.js';
+import { acquireLock } from './lock.js';
+import { findStagedVersion, markBusy, processAlive, removeStaged, stagedPaths, writeStagedRecord, type StagedUpdate } from './stage.js';
 
 /** An update the repository offers, as `checkForUpdates` found it in signed metadata. */
 export interface UpdateInfo {
@@ -112,33 +113,55 @@ export class UpdateClient {
       if (compareVersionsSafe(info.version, o.currentVersion) <= 0) {
         throw new UpdateError('NO_UPDATE', `${info.version} is not a version newer than the running ${o.currentVersion}`);
       }
-      const already = await this.guard('looking for a staged update', signal, () =>
-        findStagedVersion(o.cacheDir, o.currentVersion, info.version, { excludeVersions: [...o.excludeVersions], logger: o.logger }),
-      );
-      if (already !== undefined) return already;
+      // One download per cache folder at a time, whichever process: another instance of the app may be
+      // staging this very update, which is then found below once it is done.
+      return this.locked('staging', signal, async () => {
+        const already = await this.guard('looking for a staged update', signal, () =>
+          findStagedVersion(o.cacheDir, o.currentVersion, info.version, { excludeVersions: [...o.excludeVersions], logger: o.logger }),
+        );
+        if (already !== undefined) return already;
 
-      const session = await this.open(signal, `downloading ${info.version}`);
-      const archive = session.catalog.archives.get(info.version);
-      if (archive === undefined || o.excludeVersions.has(info.version)) {
-        throw new UpdateError('NO_UPDATE', `${o.appName} ${info.version} for ${o.platformKey} is no longer offered by the repository`);
-      }
-      const fresh = this.describe(session.catalog, archive);
-      await this.guard('preparing the staging folder', signal, async () => {
-        await removeStaged(o.stagedDir, info.version);
-        await mkdir(o.stagedDir, { recursive: true });
+        const session = await this.open(signal, `downloading ${info.version}`);
+        const archive = session.catalog.archives.get(info.version);
+        if (archive === undefined || o.excludeVersions.has(info.version)) {
+          throw new UpdateError('NO_UPDATE', `${o.appName} ${info.version} for ${o.platformKey} is no longer offered by the repository`);
+        }
+        const fresh = this.describe(session.catalog, archive);
+        await this.guard('preparing the staging folder', signal, async () => {
+          await removeStaged(o.stagedDir, info.version);
+          await mkdir(o.stagedDir, { recursive: true });
+        });
+
+        const done = await this.guard('preparing the staging folder', signal, () => markBusy(o.stagedDir));
+        // One percent for the whole update, from the phases' own numbers.
+        const onProgress = options.onProgress && new UpdateProgress(fresh.plan.strategy, fresh.plan.downloadSize, options.onProgress).report;
+        try {
+          return await this.stage(session, fresh, archive, { signal, onProgress });
+        } finally {
+          // A marker left behind only names this process, so it is harmless once the process ends: not
+          // worth failing a staged update, nor hiding why staging failed.
+          await done().catch((error: unknown) => o.logger.warn(`tufup: could not remove the staging marker: ${String(error)}`));
+        }
       });
-
-      const done = await this.guard('preparing the staging folder', signal, () => markBusy(o.stagedDir));
-      // One percent for the whole update, from the phases' own numbers.
-      const onProgress = options.onProgress && new UpdateProgress(fresh.plan.strategy, fresh.plan.downloadSize, options.onProgress).report;
-      try {
-        return await this.stage(session, fresh, archive, { signal, onProgress });
-      } finally {
-        // A marker left behind only names this process, so it is harmless once the process ends: not
-        // worth failing a staged update, nor hiding why staging failed.
-        await done().catch((error: unknown) => o.logger.warn(`tufup: could not remove the staging marker: ${String(error)}`));
-      }
     });
+  }
+
+  /**
+   * Runs `fn` holding one of the cache folder's locks, waiting up to `busyTimeoutMs` for another process
+   * (BUSY after that). `metadata` covers tuf-js's refresh, which writes the cached metadata; `staging`
+   * covers a whole download (targets/ and staged/). A download takes `staging`, then `metadata`; a check
+   * only `metadata`: never the other way round, so two processes cannot wait for each other.
+   */
+  private async locked<T>(name: 'metadata' | 'staging', signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    const o = this.options;
+    const release = await this.guard(`locking the update cache ${o.cacheDir}`, signal, () =>
+      acquireLock(join(o.cacheDir, `${name}.lock`), { waitMs: o.busyTimeoutMs, signal, logger: o.logger, what: `the update cache ${o.cacheDir}` }),
+    );
+    try {
+      return await fn();
+    } finally {
+      await release().catch((error: unknown) => o.logger.warn(`tufup: could not release the ${name} lock: ${messageOf(error)}`));
+    }
   }
 
   /** Patch (or, failing that, the full archive), extract, record; the caller holds the busy marker. */
@@ -364,13 +387,19 @@ export class UpdateClient {
     return paths;
   }
 
-  /** Keeps only the new version's tar or archive as the next patch base; older bases, patches and partials go. */
+  /**
+   * Keeps only the new version's tar or archive as the next patch base; older bases, patches and partials
+   * go, except the temporary files of a process that still runs (`.verified-<pid>`, `.partial-<pid>-...`).
+   */
   private async prune(keep: string, version: string): Promise<void> {
     const o = this.options;
     const dir = o.downloadDir;
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       const path = join(dir, name);
-      if (path !== keep) await rm(path, { recursive: true, force: true });
+      const writer = /\.(?:verified|partial)-(\d+)(?:-[0-9a-f]+)?$/.exec(name)?.[1];
+      if (path !== keep && !(writer !== undefined && Number(writer) !== process.pid && processAlive(Number(writer)))) {
+        await rm(path, { recursive: true, force: true });
+      }
     }
     for (const name of await readdir(o.stagedDir).catch(() => [] as string[])) {
       const other = name.endsWith('.json') ? name.slice(0, -5) : undefined;
@@ -378,8 +407,13 @@ export class UpdateClient {
     }
   }
 
+  /** Refreshes the metadata and lists this app's targets, holding the cache's metadata lock. */
+  private open(signal: AbortSignal | undefined, what: string): Promise<Session> {
+    return this.locked('metadata', signal, () => this.refresh(signal, what));
+  }
+
   /** Seeds the trusted root, refreshes the metadata with a fresh tuf-js Updater and lists this app's targets. */
-  private async open(signal: AbortSignal | undefined, what: string): Promise<Session> {
+  private async refresh(signal: AbortSignal | undefined, what: string): Promise<Session> {
     const o = this.options;
     await this.guard('preparing the cache folder', signal, async () => {
       await mkdir(o.metadataDir, { recursive: true });

@@ -53,6 +53,12 @@ export interface CoreOptions {
   minBytesPerSecond?: number;
   /** Retries of a failed or stalled request (each one resumes where the last stopped). @default 3 */
   retries?: number;
+  /**
+   * How long a check or download waits while another process (a second instance of the app) works in
+   * the same `cacheDir`, before it gives up with BUSY. A download that waited finds the other's update
+   * staged. @default 10000
+   */
+  busyTimeoutMs?: number;
   /** Versions never to offer, e.g. ones rolled back by a health check. @default [] */
   excludeVersions?: readonly string[];
   /**
@@ -73,6 +79,7 @@ export const DEFAULTS = {
   stallTimeoutMs: 30_000,
   minBytesPerSecond: 1024,
   retries: 3,
+  busyTimeoutMs: 10_000,
 } as const;
 
 /** Discards everything: libraries are silent unless given a logger. */
@@ -140,6 +147,8 @@ export function resolveOptions(options: CoreOptions): ResolvedOptions {
   }
   const retries = options.retries ?? DEFAULTS.retries;
   if (!Number.isInteger(retries) || retries < 0) throw configError(`retries must be a whole number >= 0, not ${retries}`);
+  const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULTS.busyTimeoutMs;
+  if (!(busyTimeoutMs >= 0 && Number.isFinite(busyTimeoutMs))) throw configError(`busyTimeoutMs must be a number >= 0, not ${busyTimeoutMs}`);
   let trustedRoot: Uint8Array;
   if (typeof options.trustedRoot === 'string') {
     const path = options.trustedRoot;
@@ -165,6 +174,7 @@ export function resolveOptions(options: CoreOptions): ResolvedOptions {
     stallTimeoutMs,
     minBytesPerSecond,
     retries,
+    busyTimeoutMs,
     excludeVersions: new Set(options.excludeVersions ?? []),
     fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
     logger: options.logger ?? silentLogger,

@@ -18,6 +18,8 @@ import {
  *   hash), or a signed file is malformed; nothing unverified was kept.
  * - `PATCH`: a patch could not be applied; the client already fell back to the full archive once.
  * - `DISK`: the cache folder could not be written (full disk, permissions).
+ * - `BUSY`: another process (a second instance of the app) is checking or downloading in the same cache
+ *   folder, and did not finish within `busyTimeoutMs`; try again later (nothing was changed).
  * - `CANCELLED`: the caller's AbortSignal fired.
  * - `CONFIG`: the options are wrong (missing trusted root, bad URL, bad version).
  * - `NO_UPDATE`: `downloadUpdate` was given an update that is not newer or no longer published.
@@ -33,6 +35,7 @@ export type UpdateErrorCode =
   | 'VERIFICATION'
   | 'PATCH'
   | 'DISK'
+  | 'BUSY'
   | 'CANCELLED'
   | 'CONFIG'
   | 'NO_UPDATE'
