@@ -7,6 +7,7 @@ import { Parser, type ReadEntry } from 'tar';
 import { makeFolder, syncFolder, syncMadeFolders, type MadeFolders } from './durable.js';
 import { BundleError, ioError, messageOf } from './error.js';
 import { Hasher, sameDigest, type Digest } from './hash.js';
+import { BundleValidator, kindOfTarType } from './validate.js';
 
 /** Options of {@link extractTar}. */
 export interface ExtractOptions {
@@ -20,8 +21,6 @@ export interface ExtractOptions {
    */
   signal?: AbortSignal;
 }
-
-const MAX_LINK_DEPTH = 40;
 
 /**
  * Extracts an uncompressed tar stream into `dest`, which must not exist yet. Entries are written into a
@@ -183,14 +182,12 @@ async function commit(writer: EntryWriter, digest: Hasher, expected: Digest | un
   return actual;
 }
 
-/** Writes entries one at a time, synchronously, so the parser never runs ahead of the disk. */
+/**
+ * Writes entries one at a time, synchronously, so the parser never runs ahead of the disk; each entry is
+ * first checked by the bundle rules ({@link BundleValidator}, shared with the publisher's tools).
+ */
 class EntryWriter {
-  /** Symlinks by {@link fold}ed path, so a link is found the way a case-insensitive disk finds it. */
-  private readonly links = new Map<string, { rel: string; target: string }>();
-  /** Folders made implicitly for deeper entries: a later file or link there would replace a folder. */
-  private readonly parents = new Set<string>();
-  private readonly files = new Set<string>();
-  private readonly seen = new Set<string>();
+  private readonly rules = new BundleValidator((path, what) => `the archive entry "${path}" ${what}; nothing was extracted`);
   private readonly dirs: [string, number][] = [];
   /** Files still being written; closed by {@link dispose} when parsing stops early. */
   private readonly open = new Set<number>();
@@ -198,23 +195,12 @@ class EntryWriter {
   constructor(private readonly root: string) {}
 
   add(entry: ReadEntry): void {
-    const parts = safeParts(entry.path);
     const mode = entry.mode ?? 0o644;
+    const parts = this.rules.add({ path: entry.path, kind: kindOfTarType(entry.type), mode, ...(entry.linkpath ? { target: entry.linkpath } : {}) });
     if (parts.length === 0) {
-      if (entry.type !== 'Directory') throw unsafe(entry.path, 'has an empty path');
       entry.resume();
       return;
     }
-    const rel = parts.join('/');
-    if (mode & 0o7000) throw unsafe(rel, 'has setuid, setgid or sticky bits');
-    if (this.seen.has(rel)) throw unsafe(rel, 'appears twice in the archive');
-    for (let i = 1; i < parts.length; i++) {
-      const parent = parts.slice(0, i).join('/');
-      if (this.links.has(fold(parent))) throw unsafe(rel, 'would be written through a symlink');
-      this.parents.add(parent);
-    }
-    if (entry.type !== 'Directory' && this.parents.has(rel)) throw unsafe(rel, 'would replace a folder that holds other entries');
-    this.seen.add(rel);
     const full = join(this.root, ...parts);
     switch (entry.type) {
       case 'Directory':
@@ -222,33 +208,19 @@ class EntryWriter {
         this.dirs.push([full, mode & 0o777]);
         entry.resume();
         return;
-      case 'File':
-      case 'OldFile':
-      case 'ContiguousFile':
-        this.writeFile(entry, full, mode & 0o777);
-        this.files.add(rel);
-        return;
-      case 'SymbolicLink': {
-        const target = entry.linkpath ?? '';
-        this.links.set(fold(rel), { rel, target });
-        if (resolveLink(this.links, parts.slice(0, -1), target, 0) === undefined) {
-          throw unsafe(rel, `is a symlink to "${target}", outside the folder`);
-        }
+      case 'SymbolicLink':
         mkdirSync(dirname(full), { recursive: true });
-        symlinkSync(target, full);
+        symlinkSync(entry.linkpath ?? '', full);
         entry.resume();
         return;
-      }
-      case 'Link': {
-        const target = safeParts(entry.linkpath ?? '').join('/');
-        if (!this.files.has(target)) throw unsafe(rel, `is a hard link to "${entry.linkpath ?? ''}", not to a file of the archive`);
+      case 'Link':
         mkdirSync(dirname(full), { recursive: true });
-        linkSync(join(this.root, target), full);
+        linkSync(join(this.root, ...(entry.linkpath ?? '').split('/').filter((p) => p !== '' && p !== '.')), full);
         entry.resume();
         return;
-      }
       default:
-        throw unsafe(rel, `is a ${entry.type} entry; only files, folders and links are allowed`);
+        // The rules admit no other kind than files here.
+        this.writeFile(entry, full, mode & 0o777);
     }
   }
 
@@ -275,11 +247,7 @@ class EntryWriter {
 
   /** Checks every link again with the full link map: a later link can make an earlier one escape. */
   checkLinks(): void {
-    for (const { rel, target } of this.links.values()) {
-      if (resolveLink(this.links, rel.split('/').slice(0, -1), target, 0) === undefined) {
-        throw unsafe(rel, `is a symlink to "${target}", outside the folder`);
-      }
-    }
+    this.rules.finish();
   }
 
   /** Gives folders their modes, deepest first, once nothing more is written into them. */
@@ -291,51 +259,4 @@ class EntryWriter {
     for (const fd of this.open) closeSync(fd);
     this.open.clear();
   }
-}
-
-function unsafe(path: string, what: string): BundleError {
-  return new BundleError('UNSAFE_ENTRY', `the archive entry "${path}" ${what}; nothing was extracted`);
-}
-
-/** Splits an archive path into safe components, refusing absolute paths, drive letters and `..`. */
-function safeParts(path: string): string[] {
-  if (path.startsWith('/') || /^[A-Za-z]:/.test(path) || path.includes('\\') || path.includes('\0')) {
-    throw unsafe(path, 'has an absolute or non-portable path');
-  }
-  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) throw unsafe(path, 'climbs out with ".."');
-  return parts;
-}
-
-/**
- * The key a path has on a case-insensitive, normalising disk (macOS, Windows): checks use it so that `D/..`
- * is known to pass through a link `d`. On a case-sensitive disk this can only refuse more, never less.
- */
-function fold(path: string): string {
-  return path.normalize('NFC').toLowerCase();
-}
-
-/**
- * Resolves a link target against the links already in the archive, the way the OS will; undefined when
- * it leads outside the root or loops.
- */
-function resolveLink(links: ReadonlyMap<string, { target: string }>, from: readonly string[], target: string, depth: number): string[] | undefined {
-  if (depth > MAX_LINK_DEPTH || target.startsWith('/') || /^[A-Za-z]:/.test(target) || target.includes('\\')) return undefined;
-  let at = [...from];
-  for (const part of target.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      if (at.length === 0) return undefined;
-      at.pop();
-      continue;
-    }
-    at.push(part);
-    const link = links.get(fold(at.join('/')));
-    if (link !== undefined) {
-      const resolved = resolveLink(links, at.slice(0, -1), link.target, depth + 1);
-      if (resolved === undefined) return undefined;
-      at = resolved;
-    }
-  }
-  return at;
 }

@@ -54,3 +54,4 @@ export {
   type JsonValue,
 } from './trust.js';
 export { useLinearTargetsCodec } from './tuf-targets.js';
+export { BundleValidator, validateBundleEntries, validateTar, kindOfTarType, type EntryFacts, type EntryKind } from './validate.js';

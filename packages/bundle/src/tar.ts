@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { makeFolder, syncMadeFolders } from './durable.js';
 import { BundleError, ioError } from './error.js';
 import { Hasher, type Digest } from './hash.js';
+import { validateBundleEntries } from './validate.js';
 
 /** The kinds of entry a bundle archive may hold. */
 export type TarEntryType = 'file' | 'directory' | 'symlink';
@@ -28,7 +29,10 @@ const EOF_BLOCKS = 2 * BLOCK;
 const MTIME = 0;
 const MAX_OCTAL_SIZE = 0o77777777777;
 
-/** Lists a bundle folder as archive entries: sorted by path, modes normalised to what matters. */
+/**
+ * Lists a bundle folder as archive entries: sorted by path, modes normalised to what matters; refuses
+ * (UNSAFE_ENTRY) what the client's extraction would, such as a symlink leading out of the folder.
+ */
 export async function scanBundle(dir: string): Promise<TarEntry[]> {
   let rootStat;
   try {
@@ -60,7 +64,10 @@ export async function scanBundle(dir: string): Promise<TarEntry[]> {
   };
   await walk('');
   if (entries.length === 0) throw new BundleError('BUNDLE_EMPTY', `the bundle folder ${dir} is empty`);
-  return entries.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  entries.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  // The rules every client extracts by: a bundle they would refuse (a symlink out of it) is refused here.
+  validateBundleEntries(entries, `the bundle folder ${dir}`);
+  return entries;
 }
 
 function checkEntryPath(path: string): void {

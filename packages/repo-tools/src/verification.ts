@@ -14,6 +14,7 @@ import {
   parseTargetPath,
   readPatchHeader,
   sameDigest,
+  validateTar,
   type TargetCustom,
 } from '@tufup/bundle';
 import { BaseFetcher, Updater } from 'tuf-js';
@@ -114,6 +115,8 @@ export async function verifyRepository(options: VerifyOptions): Promise<VerifyRe
       if (t.kind === 'archive') {
         const tar = await gunzipFile(file, `${file}.tar`).catch((e: unknown) => fail(`${path} is not a gzip archive`, e));
         if (!sameDigest(tar, t.tar)) fail(`${path} does not hold the tar its metadata records`);
+        // What every client checks when it extracts: a release they would all refuse fails here.
+        await validateTar(createReadStream(`${file}.tar`), path).catch((e: unknown) => fail(messageOf(e), e));
         await rm(`${file}.tar`, { force: true });
         continue;
       }
