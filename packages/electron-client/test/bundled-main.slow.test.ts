@@ -8,8 +8,8 @@ import { initRepository } from '@tufup/repo-tools';
 import { LoopbackServer, readTree, waitFor } from '@tufup/testkit';
 import { bundleMain, installApp, launchApp, publishApp, readmeBlock, readReport, ROOT, stderrOf, trustFileFor, writeApp, type MainBuild, type ReportLine } from '@tufup/testkit/electron-app';
 
-// The README's quick start, as an app ships it: its main file bundled by esbuild (ESM or CommonJS, the
-// client bundled in or kept external), packaged with the repository's tufup.json, run on a stand-in
+// The README's quick start, as an app ships it: its main file bundled by esbuild or Vite (ESM or CommonJS,
+// the client bundled in or kept external), packaged with the repository's tufup.json, run on a stand-in
 // Electron (@tufup/testkit's electron-module.ts). The whole update runs for real: check, download by patch
 // in the worker the package carries, the click on "Restart to update", quit, the installer swapping the
 // folder, the relaunch of the new version through the app's own launcher, its markHealthy and its check.
@@ -21,11 +21,13 @@ interface Scenario extends Omit<MainBuild, 'source'> {
 }
 
 const SCENARIOS: Scenario[] = [
-  { name: 'ESM main bundled as ESM, the client bundled in', sourceFormat: 'esm', format: 'esm', packageBundled: true },
-  { name: 'ESM main bundled as ESM, the client external', sourceFormat: 'esm', format: 'esm', packageBundled: false },
-  { name: 'ESM main bundled as CommonJS (Vite, electron-vite), the client bundled in', sourceFormat: 'esm', format: 'cjs', packageBundled: true },
-  { name: 'CommonJS main bundled as CommonJS, the client external (require)', sourceFormat: 'cjs', format: 'cjs', packageBundled: false },
-  { name: 'CommonJS main bundled as CommonJS, the client bundled in', sourceFormat: 'cjs', format: 'cjs', packageBundled: true },
+  { name: 'ESM main bundled by esbuild as ESM, the client bundled in', sourceFormat: 'esm', format: 'esm', packageBundled: true },
+  { name: 'ESM main bundled by esbuild as ESM, the client external', sourceFormat: 'esm', format: 'esm', packageBundled: false },
+  { name: 'ESM main bundled by esbuild as CommonJS, the client bundled in', sourceFormat: 'esm', format: 'cjs', packageBundled: true },
+  { name: 'CommonJS main bundled by esbuild as CommonJS, the client external (require)', sourceFormat: 'cjs', format: 'cjs', packageBundled: false },
+  { name: 'CommonJS main bundled by esbuild as CommonJS, the client bundled in', sourceFormat: 'cjs', format: 'cjs', packageBundled: true },
+  { name: 'ESM main built by Vite as CommonJS (Forge Vite template, electron-vite), the client bundled in', sourceFormat: 'esm', format: 'cjs', packageBundled: true, bundler: 'vite' },
+  { name: 'ESM main built by Vite as ESM, the client external', sourceFormat: 'esm', format: 'esm', packageBundled: false, bundler: 'vite' },
 ];
 
 describe('the README quick start in an app with a bundled main process', () => {

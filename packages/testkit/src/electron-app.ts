@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serializeTrustFile } from '@tufup/bundle';
@@ -21,6 +22,8 @@ export interface MainBuild {
   entry?: string;
   /** Specifiers the bundler replaces (esbuild `alias`): e.g. a changed import line. */
   alias?: Record<string, string>;
+  /** esbuild (the default), or Vite (what Forge's Vite template and electron-vite build with). */
+  bundler?: 'esbuild' | 'vite';
   sourceFormat: 'esm' | 'cjs';
   /** What the bundler writes: ESM (`main.mjs`) or CommonJS (`main.cjs`). */
   format: 'esm' | 'cjs';
@@ -28,13 +31,45 @@ export interface MainBuild {
   packageBundled: boolean;
 }
 
-/** Bundles a main file the way an app's build does (esbuild, `electron` external); returns its text and file name. */
+/**
+ * Bundles the main file with Vite as Electron Forge's Vite template and electron-vite configure it: a
+ * library build for Node (`ssr`), Node's built-ins and `electron` external, dependencies bundled in
+ * unless the client is to stay external.
+ */
+async function viteBundle(main: MainBuild, entry: string, workDir: string): Promise<{ file: string; text: string }> {
+  const { build: viteBuild } = await import('vite');
+  const file = main.format === 'esm' ? 'main.mjs' : 'main.cjs';
+  const outDir = join(workDir, 'vite-out');
+  const external = ['electron', ...builtinModules, ...builtinModules.map((name) => `node:${name}`)];
+  await viteBuild({
+    configFile: false,
+    logLevel: 'error',
+    root: workDir,
+    build: {
+      outDir,
+      emptyOutDir: true,
+      minify: false,
+      target: 'node22',
+      ssr: true,
+      lib: { entry, formats: [main.format === 'esm' ? 'es' : 'cjs'], fileName: () => file },
+      rollupOptions: { external: main.packageBundled ? external : [...external, /^@tufup\/electron-client(\/.*)?$/] },
+    },
+    ssr: { noExternal: main.packageBundled ? true : [], target: 'node' },
+  });
+  // Vite names the output as it likes (main.js for an ES library build); the app ships it as `file`.
+  const [written] = (await readdir(outDir)).filter((name) => /\.(c|m)?js$/.test(name));
+  if (written === undefined) throw new Error(`vite wrote nothing to ${outDir}`);
+  return { file, text: await readFile(join(outDir, written), 'utf8') };
+}
+
+/** Bundles a main file the way an app's build does (esbuild or Vite, `electron` external); returns its text and file name. */
 export async function bundleMain(main: MainBuild, workDir: string): Promise<{ file: string; text: string }> {
   let entry = main.entry;
   if (entry === undefined) {
     entry = join(workDir, `source.${main.sourceFormat === 'esm' ? 'mjs' : 'cjs'}`);
     await writeFile(entry, main.source);
   }
+  if (main.bundler === 'vite') return viteBundle(main, entry, workDir);
   const result = await build({
     entryPoints: [entry],
     ...(main.alias === undefined ? {} : { alias: main.alias }),
