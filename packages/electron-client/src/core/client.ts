@@ -479,13 +479,34 @@ export class UpdateClient {
     useLinearTargetsCodec();
     const operation = new Operation(signal);
     const fetcher = new ResumableFetcher({ ...o, partialDir: o.downloadDir }, operation);
-    const updater = await this.guard(what, signal, async () => {
-      const u = new Updater({ metadataDir: o.metadataDir, metadataBaseUrl: o.metadataUrl, targetDir: o.targetsDir, targetBaseUrl: o.targetsUrl, fetcher });
-      await u.refresh();
-      return u;
-    }, operation);
+    const updater = await this.refreshFromMirrors(operation, fetcher, signal, what);
     const catalog = await this.guard(what, signal, () => readCatalog(updater, o), operation);
     return { updater, operation, catalog };
+  }
+
+  /**
+   * tuf-js's refresh, once per mirror at most: each request already fails over between mirrors when one
+   * cannot deliver, but a mirror that delivers metadata tuf-js refuses (stale: a rollback; or tampered)
+   * fails the whole refresh, which then starts again from the next mirror. tuf-js keeps only what it
+   * verified, so the refused metadata changes nothing; whatever mirror serves it, the client ends with
+   * metadata at least as new as what it had, or an error.
+   */
+  private async refreshFromMirrors(operation: Operation, fetcher: ResumableFetcher, signal: AbortSignal | undefined, what: string): Promise<Updater> {
+    const o = this.options;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.guard(what, signal, async () => {
+          const u = new Updater({ metadataDir: o.metadataDir, metadataBaseUrl: o.metadataUrl, targetDir: o.targetsDir, targetBaseUrl: o.targetsUrl, fetcher });
+          await u.refresh();
+          return u;
+        }, operation);
+      } catch (error) {
+        if (!(error instanceof UpdateError) || error.code !== 'VERIFICATION' || attempt >= o.mirrors.length) throw error;
+        // The mirror after the one that served last, which served what was refused.
+        operation.mirror = (operation.mirror + 1) % o.mirrors.length;
+        o.logger.warn(`tufup: ${error.message}; refreshing again, first from the mirror ${o.mirrors[operation.mirror]?.metadataUrl ?? ''}`);
+      }
+    }
   }
 
   /** Where a tar of `version` is kept: an intermediate of a patch chain, or the next patch base. */
