@@ -119,22 +119,22 @@ export class UpdateClient {
 
   /**
    * What the release decision needs beyond the catalog: this install's id and the versions staged here.
-   * Staged versions the publisher has yanked go first (under the staging lock: a download may be writing).
+   * Staged versions the publisher has yanked go first, under the staging lock (a download may be
+   * writing), which a download already holds (`staging: 'held'`).
    */
-  private async decisionInput(catalog: Catalog, signal: AbortSignal | undefined): Promise<DecisionInput> {
+  private async decisionInput(catalog: Catalog, signal: AbortSignal | undefined, staging: 'held' | 'free' = 'free'): Promise<DecisionInput> {
     const o = this.options;
     const id = await this.guard('reading the install id', signal, () => installId(o.cacheDir));
     const staged = new Set(await this.guard('listing staged updates', signal, () => stagedVersions(o.stagedDir)));
     const yanked = [...staged].filter((v) => catalog.archives.get(v)?.custom.tufup.yanked !== undefined);
-    if (yanked.length > 0) {
-      await this.locked('staging', signal, async () => {
-        for (const version of yanked) {
-          o.logger.warn(`tufup: removing staged ${version}: the publisher yanked it (${catalog.archives.get(version)?.custom.tufup.yanked?.reason ?? ''})`);
-          await this.guard(`removing staged ${version}`, signal, () => removeStaged(o.stagedDir, version));
-          staged.delete(version);
-        }
-      });
-    }
+    const remove = async (): Promise<void> => {
+      for (const version of yanked) {
+        o.logger.warn(`tufup: removing staged ${version}: the publisher yanked it (${catalog.archives.get(version)?.custom.tufup.yanked?.reason ?? ''})`);
+        await this.guard(`removing staged ${version}`, signal, () => removeStaged(o.stagedDir, version));
+        staged.delete(version);
+      }
+    };
+    if (yanked.length > 0) await (staging === 'held' ? remove() : this.locked('staging', signal, remove));
     return { ...o, installId: id, staged };
   }
 
@@ -158,7 +158,7 @@ export class UpdateClient {
         const session = await this.open(signal, `downloading ${info.version}`);
         // The decision again, from fresh metadata: `info` may come from the app (kept, or built), and a
         // version may have been yanked or its rollout paused since the check.
-        const input = await this.decisionInput(session.catalog, signal);
+        const input = await this.decisionInput(session.catalog, signal, 'held');
         const archive = session.catalog.archives.get(info.version);
         const decision = archive === undefined ? undefined : decide(session.catalog, input, archive);
         if (archive === undefined || decision === undefined) throw new UpdateError('NO_UPDATE', this.notOffered(session.catalog, input, info.version));
