@@ -10,9 +10,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { cp, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTree, seededRandom, seedFrom, type Tree } from '@tufup/testkit';
-import { CLI, cliOk, errorCode, NODE, runCli, tempDir, writeBundle } from '../packages/repo-tools/test/helpers/fixtures.js';
+import { CLI, cliOk, errorCode, NODE, ROOT, runCli, tempDir, writeBundle } from '../packages/repo-tools/test/helpers/fixtures.js';
 import { straceMissing } from './helpers/strace.js';
 import { Summary } from './helpers/summary.js';
 
@@ -52,7 +53,7 @@ async function addAndKill(args: string[], repoDir: string, moment: Moment, fifo:
       }
     }
   };
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   if ('afterStartMs' in moment) setTimeout(() => void kill(), moment.afterStartMs);
   else {
     let seen = 0;
@@ -172,5 +173,35 @@ describe.skipIf(noStrace !== undefined)(`a tufup-repo add killed at any moment${
     }
     // The anchors land in the middle of the commit (strace holds each rename long enough for the kill).
     expect(midCommit).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a live command holding the lock gives REPO_BUSY, changing nothing; once it is SIGKILLed the next command works', async () => {
+    const trial = join(tmp, 'live-holder');
+    const repoDir = join(trial, 'repo');
+    await cp(oldRepo, repoDir, { recursive: true });
+    // Another tufup-repo process in the middle of its work: it took the repository's lock and holds it.
+    const store = join(ROOT, 'packages/repo-tools/dist/store.js');
+    const script = `const { Transaction } = await import(${JSON.stringify(store)});
+await Transaction.begin({ repoDir: ${JSON.stringify(repoDir)} });
+process.stdout.write('locked\\n');
+setInterval(() => {}, 1000);`;
+    const holder = spawn(NODE, ['--input-type=module', '-e', script], { env: ENV, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const [line] = (await once(holder.stdout, 'data')) as [Buffer];
+      expect(line.toString()).toBe('locked\n');
+      const busy = await runCli(addArgs(repoDir));
+      expect([busy.code, errorCode(busy)]).toEqual([1, 'REPO_BUSY']);
+      expect(busy.stderr).toContain(`is in use by process ${holder.pid} (since `);
+      expect(JSON.stringify(await readTree(repoDir))).toBe(JSON.stringify(oldTree));
+    } finally {
+      holder.kill('SIGKILL');
+    }
+    await once(holder, 'close');
+    const next = await runCli(addArgs(repoDir));
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).toContain(`tufup-repo: warning: removed the lock of process ${holder.pid}, which no longer runs`);
+    expect(isNewState(await readTree(repoDir))).toBe(true);
+    expect(await readdir(trial)).toEqual(['repo']);
+    expect((await runCli(['verify', '--repo', repoDir])).code).toBe(0);
   });
 });

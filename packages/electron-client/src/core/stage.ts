@@ -1,6 +1,6 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { compareVersions, digestTarOf, errnoOf, parseVersion, processAlive, sameDigest, scanBundle, writeFileAtomic, type Digest } from '@tufup/bundle/base';
+import { compareVersions, digestTarOf, parseVersion, processAlive, sameDigest, scanBundle, writeFileAtomic, type Digest } from '@tufup/bundle/base';
 import { silentLogger, type Logger } from './config.js';
 
 /** A verified new version, extracted and waiting for the installer. */
