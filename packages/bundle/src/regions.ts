@@ -13,7 +13,7 @@ import type { BaseSource } from './base-source.js';
 import { bsdiff, bspatch, ChunkReader, plainDifferences, similarity, type DifferenceSource } from './bsdiff.js';
 import { DifferenceDecoder, encodeDifference } from './diff-coder.js';
 import { BundleError } from './error.js';
-import { suffixArray } from './suffix-array.js';
+import { matchIndex } from './match-index.js';
 import { indexTar, type TarSpan } from './tar-index.js';
 
 const zstdCompressAsync = promisify(zstdCompress);
@@ -261,15 +261,15 @@ export async function createRegions(base: Buffer, target: Buffer, options: Regio
     }
     const oldBytes = base.subarray(old.start, old.end);
     const newBytes = target.subarray(span.start, span.end);
-    const sa = suffixArray(oldBytes);
+    const index = matchIndex(oldBytes);
     // A different program under the same name (another native module, a rewritten tool): bsdiff would
     // only find chance alignments there, slowly; zstd against the old file does better.
-    if (options.engine === 'auto' && length <= ZSTD_REGION_MAX && oldLength <= ZSTD_REGION_MAX && similarity(oldBytes, sa, newBytes) < MIN_SIMILARITY) {
+    if (options.engine === 'auto' && length <= ZSTD_REGION_MAX && oldLength <= ZSTD_REGION_MAX && similarity(oldBytes, index, newBytes) < MIN_SIMILARITY) {
       addSpan(span, old);
       progress(span.end);
       continue;
     }
-    const streams = bsdiff(oldBytes, newBytes, (scanned) => progress(span.start + scanned), sa);
+    const streams = bsdiff(oldBytes, newBytes, (scanned) => progress(span.start + scanned), index);
     const op: RegionOp = ['bsdiff', length, old.start, oldLength, 0, 0, 0];
     ops.push(op);
     // zstd and brotli start in the thread pool; the difference coder (JavaScript) runs here meanwhile.
