@@ -174,4 +174,18 @@ describe('staged rollouts and yanks', () => {
     const { client } = await repo.client('1.1.0', { excludeVersions: ['1.3.0'] });
     expect(offered(await client.checkForUpdates())).toBe('1.2.0 (required, rollout 0%)');
   });
+
+  it('a download asked for without a new check drops a staged copy yanked since, and stages what it was asked for', async () => {
+    const installDir = await repo.install('1.0.0');
+    const options = repo.clientOptions('1.0.0', installDir, { excludeVersions: ['1.2.0', '1.3.0'], busyTimeoutMs: 1_000 });
+    const first = new UpdateClient(options);
+    const old = await first.downloadUpdate((await first.checkForUpdates())!);
+    expect(old.version).toBe('1.1.0');
+    const info = (await new UpdateClient({ ...options, excludeVersions: ['1.2.0'] }).checkForUpdates())!;
+    await cli('yank', '1.1.0', '--reason', 'superseded by a fix');
+    const staged = await new UpdateClient({ ...options, excludeVersions: ['1.2.0'] }).downloadUpdate(info);
+    expect(staged.version).toBe('1.3.0');
+    expect((await readdir(join(options.cacheDir, 'staged'))).sort()).toEqual(['1.3.0', '1.3.0.json']);
+    await cli('unyank', '1.1.0');
+  });
 });

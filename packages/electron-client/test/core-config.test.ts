@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS, UpdateClient, UpdateError, type CoreOptions } from '@tufup/electron-client/core';
 import { thrownBy } from '@tufup/testkit';
 import { allowedVersion } from '../src/core/catalog.js';
+import { resolveOptions } from '../src/core/config.js';
 
 describe('UpdateClient options', () => {
   let tmp: string;
@@ -24,6 +25,21 @@ describe('UpdateClient options', () => {
   });
   afterAll(() => rm(tmp, { recursive: true, force: true }));
 
+  it('takes the mirrors in order, metadataUrl/targetsUrl first, then mirrors, then urls, each once', () => {
+    const { mirrors, metadataUrl, targetsUrl } = resolveOptions({
+      ...base,
+      mirrors: [{ metadataUrl: 'https://b.example/m', targetsUrl: 'https://cdn.b.example/t/' }],
+      urls: ['https://c.example/repo', 'https://updates.example.com'],
+    });
+    expect(mirrors).toEqual([
+      { metadataUrl: 'https://updates.example.com/metadata/', targetsUrl: 'https://updates.example.com/targets/' },
+      { metadataUrl: 'https://b.example/m/', targetsUrl: 'https://cdn.b.example/t/' },
+      { metadataUrl: 'https://c.example/repo/metadata/', targetsUrl: 'https://c.example/repo/targets/' },
+    ]);
+    expect([metadataUrl, targetsUrl]).toEqual(['https://updates.example.com/metadata/', 'https://updates.example.com/targets/']);
+    expect(resolveOptions({ ...base, metadataUrl: undefined, targetsUrl: undefined, urls: ['https://c.example/repo'] }).metadataUrl).toBe('https://c.example/repo/metadata/');
+  });
+
   it('documents its defaults', () => {
     expect(DEFAULTS).toEqual({ channel: 'latest', allowPrerelease: false, stallTimeoutMs: 30_000, minBytesPerSecond: 1024, retries: 3, busyTimeoutMs: 10_000 });
   });
@@ -39,6 +55,10 @@ describe('UpdateClient options', () => {
     ['a negative minimum rate', { minBytesPerSecond: -1 }],
     ['a minimum rate that is not a number', { minBytesPerSecond: Number.NaN }],
     ['a negative busy timeout', { busyTimeoutMs: -1 }],
+    ['no repository URL at all', { metadataUrl: undefined, targetsUrl: undefined }],
+    ['a metadata URL without a targets URL', { targetsUrl: undefined }],
+    ['a mirror that is not http(s)', { mirrors: [{ metadataUrl: 'ftp://m/metadata/', targetsUrl: 'https://m/targets/' }] }],
+    ['a mirror base that is not a URL', { urls: ['mirror two'] }],
     ['a trusted root file that does not exist', { trustedRoot: '/nonexistent/root.json' }],
   ])('refuses %s with CONFIG', (_what, change) => {
     expect(thrownBy(() => new UpdateClient({ ...base, ...change }), UpdateError).code).toBe('CONFIG');

@@ -77,6 +77,11 @@ export class LoopbackServer {
     return `${this.options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.port}`;
   }
 
+  /** Whether it is serving (false after {@link goAway} until {@link start}). */
+  get listening(): boolean {
+    return this.server.listening;
+  }
+
   /** Listens on a free port the first time, and on the same port after {@link goAway}. */
   async start(): Promise<this> {
     await new Promise<void>((resolve, reject) => {

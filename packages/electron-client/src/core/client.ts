@@ -119,22 +119,22 @@ export class UpdateClient {
 
   /**
    * What the release decision needs beyond the catalog: this install's id and the versions staged here.
-   * Staged versions the publisher has yanked go first (under the staging lock: a download may be writing).
+   * Staged versions the publisher has yanked go first, under the staging lock (a download may be
+   * writing), which a download already holds (`staging: 'held'`).
    */
-  private async decisionInput(catalog: Catalog, signal: AbortSignal | undefined): Promise<DecisionInput> {
+  private async decisionInput(catalog: Catalog, signal: AbortSignal | undefined, staging: 'held' | 'free' = 'free'): Promise<DecisionInput> {
     const o = this.options;
     const id = await this.guard('reading the install id', signal, () => installId(o.cacheDir));
     const staged = new Set(await this.guard('listing staged updates', signal, () => stagedVersions(o.stagedDir)));
     const yanked = [...staged].filter((v) => catalog.archives.get(v)?.custom.tufup.yanked !== undefined);
-    if (yanked.length > 0) {
-      await this.locked('staging', signal, async () => {
-        for (const version of yanked) {
-          o.logger.warn(`tufup: removing staged ${version}: the publisher yanked it (${catalog.archives.get(version)?.custom.tufup.yanked?.reason ?? ''})`);
-          await this.guard(`removing staged ${version}`, signal, () => removeStaged(o.stagedDir, version));
-          staged.delete(version);
-        }
-      });
-    }
+    const remove = async (): Promise<void> => {
+      for (const version of yanked) {
+        o.logger.warn(`tufup: removing staged ${version}: the publisher yanked it (${catalog.archives.get(version)?.custom.tufup.yanked?.reason ?? ''})`);
+        await this.guard(`removing staged ${version}`, signal, () => removeStaged(o.stagedDir, version));
+        staged.delete(version);
+      }
+    };
+    if (yanked.length > 0) await (staging === 'held' ? remove() : this.locked('staging', signal, remove));
     return { ...o, installId: id, staged };
   }
 
@@ -158,7 +158,7 @@ export class UpdateClient {
         const session = await this.open(signal, `downloading ${info.version}`);
         // The decision again, from fresh metadata: `info` may come from the app (kept, or built), and a
         // version may have been yanked or its rollout paused since the check.
-        const input = await this.decisionInput(session.catalog, signal);
+        const input = await this.decisionInput(session.catalog, signal, 'held');
         const archive = session.catalog.archives.get(info.version);
         const decision = archive === undefined ? undefined : decide(session.catalog, input, archive);
         if (archive === undefined || decision === undefined) throw new UpdateError('NO_UPDATE', this.notOffered(session.catalog, input, info.version));
@@ -479,13 +479,34 @@ export class UpdateClient {
     useLinearTargetsCodec();
     const operation = new Operation(signal);
     const fetcher = new ResumableFetcher({ ...o, partialDir: o.downloadDir }, operation);
-    const updater = await this.guard(what, signal, async () => {
-      const u = new Updater({ metadataDir: o.metadataDir, metadataBaseUrl: o.metadataUrl, targetDir: o.targetsDir, targetBaseUrl: o.targetsUrl, fetcher });
-      await u.refresh();
-      return u;
-    }, operation);
+    const updater = await this.refreshFromMirrors(operation, fetcher, signal, what);
     const catalog = await this.guard(what, signal, () => readCatalog(updater, o), operation);
     return { updater, operation, catalog };
+  }
+
+  /**
+   * tuf-js's refresh, once per mirror at most: each request already fails over between mirrors when one
+   * cannot deliver, but a mirror that delivers metadata tuf-js refuses (stale: a rollback; or tampered)
+   * fails the whole refresh, which then starts again from the next mirror. tuf-js keeps only what it
+   * verified, so the refused metadata changes nothing; whatever mirror serves it, the client ends with
+   * metadata at least as new as what it had, or an error.
+   */
+  private async refreshFromMirrors(operation: Operation, fetcher: ResumableFetcher, signal: AbortSignal | undefined, what: string): Promise<Updater> {
+    const o = this.options;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.guard(what, signal, async () => {
+          const u = new Updater({ metadataDir: o.metadataDir, metadataBaseUrl: o.metadataUrl, targetDir: o.targetsDir, targetBaseUrl: o.targetsUrl, fetcher });
+          await u.refresh();
+          return u;
+        }, operation);
+      } catch (error) {
+        if (!(error instanceof UpdateError) || error.code !== 'VERIFICATION' || attempt >= o.mirrors.length) throw error;
+        // The mirror after the one that served last, which served what was refused.
+        operation.mirror = (operation.mirror + 1) % o.mirrors.length;
+        o.logger.warn(`tufup: ${error.message}; refreshing again, first from the mirror ${o.mirrors[operation.mirror]?.metadataUrl ?? ''}`);
+      }
+    }
   }
 
   /** Where a tar of `version` is kept: an intermediate of a patch chain, or the next patch base. */

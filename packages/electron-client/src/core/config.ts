@@ -19,10 +19,19 @@ export interface CoreOptions {
   currentVersion: string;
   /** The folder the running bundle was installed into; read (never written) to rebuild the patch base. */
   installDir: string;
-  /** Base URL of the repository's `metadata/` folder. */
-  metadataUrl: string;
+  /** Base URL of the repository's `metadata/` folder (the first mirror, with `targetsUrl`). */
+  metadataUrl?: string;
   /** Base URL of the repository's `targets/` folder. */
-  targetsUrl: string;
+  targetsUrl?: string;
+  /**
+   * Mirrors of the repository, tried in this order (after `metadataUrl`/`targetsUrl` when given): each
+   * request fails over to the next on network errors, 5xx answers, stalls and missing files, and a
+   * download resumes where the last mirror stopped. TUF verifies everything whoever serves it, so a
+   * mirror is trusted no more than any server.
+   */
+  mirrors?: readonly Mirror[];
+  /** Mirrors by base URL: `<url>/metadata/` and `<url>/targets/`, after `mirrors`. */
+  urls?: readonly string[];
   /** A folder the client owns: `metadata/`, `targets/` and `staged/` live here (e.g. `<userData>/updates`). */
   cacheDir: string;
   /** The trusted `root.json` shipped inside the app: its path, or its bytes. */
@@ -72,6 +81,14 @@ export interface CoreOptions {
   logger?: Logger;
 }
 
+/** One copy of the repository. */
+export interface Mirror {
+  /** Base URL of its `metadata/` folder. */
+  metadataUrl: string;
+  /** Base URL of its `targets/` folder. */
+  targetsUrl: string;
+}
+
 /** The documented defaults of {@link CoreOptions}, merged once by {@link resolveOptions}. */
 export const DEFAULTS = {
   channel: 'latest',
@@ -94,7 +111,9 @@ export const silentLogger: Logger = {
  * CoreOptions with defaults applied, inputs checked and the cache layout spelled out. Derived from
  * CoreOptions so that an option added there cannot be forgotten by {@link resolveOptions}.
  */
-export interface ResolvedOptions extends Required<Omit<CoreOptions, 'trustedRoot' | 'excludeVersions'>> {
+export interface ResolvedOptions extends Required<Omit<CoreOptions, 'trustedRoot' | 'excludeVersions' | 'mirrors' | 'urls'>> {
+  /** Every mirror, in order; never empty. `metadataUrl` and `targetsUrl` are the first one's (tuf-js asks for those). */
+  mirrors: readonly Mirror[];
   /** The trusted root's bytes, read once when CoreOptions gave a path. */
   trustedRoot: Uint8Array;
   excludeVersions: ReadonlySet<string>;
@@ -111,17 +130,37 @@ function configError(message: string, cause?: unknown): UpdateError {
   return new UpdateError('CONFIG', message, { cause });
 }
 
+/** A folder URL, normalised as tuf-js writes the URLs it asks for (so mirrors can be told apart by prefix). */
 function checkUrl(value: string, what: string): string {
   let url: URL;
   try {
-    url = new URL(value);
+    url = new URL(value.endsWith('/') ? value : `${value}/`);
   } catch (cause) {
     throw configError(`${what} "${value}" is not a URL`, cause);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw configError(`${what} "${value}" must be an http(s) URL`);
   }
-  return value.endsWith('/') ? value : `${value}/`;
+  return url.href;
+}
+
+/** The mirrors in order: `metadataUrl`/`targetsUrl`, then `mirrors`, then `urls`; each once. */
+function mirrorsOf(options: Pick<CoreOptions, 'metadataUrl' | 'targetsUrl' | 'mirrors' | 'urls'>): Mirror[] {
+  const all: Mirror[] = [];
+  if (options.metadataUrl !== undefined || options.targetsUrl !== undefined) {
+    if (options.metadataUrl === undefined || options.targetsUrl === undefined) throw configError('metadataUrl and targetsUrl go together');
+    all.push({ metadataUrl: checkUrl(options.metadataUrl, 'metadataUrl'), targetsUrl: checkUrl(options.targetsUrl, 'targetsUrl') });
+  }
+  for (const [i, m] of (options.mirrors ?? []).entries()) {
+    all.push({ metadataUrl: checkUrl(m.metadataUrl, `mirrors[${i}].metadataUrl`), targetsUrl: checkUrl(m.targetsUrl, `mirrors[${i}].targetsUrl`) });
+  }
+  for (const [i, url] of (options.urls ?? []).entries()) {
+    const base = checkUrl(url, `urls[${i}]`);
+    all.push({ metadataUrl: new URL('metadata/', base).href, targetsUrl: new URL('targets/', base).href });
+  }
+  const unique = all.filter((m, i) => all.findIndex((n) => n.metadataUrl === m.metadataUrl && n.targetsUrl === m.targetsUrl) === i);
+  if (unique.length === 0) throw configError('no repository URL: give metadataUrl and targetsUrl, mirrors or urls');
+  return unique;
 }
 
 /** Applies {@link DEFAULTS} and checks every option; throws CONFIG naming the option at fault. */
@@ -157,12 +196,16 @@ export function resolveOptions(options: CoreOptions): ResolvedOptions {
     trustedRoot = options.trustedRoot;
   }
   const cacheDir = resolve(options.cacheDir);
+  const mirrors = mirrorsOf(options);
+  const [first] = mirrors;
+  if (first === undefined) throw configError('no repository URL');
   return {
     appName,
     currentVersion,
     installDir: resolve(options.installDir),
-    metadataUrl: checkUrl(options.metadataUrl, 'metadataUrl'),
-    targetsUrl: checkUrl(options.targetsUrl, 'targetsUrl'),
+    metadataUrl: first.metadataUrl,
+    targetsUrl: first.targetsUrl,
+    mirrors,
     cacheDir,
     trustedRoot,
     platform,

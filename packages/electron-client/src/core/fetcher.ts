@@ -11,7 +11,8 @@ import { UpdateError } from './error.js';
  * What {@link ResumableFetcher} needs to know: the transfer options as the client resolved them (the
  * repository's URLs name the origins `headers` are for), and where partials go.
  */
-export type FetcherOptions = Pick<ResolvedOptions, 'fetch' | 'headers' | 'metadataUrl' | 'targetsUrl' | 'stallTimeoutMs' | 'minBytesPerSecond' | 'retries' | 'logger'> & {
+export type FetcherOptions = Pick<ResolvedOptions, 'fetch' | 'headers' | 'metadataUrl' | 'targetsUrl' | 'stallTimeoutMs' | 'minBytesPerSecond' | 'retries' | 'logger'> &
+  Partial<Pick<ResolvedOptions, 'mirrors'>> & {
   /** Where `*.partial` files of interrupted target downloads wait to be resumed. */
   partialDir: string;
 };
@@ -33,6 +34,10 @@ export interface FetchContext {
    * verification.
    */
   readonly onSettled?: ((failure: unknown) => void) | undefined;
+  /** The mirror each request tries first (an index into `mirrors`): the one that served the operation last. @default 0 */
+  readonly mirror?: number | undefined;
+  /** Mirror `index` served a request. */
+  readonly onMirror?: ((index: number) => void) | undefined;
 }
 
 const RETRY_DELAY_MS = 250;
@@ -53,14 +58,16 @@ class RefusedRequest extends UpdateError {}
  * DownloadHTTPError (its root-rotation probe stops on 403/404 of that class).
  */
 export class ResumableFetcher implements Fetcher {
-  /** The origins `options.headers` were given for: the repository's. */
+  /** The origins `options.headers` were given for: the repository's, every mirror's. */
   private readonly headerOrigins: ReadonlySet<string>;
+  private readonly mirrors: readonly { metadataUrl: string; targetsUrl: string }[];
 
   constructor(
     private readonly options: FetcherOptions,
     private readonly context: FetchContext = {},
   ) {
-    this.headerOrigins = new Set([new URL(options.metadataUrl).origin, new URL(options.targetsUrl).origin]);
+    this.mirrors = options.mirrors ?? [{ metadataUrl: options.metadataUrl, targetsUrl: options.targetsUrl }];
+    this.headerOrigins = new Set(this.mirrors.flatMap((m) => [new URL(m.metadataUrl).origin, new URL(m.targetsUrl).origin]));
   }
 
   downloadBytes(url: string, maxLength: number): Promise<Buffer> {
@@ -83,8 +90,8 @@ export class ResumableFetcher implements Fetcher {
     }
   }
 
-  private fetchBytes(url: string, maxLength: number): Promise<Buffer> {
-    return this.withRetries(url, async () => {
+  private fetchBytes(primary: string, maxLength: number): Promise<Buffer> {
+    return this.withFailover(primary, async (url) => {
       const chunks: Buffer[] = [];
       let received = 0;
       await this.get(url, 0, async (response, body) => {
@@ -104,7 +111,8 @@ export class ResumableFetcher implements Fetcher {
     await mkdir(this.options.partialDir, { recursive: true });
     let resumed = await sizeOf(partial) > 0;
     for (;;) {
-      await this.withRetries(url, () => this.fetchInto(url, partial, maxLength)).catch(async (error: unknown) => {
+      // On another mirror the same file resumes from the same partial.
+      await this.withFailover(url, (mirrorUrl) => this.fetchInto(mirrorUrl, partial, maxLength)).catch(async (error: unknown) => {
         if (error instanceof DownloadLengthMismatchError) await rm(partial, { force: true });
         throw error;
       });
@@ -235,21 +243,55 @@ export class ResumableFetcher implements Fetcher {
     }
   }
 
-  /** Runs `attempt`, again after network errors, stalls and 5xx answers, up to `retries` more times. */
-  private async withRetries<T>(url: string, attempt: () => Promise<T>): Promise<T> {
-    for (let tries = 0; ; tries++) {
-      try {
-        return await attempt();
-      } catch (error) {
-        const signal = this.context.signal;
-        if (signal?.aborted === true) throw new UpdateError('CANCELLED', `the download of ${url} was cancelled`, { cause: error });
-        if (!retryable(error) || tries >= this.options.retries) throw asNetworkError(error, url);
-        const delay = Math.min(RETRY_DELAY_MS * 2 ** tries, MAX_RETRY_DELAY_MS);
-        this.options.logger.warn(`tufup: ${describe(error)}; retrying ${url} in ${delay} ms`);
-        await sleep(delay, undefined, signal ? { signal } : {}).catch((cause: unknown) => {
-          throw new UpdateError('CANCELLED', `the download of ${url} was cancelled`, { cause });
-        });
+  /**
+   * The same file on every mirror, in the order to try them: the operation's current mirror first, then
+   * the others in their order. `url` is what tuf-js asks for, under the first mirror's base URLs.
+   */
+  private sources(url: string): { url: string; mirror: number }[] {
+    const first = this.mirrors[0];
+    if (first === undefined || this.mirrors.length === 1) return [{ url, mirror: 0 }];
+    for (const key of ['metadataUrl', 'targetsUrl'] as const) {
+      if (!url.startsWith(first[key])) continue;
+      const rest = url.slice(first[key].length);
+      const start = Math.min(Math.max(this.context.mirror ?? 0, 0), this.mirrors.length - 1);
+      return this.mirrors.map((_, i) => {
+        const mirror = (start + i) % this.mirrors.length;
+        return { url: `${this.mirrors[mirror]?.[key] ?? ''}${rest}`, mirror };
+      });
+    }
+    return [{ url, mirror: 0 }];
+  }
+
+  /**
+   * Runs `attempt` on each mirror in turn until one works, failing over on network errors, stalls, 5xx
+   * answers, and (with several mirrors) a missing file or a refused redirect; after a round of every
+   * mirror, waits and goes round again, up to `retries` more rounds. With one mirror that is: again after
+   * network errors, stalls and 5xx answers, up to `retries` more times.
+   */
+  private async withFailover<T>(url: string, attempt: (url: string) => Promise<T>): Promise<T> {
+    const sources = this.sources(url);
+    const signal = this.context.signal;
+    for (let round = 0; ; round++) {
+      let failure: unknown;
+      for (const [i, source] of sources.entries()) {
+        try {
+          const result = await attempt(source.url);
+          this.context.onMirror?.(source.mirror);
+          return result;
+        } catch (error) {
+          if (signal?.aborted === true) throw new UpdateError('CANCELLED', `the download of ${url} was cancelled`, { cause: error });
+          if (!retryable(error) && !(sources.length > 1 && elsewhere(error, source.url))) throw asNetworkError(error, source.url);
+          failure = error;
+          const next = sources[i + 1];
+          if (next !== undefined) this.options.logger.warn(`tufup: ${describe(error)}; trying ${next.url} on the next mirror`);
+        }
       }
+      if (round >= this.options.retries) throw asNetworkError(failure, sources.length > 1 ? `${url} on every mirror` : url);
+      const delay = Math.min(RETRY_DELAY_MS * 2 ** round, MAX_RETRY_DELAY_MS);
+      this.options.logger.warn(`tufup: ${describe(failure)}; retrying ${url} in ${delay} ms`);
+      await sleep(delay, undefined, signal ? { signal } : {}).catch((cause: unknown) => {
+        throw new UpdateError('CANCELLED', `the download of ${url} was cancelled`, { cause });
+      });
     }
   }
 }
@@ -323,6 +365,15 @@ async function sizeOf(path: string): Promise<number> {
 function rangeStart(response: Response): number | undefined {
   const match = /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(response.headers.get('content-range') ?? '');
   return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+/**
+ * Whether another mirror may have what this one did not: a missing file (a mirror that lags behind) or a
+ * refused redirect. Not the probe for the next root (`N.root.json`), whose 404 means there is none.
+ */
+function elsewhere(error: unknown, url: string): boolean {
+  if (error instanceof RefusedRequest) return true;
+  return error instanceof DownloadHTTPError && (error.statusCode === 404 || error.statusCode === 410) && !/\/\d+\.root\.json$/.test(new URL(url).pathname);
 }
 
 function retryable(error: unknown): boolean {

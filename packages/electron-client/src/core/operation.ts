@@ -13,6 +13,8 @@ export class Operation implements FetchContext {
    * check ends with tuf-js's 404 probe for the next root, which must not explain a later failure.
    */
   lastFailure: unknown;
+  /** The mirror requests try first: the one that served the operation last (or the next, after a refused refresh). */
+  mirror = 0;
   private readonly fileWatchers = new Set<(url: string, bytes: number) => void>();
 
   constructor(readonly signal: AbortSignal | undefined) {}
@@ -27,6 +29,10 @@ export class Operation implements FetchContext {
 
   readonly onSettled = (failure: unknown): void => {
     this.lastFailure = failure;
+  };
+
+  readonly onMirror = (index: number): void => {
+    this.mirror = index;
   };
 
   /** Calls `watcher` with the bytes on disk of each target file as it grows; the returned function stops it. */

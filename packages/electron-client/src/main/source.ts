@@ -42,7 +42,7 @@ function isPlainRoot(bytes: Uint8Array): boolean {
  * Throws CONFIG for anything missing or unreadable.
  */
 export function readUpdateSource(
-  options: Pick<UpdaterOptions, 'url' | 'metadataUrl' | 'targetsUrl' | 'appName'> & { trustedRoot: string | Uint8Array },
+  options: Pick<UpdaterOptions, 'url' | 'metadataUrl' | 'targetsUrl' | 'appName' | 'mirrors' | 'urls'> & { trustedRoot: string | Uint8Array },
   appName: () => string,
 ): UpdateSource {
   const from = typeof options.trustedRoot === 'string' ? options.trustedRoot : 'the trustedRoot bytes';
@@ -84,10 +84,12 @@ export function readUpdateSource(
     root = trust.root;
   }
 
-  const metadataUrl = options.metadataUrl ?? (url === undefined ? undefined : joinUrl(url, 'metadata'));
-  const targetsUrl = options.targetsUrl ?? (url === undefined ? undefined : joinUrl(url, 'targets'));
+  // Without a URL of its own, the first mirror the options name is the repository (the core tries the rest after it).
+  url ??= options.mirrors?.[0] === undefined ? options.urls?.[0] : undefined;
+  const metadataUrl = options.metadataUrl ?? options.mirrors?.[0]?.metadataUrl ?? (url === undefined ? undefined : joinUrl(url, 'metadata'));
+  const targetsUrl = options.targetsUrl ?? options.mirrors?.[0]?.targetsUrl ?? (url === undefined ? undefined : joinUrl(url, 'targets'));
   if (metadataUrl === undefined || targetsUrl === undefined) {
-    throw new UpdateError('CONFIG', `no repository URL: set the url option, or record one in the trust file (tufup-repo trust --url URL); ${from} has none`);
+    throw new UpdateError('CONFIG', `no repository URL: set the url (or urls, mirrors) option, or record one in the trust file (tufup-repo trust --url URL); ${from} has none`);
   }
   return { appName: name, metadataUrl, targetsUrl, trustedRoot: root, from };
 }
