@@ -66,7 +66,7 @@ describe('a version’s entry list target', () => {
   });
 
   it('only rebuilds the tar it was signed for: a list that reads other files still fails the signed digest', async () => {
-    const { work, entries, tar, install } = await published();
+    const { work, entries, install } = await published();
     await writeFixtureBundle(join(work, 'v2'));
     const v2 = await createArchive(join(work, 'v2'), join(work, 'v2.tar.gz'), join(work, 'v2.tar'));
     const patchPath = join(work, 'v2.patch');
