@@ -19,6 +19,7 @@ export { scanBundle, tarSize, tarChunks, tarToBuffer, digestTarOf, writeTar, wri
 export { listTar } from './list.js';
 export { ENTRY_LIST_SCHEMA, serializeEntryList, parseEntryList } from './entries.js';
 export { ONE_FILE_ENTRY } from './one-file.js';
+export { acquireLock, processAlive, processStarted, holderAlive, type LockHolder, type LockLogger, type LockOptions } from './lock.js';
 export { syncFolder, makeFolder, syncMadeFolders, type MadeFolders } from './durable.js';
 export { extractTar, type ExtractOptions } from './extract.js';
 export { createArchive, gzipFile, gunzipFile, gunzipToBuffer, extractArchive, type ArchiveInfo } from './archive.js';

@@ -60,7 +60,7 @@ describe('the entry list target of each version', () => {
     custom?.(tufupOf(entry));
     targets[path] = { ...entry, length: bytes.length, hashes: { sha256 } };
     const signers = await signersFor({ keysDir }, state, ['targets', 'snapshot', 'timestamp'], 'test');
-    await withTransaction(repoDir, async (tx) => {
+    await withTransaction({ repoDir }, async (tx) => {
       await tx.put(`targets/${path.replace('/', `/${sha256}.`)}`, bytes);
       await stageMetadata(tx, state, { targets: Targets.fromJSON({ ...json, targets }) }, signers);
     });
@@ -170,7 +170,7 @@ describe('the entry list target of each version', () => {
     const json = state.targets.signed.toJSON();
     const targets = Object.fromEntries(Object.entries(json.targets as Record<string, TargetJson>).filter(([p]) => !p.endsWith('.entries')));
     const signers = await signersFor({ keysDir }, state, ['targets', 'snapshot', 'timestamp'], 'test');
-    await withTransaction(repoDir, (tx) => stageMetadata(tx, state, { targets: Targets.fromJSON({ ...json, targets }) }, signers));
+    await withTransaction({ repoDir }, (tx) => stageMetadata(tx, state, { targets: Targets.fromJSON({ ...json, targets }) }, signers));
     expect(await verifyRepository({ repoDir })).toMatchObject({ targets: 3, entryListsChecked: 0 });
     const v3 = await add('1.2.0');
     expect(v3.patch?.base).toBe('1.1.0');
