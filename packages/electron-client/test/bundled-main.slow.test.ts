@@ -8,7 +8,7 @@ import { initRepository } from '@tufup/repo-tools';
 import { LoopbackServer, readTree, waitFor } from '@tufup/testkit';
 import { bundleMain, installApp, launchApp, publishApp, readmeBlock, readReport, ROOT, stderrOf, trustFileFor, writeApp, type MainBuild, type ReportLine } from '@tufup/testkit/electron-app';
 
-// The README's quick start, as an app ships it: its main file bundled by esbuild or Vite (ESM or CommonJS,
+// The README's quick start, as an app ships it: its main file bundled by esbuild, Vite or webpack (ESM or CommonJS,
 // the client bundled in or kept external), packaged with the repository's tufup.json, run on a stand-in
 // Electron (@tufup/testkit's electron-module.ts). The whole update runs for real: check, download by patch
 // in the worker the package carries, the click on "Restart to update", quit, the installer swapping the
@@ -28,6 +28,8 @@ const SCENARIOS: Scenario[] = [
   { name: 'CommonJS main bundled by esbuild as CommonJS, the client bundled in', sourceFormat: 'cjs', format: 'cjs', packageBundled: true },
   { name: 'ESM main built by Vite as CommonJS (Forge Vite template, electron-vite), the client bundled in', sourceFormat: 'esm', format: 'cjs', packageBundled: true, bundler: 'vite' },
   { name: 'ESM main built by Vite as ESM, the client external', sourceFormat: 'esm', format: 'esm', packageBundled: false, bundler: 'vite' },
+  { name: 'ESM main built by webpack as CommonJS (Forge webpack template), the client bundled in', sourceFormat: 'esm', format: 'cjs', packageBundled: true, bundler: 'webpack' },
+  { name: 'CommonJS main built by webpack as CommonJS, the client external (require)', sourceFormat: 'cjs', format: 'cjs', packageBundled: false, bundler: 'webpack' },
 ];
 
 describe('the README quick start in an app with a bundled main process', () => {

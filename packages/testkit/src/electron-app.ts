@@ -22,8 +22,8 @@ export interface MainBuild {
   entry?: string;
   /** Specifiers the bundler replaces (esbuild `alias`): e.g. a changed import line. */
   alias?: Record<string, string>;
-  /** esbuild (the default), or Vite (what Forge's Vite template and electron-vite build with). */
-  bundler?: 'esbuild' | 'vite';
+  /** esbuild (the default), Vite (what Forge's Vite template and electron-vite build with) or webpack (Forge's webpack template). */
+  bundler?: 'esbuild' | 'vite' | 'webpack';
   sourceFormat: 'esm' | 'cjs';
   /** What the bundler writes: ESM (`main.mjs`) or CommonJS (`main.cjs`). */
   format: 'esm' | 'cjs';
@@ -62,7 +62,37 @@ async function viteBundle(main: MainBuild, entry: string, workDir: string): Prom
   return { file, text: await readFile(join(outDir, written), 'utf8') };
 }
 
-/** Bundles a main file the way an app's build does (esbuild or Vite, `electron` external); returns its text and file name. */
+/**
+ * Bundles the main file with webpack as Electron Forge's webpack template does (@electron-forge/plugin-webpack:
+ * `target: 'electron-main'`, so `electron` and Node's built-ins stay external; a `commonjs2` library;
+ * production mode, so minified by terser), the client bundled in or left to node_modules as a `require`.
+ * webpack writes CommonJS only here, as the template does.
+ */
+async function webpackBundle(main: MainBuild, entry: string, workDir: string): Promise<{ file: string; text: string }> {
+  if (main.format !== 'cjs') throw new Error('the webpack build writes CommonJS, as Forge\'s webpack template does');
+  const { webpack } = await import('webpack');
+  const outDir = join(workDir, 'webpack-out');
+  const stats = await new Promise<import('webpack').Stats | undefined>((resolve, reject) => {
+    webpack(
+      {
+        mode: 'production',
+        target: 'electron-main',
+        entry,
+        context: workDir,
+        output: { path: outDir, filename: 'main.cjs', library: { type: 'commonjs2' } },
+        externals: main.packageBundled ? [] : [/^@tufup\/electron-client(\/.*)?$/],
+        externalsType: 'commonjs',
+        resolve: { modules: [join(ROOT, 'node_modules'), 'node_modules'] },
+        infrastructureLogging: { level: 'error' },
+      },
+      (error, result) => (error ? reject(error) : resolve(result)),
+    );
+  });
+  if (stats?.hasErrors() === true) throw new Error(`webpack failed: ${stats.toString('errors-only')}`);
+  return { file: 'main.cjs', text: await readFile(join(outDir, 'main.cjs'), 'utf8') };
+}
+
+/** Bundles a main file the way an app's build does (esbuild, Vite or webpack, `electron` external); returns its text and file name. */
 export async function bundleMain(main: MainBuild, workDir: string): Promise<{ file: string; text: string }> {
   let entry = main.entry;
   if (entry === undefined) {
@@ -70,6 +100,7 @@ export async function bundleMain(main: MainBuild, workDir: string): Promise<{ fi
     await writeFile(entry, main.source);
   }
   if (main.bundler === 'vite') return viteBundle(main, entry, workDir);
+  if (main.bundler === 'webpack') return webpackBundle(main, entry, workDir);
   const result = await build({
     entryPoints: [entry],
     ...(main.alias === undefined ? {} : { alias: main.alias }),

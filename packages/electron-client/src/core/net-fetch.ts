@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 
 /** What is used of Electron's `net` (main or utility process): `net.request`, on Chromium's network stack. */
 export interface NetRequester {
@@ -66,7 +66,7 @@ export function netRequestFetch(net: NetRequester): typeof globalThis.fetch {
         const headers = new Headers();
         for (const [name, value] of Object.entries(response.headers)) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
         response.once('close', settle);
-        const stream = [204, 205, 304].includes(response.statusCode) ? null : (Readable.toWeb(response) as ReadableStream<Uint8Array>);
+        const stream = [204, 205, 304].includes(response.statusCode) ? null : bodyStream(response);
         resolve(new Response(stream, { status: response.statusCode, statusText: response.statusMessage, headers }));
       });
       request.on('error', (error) => {
@@ -75,4 +75,66 @@ export function netRequestFetch(net: NetRequester): typeof globalThis.fetch {
       });
       request.end();
     });
+}
+
+/** How much of a body may wait, received but not yet read, before the connection is paused. */
+const QUEUE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The body of `message` as a web stream that hands over every byte received before a failure, and only
+ * then the failure. (`Readable.toWeb` errors the stream at once, which drops the chunks queued and not
+ * yet read: a download cut while the reader was busy writing to disk kept less than it had received, and
+ * under load often nothing, so its retry started again from byte 0 instead of resuming.)
+ */
+function bodyStream(message: Readable): ReadableStream<Uint8Array> {
+  const queue: Buffer[] = [];
+  let queued = 0;
+  let ended = false;
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    wake?.();
+    wake = undefined;
+  };
+  message.on('data', (chunk: Buffer) => {
+    queue.push(chunk);
+    queued += chunk.length;
+    if (queued >= QUEUE_BYTES) message.pause();
+    notify();
+  });
+  message.once('end', () => {
+    ended = true;
+    notify();
+  });
+  message.once('error', (error: Error) => {
+    failure = error;
+    notify();
+  });
+  message.once('close', () => {
+    // Closed without 'end' or 'error' (an aborted response): a body that stopped short is a failure.
+    if (!ended) failure ??= new Error('the connection closed before the body ended');
+    notify();
+  });
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        while (queue.length === 0 && !ended && failure === undefined) await new Promise<void>((resolve) => (wake = resolve));
+        const chunk = queue.shift();
+        if (chunk !== undefined) {
+          queued -= chunk.length;
+          if (queued < QUEUE_BYTES && message.isPaused()) message.resume();
+          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+        } else if (failure !== undefined) {
+          controller.error(failure);
+        } else {
+          controller.close();
+        }
+      },
+      cancel(reason) {
+        message.destroy(reason instanceof Error ? reason : undefined);
+      },
+    },
+    // Nothing is pulled ahead into the web stream's own queue, which an error would empty.
+    { highWaterMark: 0 },
+  );
 }
