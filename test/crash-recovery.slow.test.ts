@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findStagedUpdate, UpdateClient, type CoreOptions, type Progress, type StagedUpdate } from '@tufup/electron-client/core';
 import { healthMarkerPath, readFailedVersions, recoverInterruptedInstall, writeHealthMarker, type RecoveryAction } from '@tufup/electron-client/install';
+import { seededRandom } from '@tufup/testkit';
 import { BUILD, readTree, Repo, runApp, type Tree } from './helpers/fixture.js';
 import { installerResult, installerStoppedAt, killGroup, runInstaller, startScript, swapModeHere, waitFor, type InstallRequest, type InstallStep, type SwapMode } from './helpers/installer.js';
 import type { RunnerMessage, RunnerRequest } from './helpers/runner.js';
@@ -19,17 +20,6 @@ const SEED = Number(process.env.TUFUP_CRASH_SEED ?? Math.floor(Math.random() * 2
 const KILLS = Math.max(1, Number(process.env.TUFUP_CRASH_KILLS ?? 12));
 const randomKills = new Summary(`Crash recovery: install.sh SIGKILLed at random moments, then the next launch (seed ${SEED}, ${KILLS} kills per swap mode; repeat with TUFUP_CRASH_SEED=${SEED})`);
 
-/** A small seeded generator (mulberry32): the same seed gives the same kill times. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 const RUNNER = fileURLToPath(new URL('./helpers/runner.ts', import.meta.url));
 
 // Whether install.sh swaps with one atomic exchange here decides which cases can hold; the fallback is
@@ -359,7 +349,7 @@ describe('crash recovery', () => {
     });
 
     describe('at random moments over the whole run', () => {
-      const random = seeded(SEED);
+      const random = seededRandom(SEED);
 
       for (const mode of ['exchange', 'renames'] as const) {
         it.skipIf(mode === 'exchange' && HERE !== 'exchange')(

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findStagedUpdate, UpdateClient, UpdateError } from '@tufup/electron-client/core';
-import { rejectionOf, waitFor } from '@tufup/testkit';
+import { rejectionOf, seededRandom, waitFor } from '@tufup/testkit';
 import { readTree, Repo, type Tree } from './helpers/fixture.js';
 import type { RunnerMessage, RunnerRequest } from './helpers/runner.js';
 import { Summary } from './helpers/summary.js';
@@ -20,18 +20,6 @@ const SEED = Number(process.env.TUFUP_RACE_SEED ?? Math.floor(Math.random() * 2 
 const ROUNDS = Math.max(1, Number(process.env.TUFUP_RACE_ROUNDS ?? 16));
 const summary = new Summary(`Two app instances updating through one cache folder at once (seed ${SEED}, ${ROUNDS} rounds; repeat with TUFUP_RACE_SEED=${SEED})`);
 const RUNNER = fileURLToPath(new URL('./helpers/runner.ts', import.meta.url));
-
-/** mulberry32: the same seed gives the same rounds. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 function start(request: RunnerRequest): ChildProcess {
   return fork(RUNNER, [JSON.stringify(request)], { execPath: process.execPath, execArgv: ['--no-warnings'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -70,7 +58,7 @@ describe('two app instances on one cache folder', () => {
   });
 
   it(`never fail each other: each round both stage the update or one answers BUSY, never DISK (${ROUNDS} rounds)`, async () => {
-    const random = seeded(SEED);
+    const random = seededRandom(SEED);
     const installs = { '1.0.0': await repo.install('1.0.0'), '1.1.0': await repo.install('1.1.0') };
     const cacheDir = await repo.folder('shared-cache');
     const failures: string[] = [];

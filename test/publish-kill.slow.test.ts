@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addBundle, publishRepository, rotateKey, type S3Options } from '@tufup/repo-tools';
 import { UpdateClient } from '@tufup/electron-client/core';
-import { LoopbackServer } from '@tufup/testkit';
+import { LoopbackServer, seededRandom } from '@tufup/testkit';
 import { startS3, type LocalS3 } from '../packages/repo-tools/test/helpers/s3.js';
 import { ARCH, PLATFORM, Repo, writeBundle } from './helpers/fixture.js';
 import { Summary } from './helpers/summary.js';
@@ -23,18 +23,6 @@ const NODE = join(ROOT, 'node_modules/.bin/node');
 const CLI = join(ROOT, 'packages/repo-tools/bin/tufup-repo.js');
 const SEED = Number(process.env.TUFUP_KILL_SEED ?? 20261126);
 const TRIALS = 8;
-
-/** mulberry32: a small seeded PRNG, so a run's kill moments can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** When to kill: after the n-th "uploaded" progress line plus a delay, or a delay after the start. */
 type Moment = { afterLine: number; delayMs: number } | { afterStartMs: number };
@@ -150,7 +138,7 @@ describe('a publish killed at any moment', () => {
 
   for (const [d, destination] of destinations.entries()) {
     it(`to ${destination.name}: clients stay on 1.0.0 or get 1.1.0, never an error; a re-run completes it`, async () => {
-      const random = prng(SEED + d);
+      const random = seededRandom(SEED + d);
       const outcomes: string[] = [];
       for (let i = 0; i < TRIALS; i++) {
         const dest = await destination.make(i);

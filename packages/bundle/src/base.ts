@@ -12,3 +12,4 @@ export * from './hash.js';
 export * from './tar.js';
 export * from './metadata.js';
 export * from './trust.js';
+export * from './lock.js';

@@ -31,6 +31,8 @@ export type BundleErrorCode =
   | 'PATCH_BASE_MISMATCH'
   | 'PATCH_CORRUPT'
   | 'TOO_LARGE'
+  | 'BUSY'
+  | 'CANCELLED'
   | IoErrorCode;
 
 // The name is spelled out, not taken from the constructor, because bundlers rename classes.

@@ -17,6 +17,7 @@ export { Hasher, DigestStream, digestFile, digestBuffer, sameDigest, type Digest
 export { scanBundle, tarSize, tarChunks, tarToBuffer, digestTarOf, writeTar, writeFileAtomic, type TarEntry, type TarEntryType } from './tar.js';
 export { listTar } from './list.js';
 export { ONE_FILE_ENTRY } from './one-file.js';
+export { acquireLock, processAlive, processStarted, holderAlive, type LockHolder, type LockLogger, type LockOptions } from './lock.js';
 export { syncFolder, makeFolder, syncMadeFolders, type MadeFolders } from './durable.js';
 export { extractTar, type ExtractOptions } from './extract.js';
 export { createArchive, gzipFile, gunzipFile, gunzipToBuffer, extractArchive, type ArchiveInfo } from './archive.js';

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { appendFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +5,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { digestTarOf, scanBundle } from '@tufup/bundle';
 import { findStagedUpdate, type StagedUpdate } from '@tufup/electron-client/core';
 import { writeBundle } from '@tufup/testkit';
-import { processAlive } from '../src/core/stage.js';
 
 describe('findStagedUpdate', () => {
   let cacheDir: string;
@@ -116,21 +114,5 @@ describe('findStagedUpdate', () => {
     await writeFile(join(staged(), '1.1.0.json'), spoil(record));
     expect(await findStagedUpdate(cacheDir, '1.0.0')).toBeUndefined();
     expect(await readdir(staged())).toEqual([]);
-  });
-});
-
-describe('processAlive: whose staging or extraction is still under way', () => {
-  const exited = spawnSync('true').pid;
-
-  it.each<[string, number, boolean]>([
-    ['this process', process.pid, true],
-    ['pid 1 (running, maybe as another user: EPERM counts as alive)', 1, true],
-    ['a process that has exited', exited, false],
-    ['0 (not a process: kill(0) would mean the whole group)', 0, false],
-    ['a negative number', -1, false],
-    ['not a number (a marker name that did not parse)', Number.NaN, false],
-    ['a fraction', 1.5, false],
-  ])('%s', (_what, pid, alive) => {
-    expect(processAlive(pid)).toBe(alive);
   });
 });

@@ -263,7 +263,7 @@ export async function publishRootCeremony(options: CeremonyPublishOptions): Prom
   const pending = ceremonyFileOf(options.repoDir);
   const pendingNow = await readCeremony(pending).catch(() => undefined);
   if (pendingNow !== undefined && fingerprintOf(pendingNow.root.signed) === fingerprint) done.add(CEREMONY_FILE);
-  const metadata = await withTransaction(options.repoDir, async (tx) => {
+  const metadata = await withTransaction(options, async (tx) => {
     const versions = await stageMetadata(
       tx,
       state,

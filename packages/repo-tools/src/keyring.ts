@@ -95,7 +95,7 @@ async function changeRole(options: KeyCommandOptions, why: string, edit: (state:
   const added: KeyInfo[] = [];
   let metadata: MetadataVersions;
   try {
-    metadata = await withTransaction(options.repoDir, async (tx) => {
+    metadata = await withTransaction(options, async (tx) => {
       const result = await stageMetadata(
         tx,
         state,

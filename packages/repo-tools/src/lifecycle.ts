@@ -140,7 +140,7 @@ async function editReleases(options: ReleaseSelector, why: string, edit: (tufup:
   }
   const signers = await signersFor(options, state, ['targets', 'snapshot', 'timestamp'], why);
   const targets = Targets.fromJSON({ ...json, targets: entries });
-  const metadata = await withTransaction(options.repoDir, (tx) =>
+  const metadata = await withTransaction(options, (tx) =>
     stageMetadata(tx, state, { targets, ...(options.now === undefined ? {} : { now: options.now }) }, signers),
   );
   const after = await loadRepository(options.repoDir);

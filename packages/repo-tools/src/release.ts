@@ -202,7 +202,7 @@ export async function addRelease(options: AddReleaseOptions): Promise<AddResult[
   });
   const signers = await signersFor(options, state, ['targets', 'snapshot', 'timestamp'], `adding ${name} ${version}`);
 
-  return withTransaction(options.repoDir, async (tx) => {
+  return withTransaction(options, async (tx) => {
     const targetsJson = state.targets.signed.toJSON();
     const entries = { ...(targetsJson.targets as JSONObject) };
     const staged: Omit<AddResult, 'metadata'>[] = [];
@@ -399,7 +399,7 @@ async function dropReleases(options: RepoOptions, state: RepoState, drop: readon
   const dropped = new Set(drop.flatMap((r) => [r.archive?.path, r.patch?.path]));
   const entries = Object.fromEntries(Object.entries(json.targets as JSONObject).filter(([path]) => !dropped.has(path)));
   const removed: RemoveResult['removed'] = [];
-  return withTransaction(options.repoDir, async (tx) => {
+  return withTransaction(options, async (tx) => {
     for (const release of drop) {
       const files: string[] = [];
       for (const entry of [release.archive, release.patch]) {

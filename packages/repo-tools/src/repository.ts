@@ -129,7 +129,7 @@ export async function initRepository(options: InitOptions): Promise<InitResult> 
   };
   const written: KeyInfo[] = [];
   try {
-    return await withTransaction(repoDir, async (tx) => {
+    return await withTransaction({ repoDir, logger: options.logger }, async (tx) => {
       await tx.put(CONFIG_FILE, serializeConfig(config));
       const metadata = await stageMetadata(tx, state, { root, targets: new Targets(zero), now }, signers);
       for (const role of ROLES) {
@@ -182,7 +182,7 @@ export async function signRepository(options: SignOptions): Promise<SignResult> 
   if (options.expiresInDays !== undefined) for (const role of options.roles ?? ['timestamp']) expiryDays[role] = options.expiresInDays;
   const now = options.now ?? new Date();
   const root = roles.has('root') ? nextRoot(state, expiresIn(expiryDays.root ?? state.config.expiryDays.root, now)) : undefined;
-  const metadata = await withTransaction(options.repoDir, (tx) =>
+  const metadata = await withTransaction(options, (tx) =>
     stageMetadata(
       tx,
       state,

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { link, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { Metadata, type Root, type Snapshot, type Targets, type Timestamp } from '@tufjs/models';
-import { errnoOf, messageOf, serializeTrustFile, syncFolder, TRUST_FILE, useLinearTargetsCodec } from '@tufup/bundle';
-import { CONFIG_FILE, METADATA_DIR, readConfig, serializeConfig, type RepoConfig, type RoleName } from './config.js';
+import { acquireLock, BundleError, messageOf, serializeTrustFile, TRUST_FILE, useLinearTargetsCodec } from '@tufup/bundle';
+import { CONFIG_FILE, METADATA_DIR, readConfig, serializeConfig, type Logger, type RepoConfig, type RoleName } from './config.js';
+import { dropJournal, makeFolders, missingFolders, moveIn, recoverInterrupted, rollBack, rollForward, scratchPrefix, writeJournal, type CommitJournal, type JournalEntry } from './journal.js';
 import { fromBundleError, ioError, RepoError } from './error.js';
 import { metadataFileName, metaFileOf, nextVersion, parseMetadata, serializeMetadata, signMetadata, expiresIn, type AnySigned } from './metadata.js';
 import type { Signer } from './signer.js';
@@ -50,7 +51,8 @@ export async function loadRepository(repoDir: string): Promise<RepoState> {
   if (!versioned.equals(rootBytes)) {
     throw new RepoError('METADATA_CORRUPT', `root.json differs from ${metadataFileName('root', root.signed.version)}`);
   }
-  const timestamp = parseMetadata('timestamp', await readMetadataFile(repoDir, 'timestamp.json'), 'timestamp.json');
+  const timestampBytes = await readMetadataFile(repoDir, 'timestamp.json');
+  const timestamp = parseMetadata('timestamp', timestampBytes, 'timestamp.json');
   checkSigned(root, 'timestamp', timestamp, 'timestamp.json');
   const snapshotName = metadataFileName('snapshot', timestamp.signed.snapshotMeta.version);
   const snapshotBytes = await readMetadataFile(repoDir, snapshotName);
@@ -64,7 +66,26 @@ export async function loadRepository(repoDir: string): Promise<RepoState> {
   verifyMetaFile(targetsMeta, targetsBytes, targetsName);
   const targets = parseMetadata('targets', targetsBytes, targetsName);
   checkSigned(root, 'targets', targets, targetsName);
-  return { repoDir, config, root, targets, snapshot, timestamp };
+  const state: RepoState = { repoDir, config, root, targets, snapshot, timestamp };
+  readFrom.set(state, { root: rootBytes, timestamp: timestampBytes });
+  return state;
+}
+
+/**
+ * The root.json and timestamp.json each loaded state was read from (together they pin every other file).
+ * Commands load the repository before they take its lock, so a change is staged only after checking,
+ * holding the lock, that no other command committed in between (its change would be lost) and that no
+ * half-done commit of a killed command was undone under the state.
+ */
+const readFrom = new WeakMap<RepoState, { root: Buffer; timestamp: Buffer }>();
+
+async function checkCurrent(state: RepoState): Promise<void> {
+  const seen = readFrom.get(state);
+  if (seen === undefined) return;
+  const [root, timestamp] = await Promise.all([readMetadataFile(state.repoDir, 'root.json'), readMetadataFile(state.repoDir, 'timestamp.json')]);
+  if (!root.equals(seen.root) || !timestamp.equals(seen.timestamp)) {
+    throw new RepoError('REPO_BUSY', `${state.repoDir} changed while this command was working on it (another tufup-repo command committed first); nothing was written: run it again`);
+  }
 }
 
 function verifyMetaFile(meta: { verify(data: Buffer): void }, bytes: Buffer, name: string): void {
@@ -79,53 +100,52 @@ function verifyMetaFile(meta: { verify(data: Buffer): void }, bytes: Buffer, nam
  * All changes of one command, staged in a temporary folder next to the repository (same volume, so
  * moving them in is a rename) and moved in by {@link Transaction.commit}: targets first, then
  * versioned metadata, root.json, the config and the trust file, timestamp.json last, then deletions. A failure before
- * or during the commit leaves the repository as it was. Durable in that order: each file is fsynced before
- * its rename and its folder after it, before the next file moves, so after a power cut timestamp.json
- * never names metadata or targets that did not reach the disk.
+ * or during the commit leaves the repository as it was; so does a command killed in the middle of its
+ * commit, once the next command has read the commit journal it left (src/journal.ts). Durable in that
+ * order: each file is fsynced before its rename and its folder after it, before the next file moves, so
+ * after a power cut timestamp.json never names metadata or targets that did not reach the disk.
  */
 export class Transaction {
   private readonly staged = new Map<string, string>();
   private readonly deletions = new Set<string>();
   private counter = 0;
+  /** Set when a failed commit could not be undone either: the scratch folder keeps its journal for the next command. */
+  private unfinished = false;
 
   private constructor(
     readonly repoDir: string,
     /** Scratch space for the command, removed by dispose(). */
     readonly tmpDir: string,
-    private readonly lockPath: string,
+    private readonly release: () => Promise<void>,
   ) {}
 
-  /** Takes the repository's lock (REPO_BUSY when another command holds it) and makes the scratch folder. */
-  static async begin(repoDir: string): Promise<Transaction> {
+  /**
+   * Takes the repository's lock and makes the scratch folder. REPO_BUSY when another command holds the
+   * lock; a lock left by a command that died on this machine is broken (with a warning), and what that
+   * command left half done is undone first (see src/journal.ts).
+   */
+  static async begin(target: TransactionTarget): Promise<Transaction> {
+    const { repoDir, logger } = target;
     const dir = resolve(repoDir);
     const parent = dirname(dir);
     const lockPath = join(parent, `.${basename(dir)}.tufup-lock`);
+    let release: () => Promise<void>;
     try {
       await mkdir(parent, { recursive: true });
-      const handle = await open(lockPath, 'wx');
-      try {
-        await handle.writeFile(`${process.pid}\n`);
-        await handle.close();
-      } catch (cause) {
-        // The lock is ours but unusable (a full disk): left behind, it would make every later command REPO_BUSY.
-        await handle.close().catch(() => undefined);
-        await rm(lockPath, { force: true }).catch(() => undefined);
-        throw ioError(`could not lock ${repoDir}`, cause);
-      }
+      release = await acquireLock(lockPath, { what: `the repository ${repoDir}`, holderIs: 'another tufup-repo command', logger });
     } catch (cause) {
-      if (errnoOf(cause) === 'EEXIST') {
-        throw new RepoError('REPO_BUSY', `another tufup-repo command is working on ${repoDir} (lock ${lockPath}); delete the lock if none is`, { cause });
-      }
+      if (cause instanceof BundleError && cause.code === 'BUSY') throw new RepoError('REPO_BUSY', cause.message, { cause });
       throw ioError(`could not lock ${repoDir}`, cause);
     }
-    const tmpDir = join(parent, `.${basename(dir)}.tufup-tmp-${randomBytes(6).toString('hex')}`);
+    const tmpDir = join(parent, `${scratchPrefix(dir)}${randomBytes(6).toString('hex')}`);
     try {
+      await recoverInterrupted(dir, logger);
       await mkdir(join(tmpDir, 'files'), { recursive: true });
     } catch (cause) {
-      await rm(lockPath, { force: true });
+      await release().catch(() => undefined);
       throw ioError(`could not make a temporary folder next to ${repoDir}`, cause);
     }
-    return new Transaction(dir, tmpDir, lockPath);
+    return new Transaction(dir, tmpDir, release);
   }
 
   /** A fresh scratch path for a file the command builds before deciding where it goes. */
@@ -170,61 +190,60 @@ export class Transaction {
       return 1;
     };
     const order = [...this.staged.keys()].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-    const done: { dest: string; backup?: string }[] = [];
-    const createdDirs: string[] = [];
+    let journal: CommitJournal;
     try {
-      for (const rel of order) {
-        const dest = join(this.repoDir, ...rel.split('/'));
-        await this.mkdirs(dirname(dest), createdDirs);
-        let backup: string | undefined;
+      const entries: JournalEntry[] = [];
+      for (const path of order) {
+        const dest = join(this.repoDir, ...path.split('/'));
+        const entry: JournalEntry = { path, scratch: relative(this.tmpDir, this.staged.get(path) ?? '') };
         if (await exists(dest)) {
-          backup = this.scratch(`backup-${basename(rel)}`);
+          // The file it replaces stays reachable until the commit is complete, to be put back if it is not.
+          const backup = this.scratch(`backup-${basename(path)}`);
           await link(dest, backup);
+          entry.backup = relative(this.tmpDir, backup);
         }
-        await rename(this.staged.get(rel) ?? '', dest);
-        done.push(backup === undefined ? { dest } : { dest, backup });
-        await this.syncFolders(dirname(dest), createdDirs);
+        entries.push(entry);
       }
+      journal = { entries, folders: await missingFolders(this.repoDir, order), deletions: [...this.deletions] };
+      await writeJournal(this.tmpDir, journal);
     } catch (cause) {
-      for (const { dest, backup } of done.reverse()) {
-        if (backup === undefined) await rm(dest, { force: true });
-        else await rename(backup, dest);
-        await syncFolder(dirname(dest)).catch(() => undefined);
+      throw ioError(`could not update ${this.repoDir} (it was left as it was)`, cause);
+    }
+    try {
+      await makeFolders(this.repoDir, journal);
+      for (const entry of journal.entries) await moveIn(this.repoDir, this.tmpDir, entry);
+    } catch (cause) {
+      try {
+        await rollBack(this.repoDir, this.tmpDir, journal);
+        await dropJournal(this.tmpDir);
+      } catch {
+        this.unfinished = true;
+        throw ioError(`could not update ${this.repoDir}, nor undo the part done: the next tufup-repo command on it will`, cause);
       }
-      for (const dir of createdDirs.reverse()) await rmdir(dir).catch(() => undefined);
       throw ioError(`could not update ${this.repoDir} (it was left as it was)`, cause);
     }
     // The new metadata no longer names these files, so from here on a failure only leaves litter.
-    for (const rel of this.deletions) await rm(join(this.repoDir, ...rel.split('/')), { force: true });
-  }
-
-  /**
-   * Makes the name just renamed into `dir` durable, and the names of the folders this commit created on the
-   * way to it (each new folder's entry lives in its parent), before the next file moves.
-   */
-  private async syncFolders(dir: string, created: readonly string[]): Promise<void> {
-    await syncFolder(dir);
-    for (let at = dir; created.includes(at); at = dirname(at)) await syncFolder(dirname(at));
-  }
-
-  private async mkdirs(dir: string, created: string[]): Promise<void> {
-    if (await exists(dir)) return;
-    await this.mkdirs(dirname(dir), created);
-    await mkdir(dir);
-    created.push(dir);
+    await rollForward(this.repoDir, journal);
+    await dropJournal(this.tmpDir).catch(() => undefined);
   }
 
   /** Removes scratch space and the lock; call in `finally`. */
   async dispose(): Promise<void> {
     try {
-      await rm(this.tmpDir, { recursive: true, force: true });
+      if (!this.unfinished) await rm(this.tmpDir, { recursive: true, force: true });
     } catch (cause) {
       throw ioError(`could not remove ${this.tmpDir}`, cause);
     } finally {
       // Also when the scratch space stays: a lock left behind would make every later command REPO_BUSY.
-      await rm(this.lockPath, { force: true }).catch(() => undefined);
+      await this.release().catch(() => undefined);
     }
   }
+}
+
+/** The repository a transaction works on, and where it says what it recovered. */
+export interface TransactionTarget {
+  repoDir: string;
+  logger?: Logger | undefined;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -237,8 +256,8 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Runs `work` inside a transaction and commits it; on any error nothing in the repository changes. */
-export async function withTransaction<T>(repoDir: string, work: (tx: Transaction) => Promise<T>): Promise<T> {
-  const tx = await Transaction.begin(repoDir);
+export async function withTransaction<T>(target: TransactionTarget, work: (tx: Transaction) => Promise<T>): Promise<T> {
+  const tx = await Transaction.begin(target);
   let result: T;
   try {
     result = await work(tx);
@@ -283,6 +302,7 @@ export interface MetadataVersions {
  * with the next version and a fresh expiry; a new root as `N.root.json` and `root.json`.
  */
 export async function stageMetadata(tx: Transaction, state: RepoState, change: MetadataChange, signers: RoleSigners): Promise<MetadataVersions> {
+  await checkCurrent(state);
   const days = { ...state.config.expiryDays, ...change.expiryDays };
   const now = change.now ?? new Date();
   const need = (role: RoleName): readonly Signer[] => {

@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Targets } from '@tufjs/models';
@@ -21,6 +23,7 @@ import {
   verifyRepository,
   type Signer,
 } from '../src/index.js';
+import { rejectionOf } from '@tufup/testkit';
 import { listFiles, tempRepo, treeHash } from './helpers/fixtures.js';
 
 async function smallBundle(dir: string, version: string, extra = ''): Promise<string> {
@@ -284,7 +287,7 @@ describe('the library API', () => {
     const entries = { ...(json.targets as Record<string, { length: number; hashes: Record<string, string> }>) };
     entries[base.archive.path] = { ...entries[base.archive.path], length: garbage.length, hashes: { sha256 } };
     const signers = await signersFor({ keysDir }, state, ['targets', 'snapshot', 'timestamp'], 'test');
-    await withTransaction(repoDir, async (tx) => {
+    await withTransaction({ repoDir }, async (tx) => {
       await tx.put(`targets/linux-x64/${sha256}.demo-1.9.0.tar.gz`, garbage);
       await stageMetadata(tx, state, { targets: Targets.fromJSON({ ...json, targets: entries }) }, signers);
     });
@@ -301,16 +304,50 @@ describe('the library API', () => {
     expect((await readdir(tmp)).sort()).toEqual(['not-a-folder']);
   });
 
-  it('refuses to work while another command holds the lock (REPO_BUSY), changing nothing', async () => {
+  it('refuses to work while another live command holds the lock (REPO_BUSY), changing nothing', async () => {
     await initRepository({ repoDir, keysDir, appName: 'demo' });
     const lock = join(tmp, '.repo.tufup-lock');
-    await writeFile(lock, '12345\n');
+    // This test's process is alive: the lock is another command's, still working.
+    await writeFile(lock, JSON.stringify({ pid: process.pid, host: hostname(), nonce: 'live', since: '2026-11-26T10:00:00.000Z' }));
     const before = await treeHash(repoDir);
-    await expect(signRepository({ repoDir, keysDir })).rejects.toMatchObject({ code: 'REPO_BUSY' });
+    const error = await rejectionOf(signRepository({ repoDir, keysDir }), RepoError);
+    expect([error.code, error.message]).toEqual(['REPO_BUSY', `the repository ${repoDir} is in use by process ${process.pid} (since 2026-11-26T10:00:00.000Z), another tufup-repo command; try again later`]);
     expect(await treeHash(repoDir)).toBe(before);
-    const { rm } = await import('node:fs/promises');
     await rm(lock);
     await expect(signRepository({ repoDir, keysDir })).resolves.toMatchObject({ roles: ['timestamp'] });
+  });
+
+  it('breaks the lock of a command that died on this machine, with a warning, and works', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    const dead = spawnSync('true').pid;
+    await writeFile(join(tmp, '.repo.tufup-lock'), JSON.stringify({ pid: dead, host: hostname(), nonce: 'dead', since: '2026-11-26T10:00:00.000Z' }));
+    const warnings: string[] = [];
+    const logger = { info: () => undefined, warn: (m: string) => warnings.push(m) };
+    await expect(signRepository({ repoDir, keysDir, logger })).resolves.toMatchObject({ roles: ['timestamp'] });
+    expect(warnings).toEqual([`removed the lock of process ${dead}, which no longer runs: ${join(tmp, '.repo.tufup-lock')}`]);
+    expect((await readdir(tmp)).filter((n) => n.startsWith('.repo.'))).toEqual([]);
+  });
+
+  it('never breaks a lock taken on another machine: REPO_BUSY says whose it is and how to clear it', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    const lock = join(tmp, '.repo.tufup-lock');
+    await writeFile(lock, JSON.stringify({ pid: spawnSync('true').pid, host: 'ci-runner-7', nonce: 'remote', since: '2026-11-26T10:00:00.000Z' }));
+    const error = await rejectionOf(signRepository({ repoDir, keysDir }), RepoError);
+    expect(error.code).toBe('REPO_BUSY');
+    expect(error.message).toContain('on ci-runner-7 (since 2026-11-26T10:00:00.000Z), another tufup-repo command');
+    expect(error.message).toContain(`a lock taken on another machine is never broken from this one: if nothing runs there any more, delete ${lock}`);
+  });
+
+  it('refuses to commit over a change another command committed after this one read the repository', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    const state = await loadRepository(repoDir);
+    const signers = await signersFor({ keysDir }, state, ['timestamp'], 'test');
+    await signRepository({ repoDir, keysDir });
+    const before = await treeHash(repoDir);
+    const stale = withTransaction({ repoDir }, (tx) => stageMetadata(tx, state, { timestamp: true }, signers));
+    const error = await rejectionOf(stale, RepoError);
+    expect([error.code, error.message]).toEqual(['REPO_BUSY', expect.stringContaining('changed while this command was working on it')]);
+    expect(await treeHash(repoDir)).toBe(before);
   });
 
   it('verify refuses a repository that the trusted root does not sign', async () => {

@@ -43,7 +43,7 @@ describe('a transaction whose clean-up fails too', () => {
     const repoDir = join(small.dir, 'repo');
     await mkdir(repoDir);
     const original = new RepoError('VERSION_NOT_FOUND', 'the command failed');
-    const run = withTransaction(repoDir, async (tx) => {
+    const run = withTransaction({ repoDir }, async (tx) => {
       await tx.put('notes.txt', Buffer.from('staged'));
       // The disk turns read-only under the command: the scratch folder and the lock cannot be removed.
       small.remount('ro');

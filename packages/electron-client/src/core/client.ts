@@ -6,6 +6,7 @@ import {
   applyPatch,
   applyPatchFromFolder,
   ONE_FILE_ENTRY,
+  acquireLock,
   BundleError,
   compareVersions,
   digestFile,
@@ -14,6 +15,7 @@ import {
   gunzipFile,
   isSystemError,
   messageOf,
+  processAlive,
   readPatchHeader,
   sameDigest,
   targetFileName,
@@ -29,8 +31,7 @@ import { toUpdateError, UpdateError, type UpdateErrorCode } from './error.js';
 import { ResumableFetcher } from './fetcher.js';
 import { Operation } from './operation.js';
 import { ProgressMeter, UpdateProgress, type PhaseProgress, type Progress } from './progress.js';
-import { acquireLock } from './lock.js';
-import { findStagedVersion, markBusy, processAlive, removeStaged, stagedPaths, stagedVersions, writeStagedRecord, type StagedUpdate } from './stage.js';
+import { findStagedVersion, markBusy, removeStaged, stagedPaths, stagedVersions, writeStagedRecord, type StagedUpdate } from './stage.js';
 import { chooseRelease, decide, type DecisionInput, type Offer, type ReleaseDecision } from './decision.js';
 import { installId } from './install-id.js';
 
@@ -191,7 +192,13 @@ export class UpdateClient {
   private async locked<T>(name: 'metadata' | 'staging', signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
     const o = this.options;
     const release = await this.guard(`locking the update cache ${o.cacheDir}`, signal, () =>
-      acquireLock(join(o.cacheDir, `${name}.lock`), { waitMs: o.busyTimeoutMs, signal, logger: o.logger, what: `the update cache ${o.cacheDir}` }),
+      acquireLock(join(o.cacheDir, `${name}.lock`), {
+        what: `the update cache ${o.cacheDir}`,
+        holderIs: 'another instance of the app',
+        waitMs: o.busyTimeoutMs,
+        signal,
+        logger: { info: (m) => o.logger.info(`tufup: ${m}`), warn: (m) => o.logger.warn(`tufup: ${m}`) },
+      }),
     );
     try {
       return await fn();

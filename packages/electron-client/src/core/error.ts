@@ -90,6 +90,10 @@ export function toUpdateError(error: unknown, what: string, signal?: AbortSignal
       case 'PATCH_CORRUPT':
       case 'CONTENT_MISMATCH':
         return new UpdateError('PATCH', `${what}: ${error.message}`, { cause: error });
+      case 'BUSY':
+      case 'CANCELLED':
+        // The lock's own sentence: who holds it, and what to do.
+        return new UpdateError(error.code, error.message, { cause: error });
       case 'DISK_FULL':
         return new UpdateError('DISK', `${what}: the disk is full; free some space and try again`, { cause: error });
       case 'IO':

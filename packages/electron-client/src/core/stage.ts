@@ -1,6 +1,6 @@
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { compareVersions, digestTarOf, errnoOf, parseVersion, sameDigest, scanBundle, writeFileAtomic, type Digest } from '@tufup/bundle/base';
+import { compareVersions, digestTarOf, parseVersion, processAlive, sameDigest, scanBundle, writeFileAtomic, type Digest } from '@tufup/bundle/base';
 import { silentLogger, type Logger } from './config.js';
 
 /** A verified new version, extracted and waiting for the installer. */
@@ -88,17 +88,6 @@ export async function markBusy(stagedRoot: string): Promise<() => Promise<void>>
   const marker = join(stagedRoot, `.busy-${process.pid}`);
   await writeFile(marker, '');
   return () => rm(marker, { force: true });
-}
-
-/** Whether process `pid` is running; EPERM means it runs, under another user. Not a pid (NaN, 0, negative): false. */
-export function processAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errnoOf(error) === 'EPERM';
-  }
 }
 
 /** Whether `name` is an extraction folder or busy marker of a process that is still running. */

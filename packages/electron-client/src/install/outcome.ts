@@ -1,8 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { writeFileAtomic } from '@tufup/bundle/base';
+import { processAlive, writeFileAtomic } from '@tufup/bundle/base';
 import { UpdateError } from '../core/error.js';
-import { processAlive } from '../core/stage.js';
 import { healthMarkerPath, installerPidPath, installResultPath } from './installer.js';
 
 /** How the last installer run ended; `started` means it never finished (killed, or still running). */

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { initRepository } from '../repository.js';
 import { perRole, str, usage, type Command } from './command.js';
-import { givenKeysDir, guardKeysDir, passphraseOf, repoOf } from './source.js';
+import { cliLogger, givenKeysDir, guardKeysDir, passphraseOf, repoOf } from './source.js';
 
 export const init: Command = {
   summary: 'create keys and an empty repository',
@@ -34,6 +34,7 @@ export const init: Command = {
       thresholds: perRole(args, 'threshold'),
       keyCounts: perRole(args, 'key-count'),
       ...(passphrase === undefined ? {} : { passphrase }),
+      logger: cliLogger,
     });
     const lines = [`created the repository of ${appName} in ${repoDir}`];
     for (const k of result.keys) lines.push(`  ${k.role.padEnd(9)} key ${k.keyid}\n            ${k.file}`);

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { KEYS_DIR_ENV, PASSPHRASE_ENV, readConfig } from '../config.js';
+import { KEYS_DIR_ENV, PASSPHRASE_ENV, readConfig, type Logger } from '../config.js';
 import { RepoError } from '../error.js';
 import { protectKeysDir } from '../keystore.js';
 import { readTextFile, str, type Parsed } from './command.js';
@@ -14,7 +14,11 @@ export interface Source {
   passphrase?: string;
   /** Signers held by other programs (--signer-command). */
   signers?: Signer[];
+  logger: Logger;
 }
+
+/** What a command's library calls report: warnings on stderr (a stale lock broken, an interrupted command undone); progress stays quiet. */
+export const cliLogger: Logger = { info: () => undefined, warn: (message) => process.stderr.write(`tufup-repo: warning: ${message}\n`) };
 
 export function repoOf(args: Parsed): string {
   return resolve(str(args, 'repo') ?? '.');
@@ -74,5 +78,5 @@ export async function source(args: Parsed): Promise<Source> {
   await guardKeysDir(keysDir);
   const passphrase = await passphraseOf(args);
   const signers = await signersOf(args);
-  return { repoDir, keysDir, ...(passphrase === undefined ? {} : { passphrase }), ...(signers.length === 0 ? {} : { signers }) };
+  return { repoDir, keysDir, logger: cliLogger, ...(passphrase === undefined ? {} : { passphrase }), ...(signers.length === 0 ? {} : { signers }) };
 }

@@ -5,16 +5,13 @@ import { link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/prom
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errnoOf } from '@tufup/bundle';
-import type { Logger } from './config.js';
-import { UpdateError } from './error.js';
-import { processAlive } from './stage.js';
+import { BundleError, errnoOf } from './error.js';
 
 /**
- * Who holds a lock: enough to tell a live holder from a dead one, also after the system gave its pid
- * to another process (then the start time differs).
+ * Who holds a lock: enough to tell a live holder from a dead one, also after the system gave its pid to
+ * another process (then the start time differs), and to leave alone what another machine holds.
  */
-interface Holder {
+export interface LockHolder {
   pid: number;
   /** When the process started, as the OS tells it (Linux: clock ticks since boot); absent where unknown. */
   started?: string;
@@ -24,15 +21,23 @@ interface Holder {
   since: string;
 }
 
+/** Where the lock reports breaking a stale lock and waiting; silent when absent. */
+export interface LockLogger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
 /** Options of {@link acquireLock}. */
 export interface LockOptions {
-  /** How long to wait for a live holder before giving up with BUSY. */
-  waitMs: number;
+  /** What the lock guards, for messages: `the update cache /x`, `the repository /srv/repo`. */
+  what: string;
+  /** Who a live holder is, for the BUSY message: `another instance of the app`. */
+  holderIs: string;
+  /** How long to wait for a live holder before giving up with BUSY. @default 0 */
+  waitMs?: number;
   /** Cancels the wait: CANCELLED. */
   signal?: AbortSignal | undefined;
-  logger: Logger;
-  /** What the lock guards, for messages (`the update cache /x/updates`). */
-  what: string;
+  logger?: LockLogger | undefined;
 }
 
 /** A lock file being written (only where hard links are not available) is this young at most. */
@@ -46,6 +51,17 @@ let ownStart: string | undefined | null = null;
 function selfStarted(): string | undefined {
   if (ownStart === null) ownStart = processStarted(process.pid);
   return ownStart;
+}
+
+/** Whether process `pid` is running; EPERM means it runs, under another user. Not a pid (NaN, 0, negative): false. */
+export function processAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errnoOf(error) === 'EPERM';
+  }
 }
 
 /**
@@ -70,9 +86,12 @@ export function processStarted(pid: number): string | undefined {
   return undefined;
 }
 
-/** Whether the holder of a lock still runs: a dead pid, or a pid now used by a later process, is not it. */
-export function holderAlive(holder: Holder): boolean {
-  // Another machine sharing the folder (a network home): its processes cannot be seen from here.
+/**
+ * Whether the holder of a lock may still run. A holder on another machine (a folder on a network share)
+ * cannot be seen from here, so it always may; on this one, a dead pid, or a pid now used by a later
+ * process, is not it.
+ */
+export function holderAlive(holder: LockHolder): boolean {
   if (holder.host !== hostname()) return true;
   if (!processAlive(holder.pid)) return false;
   if (holder.started === undefined) return true;
@@ -80,11 +99,13 @@ export function holderAlive(holder: Holder): boolean {
   return started === undefined || started === holder.started;
 }
 
-function parseHolder(text: string): Holder | undefined {
+function parseHolder(text: string): LockHolder | undefined {
+  // A bare pid: the lock file of tufup-repo before this lock, judged by the pid alone, on this machine.
+  if (/^\d+\n?$/.test(text)) return { pid: Number(text.trim()), host: hostname(), nonce: text, since: 'unknown' };
   try {
-    const h = JSON.parse(text) as Partial<Holder>;
+    const h = JSON.parse(text) as Partial<LockHolder>;
     if (!Number.isSafeInteger(h.pid) || typeof h.host !== 'string' || typeof h.nonce !== 'string') return undefined;
-    return h as Holder;
+    return h as LockHolder;
   } catch {
     return undefined;
   }
@@ -92,22 +113,24 @@ function parseHolder(text: string): Holder | undefined {
 
 /**
  * Takes the lock file at `path` (created atomically with its content: written aside, then hard-linked
- * in, which fails if the lock exists), waiting up to `waitMs` while a live process holds it; a lock whose
- * holder is dead, or whose pid now belongs to a later process, is broken. Resolves to the function that
- * releases it. BUSY when the wait runs out, CANCELLED when the signal fires, DISK when the folder cannot
- * be written.
+ * in, which fails if the lock exists), waiting up to `waitMs` while a live process holds it. A lock whose
+ * holder died on this machine, or whose pid now belongs to a later process, is broken with a warning; a
+ * lock taken on another machine is never broken (its processes cannot be seen from here). Resolves to the
+ * function that releases it. BundleError BUSY when the wait runs out (the message says who holds it and,
+ * for another machine, how to clear it), CANCELLED when the signal fires; a file-system error as it is.
  */
 export async function acquireLock(path: string, options: LockOptions): Promise<() => Promise<void>> {
   const started = selfStarted();
-  const holder: Holder = { pid: process.pid, host: hostname(), nonce: randomBytes(8).toString('hex'), since: new Date().toISOString(), ...(started === undefined ? {} : { started }) };
-  const deadline = performance.now() + options.waitMs;
+  const holder: LockHolder = { pid: process.pid, host: hostname(), nonce: randomBytes(8).toString('hex'), since: new Date().toISOString(), ...(started === undefined ? {} : { started }) };
+  const deadline = performance.now() + (options.waitMs ?? 0);
+  const cancelled = (cause?: unknown): BundleError => new BundleError('CANCELLED', `waiting for ${options.what}: cancelled`, { cause });
   let pause = POLL_MS;
   let waiting = false;
   await mkdir(dirname(path), { recursive: true });
   for (;;) {
-    if (options.signal?.aborted === true) throw new UpdateError('CANCELLED', `waiting for ${options.what}: cancelled`);
+    if (options.signal?.aborted === true) throw cancelled();
     if (await create(path, holder)) {
-      if (waiting) options.logger.info(`tufup: ${options.what} is free again`);
+      if (waiting) options.logger?.info(`${options.what} is free again`);
       return () => release(path, holder);
     }
     const current = await readHolder(path);
@@ -116,21 +139,27 @@ export async function acquireLock(path: string, options: LockOptions): Promise<(
       await breakLock(path, current, options.logger);
       continue;
     }
-    if (performance.now() >= deadline) {
-      const who = current === 'writing' ? 'another process' : `process ${current.pid}${current.host === holder.host ? '' : ` on ${current.host}`} (since ${current.since})`;
-      throw new UpdateError('BUSY', `${options.what} is in use by ${who}, another instance of the app; try again later`);
-    }
-    if (!waiting) options.logger.info(`tufup: waiting for ${options.what}, in use by another process`);
+    if (performance.now() >= deadline) throw new BundleError('BUSY', busyMessage(path, current, options));
+    if (!waiting) options.logger?.info(`waiting for ${options.what}, in use by another process`);
     waiting = true;
     await sleep(pause, undefined, options.signal ? { signal: options.signal } : {}).catch((cause: unknown) => {
-      throw new UpdateError('CANCELLED', `waiting for ${options.what}: cancelled`, { cause });
+      throw cancelled(cause);
     });
     pause = Math.min(pause * 2, MAX_POLL_MS);
   }
 }
 
+function busyMessage(path: string, current: LockHolder | 'writing', options: LockOptions): string {
+  if (current === 'writing') return `${options.what} is in use by another process, ${options.holderIs}; try again later`;
+  if (current.host === hostname()) return `${options.what} is in use by process ${current.pid} (since ${current.since}), ${options.holderIs}; try again later`;
+  return (
+    `${options.what} is in use by process ${current.pid} on ${current.host} (since ${current.since}), ${options.holderIs}; ` +
+    `a lock taken on another machine is never broken from this one: if nothing runs there any more, delete ${path}`
+  );
+}
+
 /** Creates the lock with `holder` in it; false when it exists. */
-async function create(path: string, holder: Holder): Promise<boolean> {
+async function create(path: string, holder: LockHolder): Promise<boolean> {
   const data = `${JSON.stringify(holder)}\n`;
   const aside = `${path}.${holder.nonce}.new`;
   try {
@@ -154,7 +183,7 @@ async function create(path: string, holder: Holder): Promise<boolean> {
 }
 
 /** Who holds the lock; 'gone' when it was just released, 'writing' while a lock file is young and empty. */
-async function readHolder(path: string): Promise<Holder | 'gone' | 'writing'> {
+async function readHolder(path: string): Promise<LockHolder | 'gone' | 'writing'> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -174,7 +203,7 @@ async function readHolder(path: string): Promise<Holder | 'gone' | 'writing'> {
  * one file; if what was moved is not the lock judged (it was broken and taken again in the meantime), it
  * is linked back, so a live holder keeps its lock.
  */
-async function breakLock(path: string, dead: Holder, logger: Logger): Promise<void> {
+async function breakLock(path: string, dead: LockHolder, logger: LockLogger | undefined): Promise<void> {
   const aside = `${path}.${randomBytes(8).toString('hex')}.broken`;
   try {
     await rename(path, aside);
@@ -185,17 +214,17 @@ async function breakLock(path: string, dead: Holder, logger: Logger): Promise<vo
   try {
     const moved = parseHolder(await readFile(aside, 'utf8'));
     if (moved !== undefined && moved.nonce !== dead.nonce) {
-      await link(aside, path).catch(() => logger.warn(`tufup: a lock taken while a stale one was removed was lost: ${path}`));
+      await link(aside, path).catch(() => logger?.warn(`a lock taken while a stale one was removed was lost: ${path}`));
       return;
     }
-    logger.warn(`tufup: removed the lock of process ${dead.pid}, which no longer runs: ${path}`);
+    logger?.warn(`removed the lock of process ${dead.pid}, which no longer runs: ${path}`);
   } finally {
     await rm(aside, { force: true });
   }
 }
 
 /** Removes the lock if it is still this acquisition's. */
-async function release(path: string, holder: Holder): Promise<void> {
+async function release(path: string, holder: LockHolder): Promise<void> {
   const current = await readHolder(path).catch(() => 'gone' as const);
   if (current !== 'gone' && current !== 'writing' && current.nonce === holder.nonce) await rm(path, { force: true });
 }
