@@ -9,12 +9,15 @@ import {
   applyPatch,
   gunzipFile,
   gunzipToBuffer,
+  listTar,
   messageOf,
+  parseEntryList,
   parseTargetCustom,
   parseTargetPath,
   readPatchHeader,
   sameDigest,
   validateTar,
+  type TarEntry,
   type TargetCustom,
 } from '@tufup/bundle';
 import { BaseFetcher, Updater } from 'tuf-js';
@@ -59,6 +62,8 @@ export interface VerifyResult {
   targets: number;
   /** Patches applied to their base and checked against the signed tar digest. */
   patchesApplied: number;
+  /** Entry list targets checked against the entries of their version's archive. */
+  entryListsChecked: number;
   bytes: number;
   /** Files in targets/ that no metadata names (left over, safe to delete). */
   warnings: string[];
@@ -67,7 +72,8 @@ export interface VerifyResult {
 /**
  * Checks the repository as a client would, with tuf-js: from the trusted root along the root chain,
  * timestamp, snapshot and targets, then every target's length and hash; then tufup's own claims (the
- * tar inside each archive, the base and result of each patch). VERIFY_FAILED names what is wrong.
+ * tar inside each archive, the base and result of each patch, each entry list against its archive's
+ * entries). VERIFY_FAILED names what is wrong.
  */
 export async function verifyRepository(options: VerifyOptions): Promise<VerifyResult> {
   const { repoDir } = options;
@@ -110,13 +116,18 @@ export async function verifyRepository(options: VerifyOptions): Promise<VerifyRe
     }
 
     let patchesApplied = 0;
+    // The entries of each archive's tar, by `<platform>-<arch>/<version>`, to check entry lists against.
+    const archiveEntries = new Map<string, TarEntry[]>();
+    const versionKey = (t: TargetCustom['tufup']): string => `${t.platform}-${t.arch}/${t.version}`;
     for (const [path, { file, custom }] of local) {
       const t = custom.tufup;
+      if (t.kind === 'entries') continue;
       if (t.kind === 'archive') {
         const tar = await gunzipFile(file, `${file}.tar`).catch((e: unknown) => fail(`${path} is not a gzip archive`, e));
         if (!sameDigest(tar, t.tar)) fail(`${path} does not hold the tar its metadata records`);
         // What every client checks when it extracts: a release they would all refuse fails here.
         await validateTar(createReadStream(`${file}.tar`), path).catch((e: unknown) => fail(messageOf(e), e));
+        archiveEntries.set(versionKey(t), await listTar(createReadStream(`${file}.tar`)).catch((e: unknown) => fail(`${path} holds a tar that cannot be listed`, e)));
         await rm(`${file}.tar`, { force: true });
         continue;
       }
@@ -134,15 +145,42 @@ export async function verifyRepository(options: VerifyOptions): Promise<VerifyRe
         patchesApplied++;
       }
     }
+    // A client uses an entry list only to rebuild its archive's tar from an install folder: it must list
+    // exactly that archive's entries, in its order, or those clients take the full archive.
+    let entryListsChecked = 0;
+    for (const [path, { file, custom }] of local) {
+      const t = custom.tufup;
+      if (t.kind !== 'entries') continue;
+      const archive = archiveEntries.get(versionKey(t));
+      const archiveTar = [...local.values()].find((o) => o.custom.tufup.kind === 'archive' && versionKey(o.custom.tufup) === versionKey(t))?.custom.tufup.tar;
+      if (archive === undefined || archiveTar === undefined) fail(`${path} lists the entries of ${t.version} for ${t.platform}-${t.arch}, which has no archive`);
+      if (!sameDigest(t.tar, archiveTar)) fail(`${path} is signed for another tar than the archive of ${t.version}`);
+      let listed: TarEntry[];
+      try {
+        listed = parseEntryList(await readFile(file), t.tar, path);
+      } catch (e) {
+        fail(messageOf(e), e);
+      }
+      if (!sameEntries(listed, archive)) fail(`${path} does not list the entries of the archive of ${t.version}: clients whose install folder holds other files would not rebuild its tar`);
+      entryListsChecked++;
+    }
     const warnings: string[] = [];
     for (const file of await listFiles(join(repoDir, TARGETS_DIR))) {
       const rel = `${TARGETS_DIR}/${file}`;
       if (!referenced.has(rel)) warnings.push(`${rel} is not named by the current targets metadata`);
     }
-    return { rootVersion: root.signed.version, targetsVersion: targets.signed.version, targets: local.size, patchesApplied, bytes, warnings };
+    return { rootVersion: root.signed.version, targetsVersion: targets.signed.version, targets: local.size, patchesApplied, entryListsChecked, bytes, warnings };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** Whether two entry lists name the same entries, in the same order, with the same types, modes, sizes and link targets. */
+function sameEntries(a: readonly TarEntry[], b: readonly TarEntry[]): boolean {
+  return a.length === b.length && a.every((e, i) => {
+    const o = b[i];
+    return o !== undefined && e.path === o.path && e.type === o.type && e.mode === o.mode && e.size === o.size && (e.linkname ?? '') === (o.linkname ?? '');
+  });
 }
 
 /** The target's custom metadata, checked to describe the very file its path names. */
