@@ -14,6 +14,13 @@ function naiveSuffixArray(data: Uint8Array): number[] {
   return [...Array(data.length + 1).keys()].sort((a, b) => Buffer.compare(buf.subarray(a), buf.subarray(b)));
 }
 
+/** The Fibonacci word over {a, b}: repetitive at every scale, so SA-IS recurses as deep as it can. */
+function fibonacciWord(length: number): Buffer {
+  let [a, b] = ['a', 'ab'];
+  while (b.length < length) [a, b] = [b, b + a];
+  return Buffer.from(b.slice(0, length));
+}
+
 async function patched(old: Buffer, streams: BsdiffStreams, newLength: number): Promise<Buffer> {
   const out: Buffer[] = [];
   const source = new BufferSource(old);
@@ -40,6 +47,7 @@ describe('suffix array (SA-IS)', () => {
       Buffer.from([255, 0, 255, 0, 1, 255]),
       ...Array.from({ length: 200 }, (_, i) => Buffer.from(Array.from({ length: i % 70 }, (_, j) => ((j * 7 + i) % (1 + (i % 4))) * 60))),
       randomBytes(2_000),
+      fibonacciWord(6_000),
     ];
     for (const text of texts) expect(Array.from(suffixArray(text))).toEqual(naiveSuffixArray(text));
   });

@@ -8,7 +8,11 @@ import { silentLogger, UpdateError } from '../src/core/index.js';
 import { ResumableFetcher, type FetchContext, type FetcherOptions } from '../src/core/fetcher.js';
 
 // ResumableFetcher, the one piece of tuf-js we replace, against a real server on 127.0.0.1 that
-// misbehaves on command. Timeouts are short so that every row runs in well under a second.
+// misbehaves on command. The stall timeout is short (STALL_MS) only in the rows about stalls, and even
+// there long enough for the answer's first bytes to arrive on a loaded machine (a row expecting a partial
+// needs them); elsewhere it is long, so that a pause of the machine is never taken for a stall.
+
+const STALL_MS = 1_000;
 
 const FILE = noise('fetcher', 200 * 1024);
 const META = Buffer.from('{"signed":{}}');
@@ -42,10 +46,10 @@ interface Reports {
   settled: unknown[];
 }
 
-/** The fetcher's options for the test server: short timeouts, no retries. */
+/** The fetcher's options for the test server: no retries, a stall timeout only a real stall trips. */
 function baseOptions(): Omit<FetcherOptions, 'partialDir'> {
   const url = server.url;
-  return { fetch: globalThis.fetch.bind(globalThis), headers: {}, metadataUrl: `${url}/metadata/`, targetsUrl: `${url}/targets/`, stallTimeoutMs: 300, minBytesPerSecond: 1024, retries: 0, logger: silentLogger };
+  return { fetch: globalThis.fetch.bind(globalThis), headers: {}, metadataUrl: `${url}/metadata/`, targetsUrl: `${url}/targets/`, stallTimeoutMs: 10_000, minBytesPerSecond: 1024, retries: 0, logger: silentLogger };
 }
 
 function fetcher(options: Partial<FetcherOptions> = {}, signal?: AbortSignal): { fetcher: ResumableFetcher; reports: Reports } {
@@ -87,7 +91,7 @@ describe('ResumableFetcher.downloadBytes (metadata)', () => {
     ['sends bytes without end', { kind: 'endless' }, undefined, 'DownloadLengthMismatchError', 1],
   ])('when the server %s', async (_what, does, times, result, requests) => {
     if (does !== undefined) server.on({ pathEnd: 'timestamp.json', does, ...(times === undefined ? {} : { times }) });
-    const { fetcher: f, reports } = fetcher();
+    const { fetcher: f, reports } = fetcher(does?.kind === 'stall' ? { stallTimeoutMs: STALL_MS } : {});
     const got = await f.downloadBytes(metadataUrl(), 1024).then(
       (bytes) => (bytes.equals(META) ? 'bytes' : 'other bytes'),
       (error: unknown) => outcome(error),
@@ -151,8 +155,8 @@ describe('ResumableFetcher.downloadFile (targets)', () => {
   it.each<[string, Misbehaviour, Partial<FetcherOptions>, string, string[]]>([
     // Bytes over the signed length are never kept; a stalled or slow transfer keeps its partial to resume.
     ['a file longer than its signed length', { kind: 'endless' }, {}, 'DownloadLengthMismatchError', []],
-    ['a server that stalls', { kind: 'stall', afterBytes: 1000 }, {}, 'UpdateError TIMEOUT', ['app.tar.gz.partial']],
-    ['a server that trickles below the minimum rate', { kind: 'trickle', bytes: 16, everyMs: 40 }, { retries: 0 }, 'UpdateError TIMEOUT', ['app.tar.gz.partial']],
+    ['a server that stalls', { kind: 'stall', afterBytes: 1000 }, { stallTimeoutMs: STALL_MS }, 'UpdateError TIMEOUT', ['app.tar.gz.partial']],
+    ['a server that trickles below the minimum rate', { kind: 'trickle', bytes: 16, everyMs: 40 }, { stallTimeoutMs: STALL_MS, retries: 0 }, 'UpdateError TIMEOUT', ['app.tar.gz.partial']],
     ['a server that answers 500', { kind: 'status', status: 500 }, { retries: 0 }, 'DownloadHTTPError 500', []],
   ])('fails on %s', async (_what, does, options, result, partials) => {
     server.on({ pathEnd: 'app.tar.gz', does });
@@ -164,11 +168,11 @@ describe('ResumableFetcher.downloadFile (targets)', () => {
   });
 
   it('stops with CANCELLED when its operation is cancelled mid-transfer', async () => {
-    server.on({ pathEnd: 'app.tar.gz', does: { kind: 'stall', afterBytes: 1000 } });
     const controller = new AbortController();
-    const { fetcher: f } = fetcher({ stallTimeoutMs: 5_000 }, controller.signal);
+    // Cancelled once the server has sent its first bytes (and then stalls), however long the request took.
+    server.on({ pathEnd: 'app.tar.gz', does: { kind: 'stall', afterBytes: 1000 }, then: () => controller.abort() });
+    const { fetcher: f } = fetcher({}, controller.signal);
     const download = f.downloadFile(targetUrl(), FILE.length, () => Promise.resolve());
-    setTimeout(() => controller.abort(), 100);
     expect((await rejectionOf(download, UpdateError)).code).toBe('CANCELLED');
     // One request, not retried after the cancel.
     expect(server.requestsFor('app.tar.gz')).toHaveLength(1);

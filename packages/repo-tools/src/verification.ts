@@ -9,7 +9,9 @@ import {
   applyPatch,
   gunzipFile,
   gunzipToBuffer,
+  listTar,
   messageOf,
+  parseEntryList,
   parseTargetCustom,
   parseTargetPath,
   parseTrustFile,
@@ -18,6 +20,8 @@ import {
   useLinearTargetsCodec,
   validateTar,
   verifiedTargetsOf,
+  type Digest,
+  type TarEntry,
   type TargetCustom,
 } from '@tufup/bundle';
 import type { TargetFile } from '@tufjs/models';
@@ -67,6 +71,8 @@ export interface VerifyResult {
   targets: number;
   /** Patches applied to their base and checked against the signed tar digest. */
   patchesApplied: number;
+  /** Entry list targets checked against the entries of their version's archive. */
+  entryListsChecked: number;
   bytes: number;
   /** Files in targets/ that no metadata names (left over, safe to delete). */
   warnings: string[];
@@ -75,7 +81,8 @@ export interface VerifyResult {
 /**
  * Checks the repository as a client would, with tuf-js: from the trusted root along the root chain,
  * timestamp, snapshot and targets, then every target's length and hash; then tufup's own claims (the
- * tar inside each archive, the base and result of each patch). VERIFY_FAILED names what is wrong.
+ * tar inside each archive, the base and result of each patch, each entry list against its archive's
+ * entries). VERIFY_FAILED names what is wrong.
  */
 export async function verifyRepository(options: VerifyOptions): Promise<VerifyResult> {
   const { repoDir } = options;
@@ -111,7 +118,7 @@ export async function verifyRepository(options: VerifyOptions): Promise<VerifyRe
 
     const local = new Map<string, { file: string; custom: TargetCustom }>();
     /** The downloaded archives by build and version: the base a patch applies to, found in one step. */
-    const archives = new Map<string, string>();
+    const archives = new Map<string, { file: string; tar: Digest }>();
     let bytes = 0;
     const referenced = new Set<string>();
     for (const path of Object.keys(verified ?? targets.signed.targets).sort()) {
@@ -124,18 +131,22 @@ export async function verifyRepository(options: VerifyOptions): Promise<VerifyRe
       bytes += info.length;
       local.set(path, { file: out, custom });
       const t = custom.tufup;
-      if (t.kind === 'archive') archives.set(buildVersion(t.platform, t.arch, t.version), out);
+      if (t.kind === 'archive') archives.set(buildVersion(t.platform, t.arch, t.version), { file: out, tar: t.tar });
       options.logger?.info(`verified ${path}`);
     }
 
     let patchesApplied = 0;
+    // The entries of each archive's tar, by build and version, to check entry lists against.
+    const archiveEntries = new Map<string, TarEntry[]>();
     for (const [path, { file, custom }] of local) {
       const t = custom.tufup;
+      if (t.kind === 'entries') continue;
       if (t.kind === 'archive') {
         const tar = await gunzipFile(file, `${file}.tar`).catch((e: unknown) => fail(`${path} is not a gzip archive`, e));
         if (!sameDigest(tar, t.tar)) fail(`${path} does not hold the tar its metadata records`);
         // What every client checks when it extracts: a release they would all refuse fails here.
         await validateTar(createReadStream(`${file}.tar`), path).catch((e: unknown) => fail(messageOf(e), e));
+        archiveEntries.set(buildVersion(t.platform, t.arch, t.version), await listTar(createReadStream(`${file}.tar`)).catch((e: unknown) => fail(`${path} holds a tar that cannot be listed`, e)));
         await rm(`${file}.tar`, { force: true });
         continue;
       }
@@ -145,21 +156,49 @@ export async function verifyRepository(options: VerifyOptions): Promise<VerifyRe
       }
       const baseArchive = archives.get(buildVersion(t.platform, t.arch, t.base.version));
       if (options.applyPatches !== false && baseArchive !== undefined) {
-        const base = await gunzipToBuffer(baseArchive).catch((e: unknown) => fail(`${path} applies to an archive that is not gzip`, e));
+        const base = await gunzipToBuffer(baseArchive.file).catch((e: unknown) => fail(`${path} applies to an archive that is not gzip`, e));
         await applyPatch({ patchPath: file, base, outPath: `${file}.tar`, expected: t.tar }).catch((e: unknown) => fail(`${path} does not produce its signed tar`, e));
         await rm(`${file}.tar`, { force: true });
         patchesApplied++;
       }
+    }
+    // A client uses an entry list only to rebuild its archive's tar from an install folder: it must list
+    // exactly that archive's entries, in its order, or those clients take the full archive.
+    let entryListsChecked = 0;
+    for (const [path, { file, custom }] of local) {
+      const t = custom.tufup;
+      if (t.kind !== 'entries') continue;
+      const key = buildVersion(t.platform, t.arch, t.version);
+      const archive = archiveEntries.get(key);
+      const archiveTar = archives.get(key)?.tar;
+      if (archive === undefined || archiveTar === undefined) fail(`${path} lists the entries of ${t.version} for ${t.platform}-${t.arch}, which has no archive`);
+      if (!sameDigest(t.tar, archiveTar)) fail(`${path} is signed for another tar than the archive of ${t.version}`);
+      let listed: TarEntry[];
+      try {
+        listed = parseEntryList(await readFile(file), t.tar, path);
+      } catch (e) {
+        fail(messageOf(e), e);
+      }
+      if (!sameEntries(listed, archive)) fail(`${path} does not list the entries of the archive of ${t.version}: clients whose install folder holds other files would not rebuild its tar`);
+      entryListsChecked++;
     }
     const warnings: string[] = [];
     for (const file of await listFiles(join(repoDir, TARGETS_DIR))) {
       const rel = `${TARGETS_DIR}/${file}`;
       if (!referenced.has(rel)) warnings.push(`${rel} is not named by the current targets metadata`);
     }
-    return { rootVersion: root.signed.version, targetsVersion: targets.signed.version, targets: local.size, patchesApplied, bytes, warnings };
+    return { rootVersion: root.signed.version, targetsVersion: targets.signed.version, targets: local.size, patchesApplied, entryListsChecked, bytes, warnings };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** Whether two entry lists name the same entries, in the same order, with the same types, modes, sizes and link targets. */
+function sameEntries(a: readonly TarEntry[], b: readonly TarEntry[]): boolean {
+  return a.length === b.length && a.every((e, i) => {
+    const o = b[i];
+    return o !== undefined && e.path === o.path && e.type === o.type && e.mode === o.mode && e.size === o.size && (e.linkname ?? '') === (o.linkname ?? '');
+  });
 }
 
 const buildVersion = (platform: string, arch: string, version: string): string => `${platform}-${arch} ${version}`;

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Metadata, MetadataKind, type TargetFile } from '@tufjs/models';
 import type { Updater } from 'tuf-js';
-import { channelOf, compareVersions, isPrerelease, messageOf, parseTargetCustom, parseTargetPath, sameDigest, verifiedTargetsOf, type Digest, type TargetCustom } from '@tufup/bundle';
+import { channelOf, compareVersions, isPrerelease, messageOf, parseTargetCustom, parseTargetPath, sameDigest, verifiedTargetsOf, type Digest, type TargetCustom, type TargetKind } from '@tufup/bundle';
 import type { ResolvedOptions } from './config.js';
 import { UpdateError } from './error.js';
 
@@ -19,6 +19,11 @@ export interface Catalog {
   archives: Map<string, Target>;
   /** Keyed by the version the patch produces. */
   patches: Map<string, Target>;
+  /**
+   * Each version's entry list (absent for versions published before it): fetched only to rebuild the
+   * running version's tar from an install folder that holds files its archive did not.
+   */
+  entries: Map<string, Target>;
 }
 
 /** One file to download. */
@@ -53,7 +58,8 @@ type Lookup = (path: string) => Promise<TargetFile | undefined>;
  * verified object, never from a file on disk.
  */
 export async function readCatalog(updater: TargetSource, options: ResolvedOptions): Promise<Catalog> {
-  const catalog: Catalog = { archives: new Map(), patches: new Map() };
+  const catalog: Catalog = { archives: new Map(), patches: new Map(), entries: new Map() };
+  const byKind: Record<TargetKind, Map<string, Target>> = { archive: catalog.archives, patch: catalog.patches, entries: catalog.entries };
   const { paths, lookup } = await verifiedTargets(updater, options);
   const prefix = `${options.platformKey}/`;
   // Names of other apps on this platform: a repository with only those means the app name is wrong.
@@ -85,7 +91,7 @@ export async function readCatalog(updater: TargetSource, options: ResolvedOption
       options.logger.warn(`tufup: ignoring target ${path}: its custom metadata describes another file`);
       continue;
     }
-    (id.kind === 'archive' ? catalog.archives : catalog.patches).set(id.version, { path, length: info.length, custom, info });
+    byKind[id.kind].set(id.version, { path, length: info.length, custom, info });
   }
   if (catalog.archives.size === 0 && catalog.patches.size === 0 && others.size > 0) {
     // Silence here would mean never finding an update: say which names the repository has.

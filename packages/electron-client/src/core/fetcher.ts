@@ -6,6 +6,7 @@ import type { Fetcher } from 'tuf-js';
 import { DownloadHTTPError, DownloadLengthMismatchError } from 'tuf-js/dist/error.js';
 import type { ResolvedOptions } from './config.js';
 import { UpdateError } from './error.js';
+import { ReadAheadBody } from './read-ahead.js';
 
 /**
  * What {@link ResumableFetcher} needs to know: the transfer options as the client resolved them (the
@@ -173,7 +174,7 @@ export class ResumableFetcher implements Fetcher {
 
   /**
    * One GET whose connection is aborted with TIMEOUT when no byte arrives for `stallTimeoutMs` (from the
-   * request until `use` has read the body), or when the body comes slower than `minBytesPerSecond` on
+   * request until the whole body has arrived), or when the body comes slower than `minBytesPerSecond` on
    * average over a window of `stallTimeoutMs`.
    */
   private async get(url: string, offset: number, use: (response: Response, body: AsyncIterable<Buffer>) => Promise<void>): Promise<void> {
@@ -182,11 +183,17 @@ export class ResumableFetcher implements Fetcher {
     try {
       const response = await this.follow(url, offset, AbortSignal.any(signals));
       watch.startBody();
+      // Read from here on, before `use` opens a file: bytes that arrived are kept even if the connection fails.
+      // Node's fetch bodies are bytes (its typings leave the chunk type open).
+      const body = new ReadAheadBody(response.body as ReadableStream<Uint8Array> | null, {
+        received: (bytes) => watch.received(bytes),
+        ended: () => watch.stop(),
+      });
       try {
-        await use(response, this.body(response, watch));
+        await use(response, body);
       } finally {
         // Releases the connection when `use` stopped early.
-        await response.body?.cancel().catch(() => undefined);
+        await body.cancel();
       }
     } catch (error) {
       if (watch.signal.aborted && this.context.signal?.aborted !== true) throw watch.signal.reason as UpdateError;
@@ -223,23 +230,6 @@ export class ResumableFetcher implements Fetcher {
       if (hops >= MAX_REDIRECTS) throw new RefusedRequest('NETWORK', `${url} redirected more than ${MAX_REDIRECTS} times`);
       this.options.logger.debug(`tufup: ${current.href} redirects to ${next.href}`);
       current = next;
-    }
-  }
-
-  /** The response body as Buffers, each one reported to the watch. */
-  private async *body(response: Response, watch: TransferWatch): AsyncGenerator<Buffer> {
-    if (response.body === null) return;
-    // Node's typings leave the chunk type open; fetch bodies are bytes.
-    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        watch.received(value.length);
-        yield Buffer.from(value.buffer, value.byteOffset, value.length);
-      }
-    } finally {
-      reader.releaseLock();
     }
   }
 
