@@ -371,9 +371,10 @@ describe('the library API', () => {
       for (const [i, version] of ['1.1.0', '1.2.0', '1.3.0'].entries()) {
         await addBundle({ repoDir, keysDir, bundleDir: await bundle(`v${i}`, version, `v${version}`), version, platform: 'linux', arch: 'x64' });
       }
-      const [seven, checksSeven] = await checksAt();
-      expect([one, seven]).toEqual([1, 7]);
-      expect(checksSeven).toBe(checksOne);
+      const [many, checksMany] = await checksAt();
+      // Three more archives and patches (and entry lists): several times as many targets, the same checks.
+      expect(many).toBeGreaterThanOrEqual(one + 6);
+      expect(checksMany).toBe(checksOne);
       expect(checksOne).toBeLessThanOrEqual(3);
     } finally {
       Metadata.prototype.verifyDelegate = original;
