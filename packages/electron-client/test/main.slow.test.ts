@@ -372,8 +372,14 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     const first = launch('1.0.0', app, running.pid!, { autoDownload: false });
     expect((await first.updater.checkForUpdates())?.version).toBe('1.3.0');
     const staged = await first.updater.downloadUpdate();
+    // A second window's process of the same app holds it too (its download found it staged).
+    const second = launch('1.0.0', app, appProcess().pid!, { autoDownload: false });
+    await second.updater.checkForUpdates();
+    expect((await second.updater.downloadUpdate()).stagedDir).toBe(staged.stagedDir);
     const errors: UpdateError[] = [];
     first.updater.on('error', (e) => errors.push(e));
+    const secondErrors: UpdateError[] = [];
+    second.updater.on('error', (e) => secondErrors.push(e));
 
     // The publisher pulls it; another instance of the app, on the same cache, checks and removes the staged copy.
     await yankRelease({ repoDir: fixture.repoDir, keysDir: fixture.keysDir, version: '1.3.0', reason: 'loses settings' });
@@ -397,8 +403,9 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     ]);
     expect(errors.map((e) => e.code)).toEqual(['NO_UPDATE']);
     expect(first.electron.quitCount).toBe(0);
-    // Nor at the normal quit.
-    first.electron.quit();
+    // Nor does the other process at its normal quit (install at quit): it reports it instead.
+    second.electron.quit();
+    expect(secondErrors.map((e) => [e.code, e.message])).toEqual([['NO_UPDATE', (refused as UpdateError).message]]);
     await expect(stat(installerPidPath(cacheDir))).rejects.toMatchObject({ code: 'ENOENT' });
     expect(await readInstallOutcome(cacheDir)).toBeUndefined();
     expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.0.0')));
