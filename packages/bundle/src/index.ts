@@ -56,5 +56,5 @@ export {
   type JsonObject,
   type JsonValue,
 } from './trust.js';
-export { useLinearTargetsCodec } from './tuf-targets.js';
+export { useLinearTargetsCodec, verifiedTargetsOf, type TargetInfoSource } from './tuf-targets.js';
 export { BundleValidator, validateBundleEntries, validateTar, kindOfTarType, type EntryFacts, type EntryKind } from './validate.js';

@@ -9,7 +9,8 @@ export const verify: Command = {
   usage: `tufup-repo verify [--trusted-root FILE] [--no-apply-patches]
   Checks the repository as a client would (tuf-js): from the trusted root (default metadata/1.root.json)
   along the root chain to every target's hash, then each archive's tar, each patch's result and each
-  entry list against its archive.`,
+  entry list against its archive.
+  --trusted-root takes a root.json or the trust file an app ships (tufup.json, from "tufup-repo trust").`,
   options: { 'trusted-root': { type: 'string' }, 'no-apply-patches': { type: 'boolean', default: false } },
   async run(args) {
     const trustedRoot = str(args, 'trusted-root');
