@@ -5,9 +5,11 @@
  *   node_modules/.bin/node scripts/bench-client.ts            # after `npm run build`
  *   BENCH_MB=300 BENCH_PATCH_LEVEL=19 node_modules/.bin/node scripts/bench-client.ts
  *   BENCH_PARTS=scale BENCH_TARGETS=100,1000,5000,20000 BENCH_RUNS=3 node_modules/.bin/node scripts/bench-client.ts
+ *   BENCH_PARTS=verify BENCH_TARGETS=100,1000,5000 node_modules/.bin/node scripts/bench-client.ts
  *
- * BENCH_PARTS (default `bundle,scale`) picks the parts to run. The scale series checks repositories of
- * BENCH_TARGETS targets (a client's own build holds a quarter of them), BENCH_RUNS times each.
+ * BENCH_PARTS (default `bundle,scale`; `verify` on request) picks the parts to run. The scale series checks
+ * repositories of BENCH_TARGETS targets (a client's own build holds a quarter of them), BENCH_RUNS times
+ * each; the verify series runs `tufup-repo verify` on repositories of BENCH_TARGETS real target files.
  *
  * Publishes two versions with @tufup/repo-tools, serves the repository on 127.0.0.1, then runs the client
  * in a child process (so its peak memory is its own) twice: a fresh install of 1.0.0 updating to 1.1.0
@@ -17,13 +19,13 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createReadStream, readFileSync } from 'node:fs';
+import { chmod, cp, link, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { join, normalize, sep } from 'node:path';
+import { dirname, join, normalize, sep } from 'node:path';
 import { Metadata, MetaFile, Snapshot, Targets, Timestamp } from '@tufjs/models';
 import { targetPath, useLinearTargetsCodec, type TargetCustom, type TufupCustom } from '@tufup/bundle';
 import { addBundle, findSigners, initRepository, loadRepository, signMetadata } from '@tufup/repo-tools';
@@ -291,8 +293,6 @@ interface ScaleResult {
 async function growTargets(repoDir: string, keysDir: string, count: number): Promise<number> {
   useLinearTargetsCodec();
   const state = await loadRepository(repoDir);
-  const signersOf = (role: 'targets' | 'snapshot' | 'timestamp'): ReturnType<typeof findSigners> =>
-    findSigners({ keysDir }, role, state.root.signed.roles[role]?.keyIDs ?? []);
   const json = state.targets.signed.toJSON();
   type Json = typeof json;
   const entries = { ...(json.targets as Record<string, Json>) };
@@ -316,6 +316,17 @@ async function growTargets(repoDir: string, keysDir: string, count: number): Pro
       }
     }
   }
+  return resign(repoDir, keysDir, state, entries);
+}
+
+type RepoState = Awaited<ReturnType<typeof loadRepository>>;
+type TargetsJson = ReturnType<Targets['toJSON']>;
+
+/** Signs `entries` as the next targets metadata of `state`, then snapshot and timestamp; the size of targets.json. */
+async function resign(repoDir: string, keysDir: string, state: RepoState, entries: Record<string, TargetsJson>): Promise<number> {
+  const json = state.targets.signed.toJSON();
+  const signersOf = (role: 'targets' | 'snapshot' | 'timestamp'): ReturnType<typeof findSigners> =>
+    findSigners({ keysDir }, role, state.root.signed.roles[role]?.keyIDs ?? []);
   const serialize = (m: Metadata<Targets | Snapshot | Timestamp>): Buffer => Buffer.from(`${JSON.stringify(m.toJSON(), null, 2)}\n`);
   const metaFile = (version: number, bytes: Buffer): MetaFile =>
     new MetaFile({ version, length: bytes.length, hashes: { sha256: createHash('sha256').update(bytes).digest('hex') } });
@@ -376,6 +387,22 @@ function childScaleRun(args: Parameters<typeof runScaleClient>[0]): Promise<Scal
   });
 }
 
+/** A repository in `tmp` with releases 1.0.0 and 1.1.0 of a `mib` MiB bundle for linux-x64 (archives and the patch between them). */
+async function twoReleases(tmp: string, mib: number): Promise<{ base: string; keysDir: string; v1: string }> {
+  const v1 = join(tmp, 'bundle-1.0.0');
+  const v2 = join(tmp, 'bundle-1.1.0');
+  await writeBundle(v1, mib);
+  await cp(v1, v2, { recursive: true, verbatimSymlinks: true });
+  await changeBundle(v2);
+  const base = join(tmp, 'repo');
+  const keysDir = join(tmp, 'keys');
+  await initRepository({ repoDir: base, keysDir, appName: APP });
+  for (const [version, dir] of [['1.0.0', v1], ['1.1.0', v2]] as const) {
+    await addBundle({ repoDir: base, keysDir, bundleDir: dir, version, platform: 'linux', arch: 'x64' });
+  }
+  return { base, keysDir, v1 };
+}
+
 /**
  * The scale series: one repository per size (two real releases of a 2 MiB bundle for linux-x64, grown to
  * N targets with an older history on four builds), each checked by a client in its own process.
@@ -385,17 +412,7 @@ async function scaleBench(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 3);
   const tmp = await mkdtemp(join(tmpdir(), 'tufup-bench-scale-'));
   try {
-    const v1 = join(tmp, 'bundle-1.0.0');
-    const v2 = join(tmp, 'bundle-1.1.0');
-    await writeBundle(v1, 2);
-    await cp(v1, v2, { recursive: true, verbatimSymlinks: true });
-    await changeBundle(v2);
-    const base = join(tmp, 'repo');
-    const keysDir = join(tmp, 'keys');
-    await initRepository({ repoDir: base, keysDir, appName: APP });
-    for (const [version, dir] of [['1.0.0', v1], ['1.1.0', v2]] as const) {
-      await addBundle({ repoDir: base, keysDir, bundleDir: dir, version, platform: 'linux', arch: 'x64' });
-    }
+    const { base, keysDir, v1 } = await twoReleases(tmp, 2);
     const rows = [['targets', 'targets.json (KiB)', 'check, empty cache (s)', 'check, cached (s)', 'download (s)', 'targets verifications', 'peak RSS (MiB)', 'tufup-repo status (s)']];
     for (const size of sizes) {
       const repoDir = join(tmp, `repo-${size}`);
@@ -451,6 +468,111 @@ async function scaleBench(): Promise<void> {
   }
 }
 
+// --- the verify series: tufup-repo verify over repositories with many targets ---------------------
+
+/**
+ * Grows a repository of two real releases (1.0.0 and 1.1.0 of a small bundle for linux-x64, with the
+ * patch between them) to `count` targets whose files are real: an older history on four builds whose
+ * archives are hard links to the 1.0.0 archive (even versions) or the 1.1.0 one (odd versions), and whose
+ * odd versions have a patch from the version before (a hard link to the real patch). So verify downloads,
+ * hashes, unpacks and patches every one of them, as for a real history of small releases.
+ */
+async function growRealTargets(repoDir: string, count: number, keysDir: string): Promise<number> {
+  useLinearTargetsCodec();
+  const state = await loadRepository(repoDir);
+  const json = state.targets.signed.toJSON();
+  const entries = { ...(json.targets as Record<string, TargetsJson>) };
+  const real = (kind: string, version: string): [TargetsJson, TufupCustom] => {
+    const found = Object.values(entries).find((e) => {
+      const t = (e.custom as unknown as TargetCustom).tufup;
+      return t.kind === kind && t.version === version;
+    });
+    if (found === undefined) throw new Error(`the repository has no ${kind} of ${version}`);
+    return [found, (found.custom as unknown as TargetCustom).tufup];
+  };
+  const [archiveA, tufupA] = real('archive', '1.0.0');
+  const [archiveB, tufupB] = real('archive', '1.1.0');
+  const [patch, tufupPatch] = real('patch', '1.1.0');
+  const fileOf = (path: string, entry: TargetsJson): string => {
+    const sha256 = (entry.hashes as Record<string, string>).sha256 ?? '';
+    const slash = path.lastIndexOf('/');
+    return join(repoDir, 'targets', path.slice(0, slash + 1), `${sha256}.${path.slice(slash + 1)}`);
+  };
+  const sources = new Map<TargetsJson, string>();
+  for (const [path, entry] of Object.entries(entries)) sources.set(entry, fileOf(path, entry));
+  let total = Object.keys(entries).length;
+  for (let n = 0; total < count; n++) {
+    const version = `0.${Math.floor(n / 50)}.${n % 50}`;
+    const previous = `0.${Math.floor((n - 1) / 50)}.${(n - 1) % 50}`;
+    for (const [platform, arch] of SCALE_BUILDS) {
+      for (const kind of ['archive', 'patch'] as const) {
+        if (total >= count || (kind === 'patch' && n % 2 === 0)) continue;
+        const [template, tufup] = kind === 'patch' ? [patch, tufupPatch] : n % 2 === 0 ? [archiveA, tufupA] : [archiveB, tufupB];
+        const custom: TufupCustom = { ...tufup, version, platform, arch };
+        if (kind === 'patch' && tufupPatch.base !== undefined) custom.base = { ...tufupPatch.base, version: previous };
+        const path = targetPath({ name: APP, version, kind, platform, arch });
+        const entry = { ...template, custom: { tufup: custom } as unknown as TargetsJson };
+        const file = fileOf(path, entry);
+        await mkdir(dirname(file), { recursive: true });
+        await link(sources.get(template) ?? '', file);
+        entries[path] = entry;
+        total++;
+      }
+    }
+  }
+  return resign(repoDir, keysDir, state, entries);
+}
+
+/**
+ * CPU time (user + system) of this process's finished children, from /proc/self/stat (Linux; clock ticks
+ * of 10 ms): on a machine others load, it says what the work costs where wall time says how long it waited.
+ */
+function childCpuMs(): number {
+  const own = readFileSync('/proc/self/stat', 'utf8');
+  const fields = own.slice(own.lastIndexOf(')') + 2).split(' ');
+  // Fields 16 and 17 of stat (cutime, cstime), counted from after the command name (field 3 is index 0).
+  return (Number(fields[13]) + Number(fields[14])) * 10;
+}
+
+/** The verify series: `tufup-repo verify` (the real CLI, patches applied) on repositories of BENCH_TARGETS targets. */
+async function verifyBench(): Promise<void> {
+  const sizes = (process.env.BENCH_TARGETS ?? '100,1000,5000').split(',').map(Number);
+  const runs = Number(process.env.BENCH_RUNS ?? 3);
+  const tmp = await mkdtemp(join(tmpdir(), 'tufup-bench-verify-'));
+  try {
+    const { base, keysDir } = await twoReleases(tmp, 0.5);
+    const rows = [['targets', 'targets.json (KiB)', 'files (MiB)', 'verify, wall (s)', 'verify, CPU (s)', 'CPU per target (ms)']];
+    for (const size of sizes) {
+      const repoDir = join(tmp, `repo-${size}`);
+      await cp(base, repoDir, { recursive: true });
+      log(`growing the targets to ${size}...`);
+      const bytes = await growRealTargets(repoDir, size, keysDir);
+      const times: number[] = [];
+      const cpu: number[] = [];
+      let summary = { targets: 0, patchesApplied: 0, bytes: 0 };
+      for (let run = 0; run < runs; run++) {
+        const t = performance.now();
+        const c = childCpuMs();
+        const out = execFileSync(process.execPath, [CLI, 'verify', '--repo', repoDir, '--json'], { encoding: 'utf8', maxBuffer: 64 * MiB });
+        times.push(performance.now() - t);
+        cpu.push(childCpuMs() - c);
+        summary = JSON.parse(out) as typeof summary;
+      }
+      if (summary.targets !== size) throw new Error(`verify checked ${summary.targets} targets, not ${size}`);
+      const ms = median(times);
+      const cpuMs = median(cpu);
+      rows.push([String(size), (bytes / 1024).toFixed(0), (summary.bytes / MiB).toFixed(0), (ms / 1000).toFixed(2), (cpuMs / 1000).toFixed(2), (cpuMs / size).toFixed(2)]);
+      log(`${rows.at(-1)?.join('  ') ?? ''} (${summary.patchesApplied} patches applied)`);
+      await rm(repoDir, { recursive: true, force: true });
+    }
+    process.stdout.write(
+      `\nverify series: Node ${process.version}, \`tufup-repo verify --repo R --json\` (every target downloaded from the folder, hashed, unpacked, patches applied); medians of ${runs} runs\n${table(rows)}\n`,
+    );
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -465,6 +587,7 @@ async function main(): Promise<void> {
   const parts = new Set((process.env.BENCH_PARTS ?? 'bundle,scale').split(','));
   if (parts.has('bundle')) await bundleBench();
   if (parts.has('scale')) await scaleBench();
+  if (parts.has('verify')) await verifyBench();
 }
 
 if (process.argv[2] === '--client') {

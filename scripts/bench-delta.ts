@@ -19,18 +19,19 @@
  *   --level L         zstd level of our engine (default: the library's, 19)
  *   --engines LIST    comma-separated subset of ours,bsdiff,xdelta3,zstd,updater (default: all installed)
  *   --keep            keep the temp folder with tars and patches
+ *   --help, -h        print the usage line
  *
  * Peers are benchmark tools only: `apt-get install -y bsdiff xdelta3 zstd time 7zip squashfs-tools`.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { digestFile, gzipFile, listTar, writeTar, type Digest } from '@tufup/bundle';
+import { digestFile, gzipFile, listTar, readPatchHeader, serializeEntryList, writeTar, type Digest, type TarEntry } from '@tufup/bundle';
 import { benchPairs, type BenchPair } from './bench-delta-inputs.ts';
 import { updaterDownloads, type UpdaterDownload } from './bench-delta-updater.ts';
 
@@ -211,9 +212,18 @@ async function bench(work: string, engine: Engine, inputs: Inputs, runs: number,
 }
 
 /** Bytes of the first format's header for this base: digests and the gzip-compressed entry list. */
-async function firstFormatHeader(baseTar: string, base: Digest, target: Digest): Promise<number> {
-  const header = { engine: 'zstd-patch-from', base, target, baseEntries: await listTar(await readFile(baseTar)) };
+function firstFormatHeader(base: Digest, target: Digest, baseEntries: readonly TarEntry[]): number {
+  const header = { engine: 'zstd-patch-from', base, target, baseEntries };
   return 16 + gzipSync(JSON.stringify(header), { level: 9 }).length;
+}
+
+/**
+ * Bytes of our patch's header had it carried the base's entry list, as `tufup-repo add` wrote it before
+ * the entry list target (`createPatch` with `baseEntries: true` writes exactly this JSON, gzip -9).
+ */
+async function headerWithList(patch: string, baseEntries: readonly TarEntry[]): Promise<number> {
+  const { header } = await readPatchHeader(patch);
+  return 16 + gzipSync(JSON.stringify({ ...header, baseEntries }), { level: 9 }).length;
 }
 
 // --- output ------------------------------------------------------------------------------------
@@ -249,7 +259,11 @@ interface PairSummary {
   best: Result | undefined;
   xdelta3: Result | undefined;
   updater: UpdaterDownload[];
-  headers: { first: number; now: number | undefined };
+  /**
+   * Our header with the entry list (what `tufup-repo add` wrote before the entry list target) and
+   * without it (now), the old version's entry list target, and the first format's header.
+   */
+  headers: { first: number; withList: number | undefined; now: number | undefined; entries: number };
 }
 
 interface RunOptions {
@@ -304,7 +318,13 @@ async function benchPair(pair: Pick<BenchPair, 'name' | 'description' | 'old' | 
     }
     rows.push(['full archive (.tar.gz -9)', '-', `${String(full.size)} B (${human(full.size)})`, `${((100 * full.size) / target.size).toFixed(2)}%`, ratio(full.size, ours?.patchSize), '-', '-', '-', '-', '-', '-']);
 
-    const headers = { first: await firstFormatHeader(baseTar, base, target), now: ours?.headerSize };
+    const baseEntries = await listTar(createReadStream(baseTar));
+    const headers = {
+      first: firstFormatHeader(base, target, baseEntries),
+      withList: ours === undefined ? undefined : await headerWithList(join(work, 'ours.patch'), baseEntries),
+      now: ours?.headerSize,
+      entries: serializeEntryList(base, baseEntries).length,
+    };
     const lines = [
       `### ${pair.name}`,
       '',
@@ -319,7 +339,10 @@ async function benchPair(pair: Pick<BenchPair, 'name' | 'description' | 'old' | 
       if (best !== undefined) lines.push(`- size: tufup / best binary-diff peer (${best.name}) = ${(ours.patchSize / best.patchSize).toFixed(3)} (goal <= 0.9: ${ours.patchSize <= 0.9 * best.patchSize ? 'met' : 'MISSED'})`);
       if (ours.apply.peak !== undefined) lines.push(`- apply peak: ${peakMb(ours.apply.peak)} MB (goal < 256 MB: ${ours.apply.peak < 256 * MB ? 'met' : 'MISSED'})`);
       if (xdelta3 !== undefined) lines.push(`- diff time: ${(ours.diff.seconds / xdelta3.diff.seconds).toFixed(2)}x xdelta3 -9 (goal <= 3x: ${ours.diff.seconds <= 3 * xdelta3.diff.seconds ? 'met' : 'MISSED'}); diff peak ${peakMb(ours.diff.peak)} MB (goal < 2048 MB: ${(ours.diff.peak ?? 0) < 2048 * MB ? 'met' : 'MISSED'})`);
-      lines.push(`- header: ${String(headers.first)} B with the first format's entry list, ${String(headers.now ?? 0)} B now (digests and the region list, no entry list)`);
+      lines.push(
+        `- header: ${String(headers.withList ?? 0)} B with the entry list (as tufup-repo add wrote it before), ${String(headers.now ?? 0)} B now (digests and the region list); ` +
+          `the old version's entry list target: ${String(headers.entries)} B, fetched once only by installs whose folder holds other files (first format's header: ${String(headers.first)} B)`,
+      );
     }
     if (missing.length > 0) lines.push(`- not installed, skipped: ${missing.join(', ')}`);
     return { text: lines.join('\n'), summary: { name: pair.name, newTar: target.size, ours, best, xdelta3, updater, headers } };
@@ -331,7 +354,7 @@ async function benchPair(pair: Pick<BenchPair, 'name' | 'description' | 'old' | 
 
 function summaryTable(summaries: readonly PairSummary[]): string {
   const rows: string[][] = [
-    ['pair', 'tufup', 'best peer', 'tufup / best', 'electron-updater 7z / AppImage', 'header before -> after', 'apply peak MB', 'diff s (x xdelta3)', 'diff peak MB'],
+    ['pair', 'tufup', 'best peer', 'tufup / best', 'electron-updater 7z / AppImage', 'header before -> after (entry list target)', 'apply peak MB', 'diff s (x xdelta3)', 'diff peak MB'],
   ];
   for (const s of summaries) {
     const { ours, best, xdelta3 } = s;
@@ -341,7 +364,7 @@ function summaryTable(summaries: readonly PairSummary[]): string {
       best === undefined ? '-' : `${String(best.patchSize)} B (${best.name.split(' ')[0]!})`,
       ours === undefined || best === undefined ? '-' : (ours.patchSize / best.patchSize).toFixed(3),
       s.updater.length === 0 ? '-' : s.updater.map((u) => human(u.total)).join(' / '),
-      `${String(s.headers.first)} -> ${String(s.headers.now ?? '-')} B`,
+      `${String(s.headers.withList ?? '-')} -> ${String(s.headers.now ?? '-')} B (${String(s.headers.entries)} B)`,
       peakMb(ours?.apply.peak),
       ours === undefined ? '-' : `${secs(ours.diff.seconds)} (${xdelta3 === undefined ? '-' : (ours.diff.seconds / xdelta3.diff.seconds).toFixed(1)}x)`,
       peakMb(ours?.diff.peak),
@@ -361,10 +384,16 @@ async function main(): Promise<void> {
       level: { type: 'string' },
       engines: { type: 'string', default: ENGINE_KEYS.join(',') },
       keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  const usage = 'usage: node scripts/bench-delta.ts [--cache DIR] [--pairs LIST] [--runs N] [--max-seconds S] [--level L] [--engines ours,bsdiff,xdelta3,zstd,updater] [--keep] [<old> <new>]\n';
+  if (values.help) {
+    process.stdout.write(usage);
+    return;
+  }
   if (positionals.length !== 0 && positionals.length !== 2) {
-    process.stderr.write('usage: node scripts/bench-delta.ts [--cache DIR] [--pairs LIST] [--runs N] [--max-seconds S] [--level L] [--engines ours,bsdiff,xdelta3,zstd,updater] [--keep] [<old> <new>]\n');
+    process.stderr.write(usage);
     process.exitCode = 2;
     return;
   }

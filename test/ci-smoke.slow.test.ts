@@ -55,6 +55,12 @@ describe('scripts/ci-smoke.ts up to the launch of real Electron', () => {
     expect(trust.appName).toBe('tufup-demo-app');
     expect(trust.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const published = await readdir(join(work, 'site', 'targets', 'linux-x64'));
-    expect(published.map((f) => f.replace(/^[0-9a-f]{64}\./, '')).sort()).toEqual(['tufup-demo-app-1.0.0.tar.gz', 'tufup-demo-app-1.1.0.patch', 'tufup-demo-app-1.1.0.tar.gz']);
+    expect(published.map((f) => f.replace(/^[0-9a-f]{64}\./, '')).sort()).toEqual([
+      'tufup-demo-app-1.0.0.entries',
+      'tufup-demo-app-1.0.0.tar.gz',
+      'tufup-demo-app-1.1.0.entries',
+      'tufup-demo-app-1.1.0.patch',
+      'tufup-demo-app-1.1.0.tar.gz',
+    ]);
   });
 });

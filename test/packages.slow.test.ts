@@ -158,8 +158,9 @@ describe('the packed packages, installed into a fresh app folder', () => {
       await writeFile(join(bundle, 'resources/app.js'), `${'// the app\n'.repeat(2000)}console.log(${JSON.stringify(text)});\n`);
       await ok(cli, ['add', bundle, '--repo', 'repo', '--version', version, '--platform', 'linux', '--arch', 'x64'], app);
     }
-    const verified = JSON.parse(await ok(cli, ['verify', '--repo', 'repo', '--json'], app)) as { targets: number; patchesApplied: number };
-    expect(verified).toMatchObject({ targets: 3, patchesApplied: 1 });
+    const verified = JSON.parse(await ok(cli, ['verify', '--repo', 'repo', '--json'], app)) as { targets: number; patchesApplied: number; entryListsChecked: number };
+    // Two archives, their entry lists, one patch.
+    expect(verified).toMatchObject({ targets: 5, patchesApplied: 1, entryListsChecked: 2 });
   });
 
   it('every entry point of every package loads from the install; only the main, compat and preload entries need Electron', async () => {

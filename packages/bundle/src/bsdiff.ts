@@ -15,7 +15,7 @@
 // cost time on every byte of a 100 MB executable, so this file asserts them instead.
 /* eslint-disable @typescript-eslint/no-non-null-assertion */
 import { BundleError } from './error.js';
-import { suffixArray } from './suffix-array.js';
+import { findMatch, matchIndex, SCAN_CANDIDATES, type MatchIndex } from './match-index.js';
 
 /** The three streams of a bsdiff between two buffers. */
 export interface BsdiffStreams {
@@ -35,45 +35,29 @@ const MAX_MATCH = 1 << 16;
 const SHORT_MATCH = 8;
 /** Largest step over consecutive misses. */
 const MAX_STEP = 8;
+/** A run of agreeing bytes this long at the current alignment counts as the alignment resuming... */
+const RESUME_MIN = 12;
+/** ...when it starts at most this many bytes on (an address or offset is 8 bytes at most). */
+const RESUME_WITHIN = 8;
 /** Bytes scanned between two progress reports. */
 const PROGRESS_STEP = 1 << 22;
 
 /**
- * Longest match of `neu[scan..]` among the suffixes of `old`, by binary search of the suffix array that
- * skips the prefix both bounds already share with it (so one search costs O(log n + match length)).
- * Writes the match offset into `out[0]` and returns its length.
+ * Where, in the next {@link RESUME_WITHIN} bytes from `scan`, `neu` agrees with `old` at `offset` for at
+ * least {@link RESUME_MIN} bytes: writes that position into `out[0]` and returns the run's length (at
+ * most MAX_MATCH), or 0 when there is none.
  */
-function search(sa: Int32Array, old: Uint8Array, neu: Uint8Array, scan: number, out: Int32Array): number {
-  const oldSize = old.length;
-  const limit = Math.min(MAX_MATCH, neu.length - scan);
-  const prefix = (p: number, from: number): number => {
-    let k = from;
-    while (k < limit && p + k < oldSize && old[p + k] === neu[scan + k]) k++;
-    return k;
-  };
-  let lo = 0;
-  let hi = oldSize;
-  let lcpLo = prefix(sa[lo]!, 0);
-  let lcpHi = prefix(sa[hi]!, 0);
-  while (hi - lo >= 2) {
-    const mid = (lo + hi) >>> 1;
-    const p = sa[mid]!;
-    const k = prefix(p, Math.min(lcpLo, lcpHi));
-    // Shorter old suffix that is a prefix of the pattern sorts first; a capped match counts as equal.
-    if (k < limit && (p + k >= oldSize || old[p + k]! < neu[scan + k]!)) {
-      lo = mid;
-      lcpLo = k;
-    } else {
-      hi = mid;
-      lcpHi = k;
+function resumedRun(old: Uint8Array, neu: Uint8Array, scan: number, offset: number, out: Int32Array): number {
+  for (let at = Math.max(scan, -offset), end = Math.min(scan + RESUME_WITHIN, neu.length - 1, old.length - 1 - offset); at <= end; at++) {
+    const max = Math.min(MAX_MATCH, neu.length - at, old.length - at - offset);
+    let k = 0;
+    while (k < max && old[at + offset + k] === neu[at + k]) k++;
+    if (k >= RESUME_MIN) {
+      out[0] = at;
+      return k;
     }
   }
-  if (lcpLo > lcpHi) {
-    out[0] = sa[lo]!;
-    return lcpLo;
-  }
-  out[0] = sa[hi]!;
-  return lcpHi;
+  return 0;
 }
 
 /**
@@ -81,17 +65,20 @@ function search(sa: Int32Array, old: Uint8Array, neu: Uint8Array, scan: number, 
  * evenly): near 1 for a rebuild of the same program, low for a different program, where bsdiff finds
  * only chance alignments and a general compressor does better.
  */
-export function similarity(old: Uint8Array, sa: Int32Array, neu: Uint8Array, samples = 1024): number {
+export function similarity(old: Uint8Array, index: MatchIndex, neu: Uint8Array, samples = 1024): number {
   if (neu.length < 2 * SAMPLE || old.length < SAMPLE) return 0;
   const found = new Int32Array(1);
   let hits = 0;
   for (let i = 0; i < samples; i++) {
     const at = Math.floor(((i + 0.5) * (neu.length - SAMPLE)) / samples);
-    if (search(sa, old, neu.subarray(0, at + SAMPLE), at, found) >= SAMPLE) hits++;
+    // The same offset first (an unmoved stretch), then a long stretch of the chain: 1,024 searches are
+    // cheap, and a common 8-byte start (padding, a frequent instruction) must not hide the sample.
+    if (findMatch(index, old, neu, at, SAMPLE, at, SIMILARITY_CANDIDATES, found) >= SAMPLE) hits++;
   }
   return hits / samples;
 }
 
+const SIMILARITY_CANDIDATES = 4096;
 const SAMPLE = 32;
 
 /** Appends varints to a growing byte list. */
@@ -127,7 +114,7 @@ class VarintWriter {
  * beats continuing the current alignment by more than 8 bytes; each match is then extended forwards and
  * backwards while at least half the bytes agree). `onProgress` gets the bytes of `neu` scanned so far.
  */
-export function bsdiff(old: Uint8Array, neu: Uint8Array, onProgress?: (scanned: number) => void, sa: Int32Array = suffixArray(old)): BsdiffStreams {
+export function bsdiff(old: Uint8Array, neu: Uint8Array, onProgress?: (scanned: number) => void, index: MatchIndex = matchIndex(old)): BsdiffStreams {
   let reported = 0;
   const oldSize = old.length;
   const newSize = neu.length;
@@ -154,7 +141,21 @@ export function bsdiff(old: Uint8Array, neu: Uint8Array, onProgress?: (scanned: 
     scan += len;
     let misses = 0;
     for (let scsc = scan; scan < newSize; ) {
-      len = search(sa, old, neu, scan, found);
+      // The current alignment picks up again within a few bytes (past a changed address or offset, the
+      // commonest difference in a rebuilt program): carry on with it, as bsdiff would after searching at
+      // each of those bytes (unless another alignment matched much longer there, which the search at
+      // the next mismatch still finds, and the backward extension takes back to its start).
+      const run = resumedRun(old, neu, scan, lastOffset, found);
+      if (run > 0) {
+        scan = found[0]!;
+        len = run;
+        pos = scan + lastOffset;
+        // Every byte of [scan, scan + len) agrees with the alignment, so its score is its length: below,
+        // that continues the alignment past them.
+        oldScore = len;
+        break;
+      }
+      len = findMatch(index, old, neu, scan, Math.min(MAX_MATCH, newSize - scan), scan + lastOffset, SCAN_CANDIDATES, found);
       pos = found[0]!;
       for (; scsc < scan + len; scsc++) if (scsc + lastOffset < oldSize && old[scsc + lastOffset] === neu[scsc]) oldScore++;
       if ((len === oldScore && len !== 0) || len > oldScore + 8) break;

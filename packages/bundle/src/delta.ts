@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { constants, createZstdDecompress, gunzipSync, gzipSync, zstdCompress } from 'node:zlib';
 import { BufferSource, FolderSource, TarFileSource, type BaseSource } from './base-source.js';
 import { BundleError, errnoOf, ioError, messageOf } from './error.js';
+import { isTarEntry } from './entries.js';
 import { digestBuffer, DigestStream, sameDigest, type Digest } from './hash.js';
 import { listTar } from './list.js';
 import { applyRegions, createRegions, isRegionList, payloadBytes, REGIONS_ENGINE, type RegionOp } from './regions.js';
@@ -51,8 +52,9 @@ export interface RegionsPatchHeader extends HeaderDigests {
   /** How each stretch of the new tar is made, in order; their payloads follow the header in the same order. */
   regions: RegionOp[];
   /**
-   * The base tar's entries, only with `PatchOptions.baseEntries`: for clients that cannot fetch a
-   * version's signed entry list and must patch installs an installer added files to.
+   * The base tar's entries, only with `PatchOptions.baseEntries` (and in patches made before clients
+   * fetched a version's signed entry list): for clients that cannot fetch that list and must patch
+   * installs an installer added files to.
    */
   baseEntries?: TarEntry[];
 }
@@ -76,9 +78,10 @@ export interface PatchOptions {
   onProgress?: (done: number, total: number) => void;
   /**
    * Also write the base tar's entry list into a `regions` patch's header (gzip-compressed; 1.5 KB for
-   * 150 entries, 16 KB for 3,400), so a client can rebuild the base from an install folder that an
-   * installer added files to without fetching anything else. Off, the client scans the folder.
-   * @default true, until clients fetch a version's signed entry list
+   * 150 entries, 16 KB for 3,400). Clients scan their install folder for the base, and when an installer
+   * added files there, fetch the base version's signed entry list target (`<name>-<version>.entries`);
+   * the list in the header serves clients that predate that target.
+   * @default false
    */
   baseEntries?: boolean;
   /** zstd compression level. @default 19 */
@@ -136,7 +139,7 @@ export async function createPatch(base: Buffer, target: Buffer, options: PatchOp
   });
   const header: RegionsPatchHeader = { engine: REGIONS_ENGINE, ...digests, regions: ops };
   // A base that is not a tar (a single file diffed as one region) has no entry list to give.
-  if (options.baseEntries !== false) {
+  if (options.baseEntries === true) {
     const entries = await listTar(base).catch(() => undefined);
     if (entries !== undefined) header.baseEntries = entries;
   }
@@ -233,22 +236,6 @@ function isDigest(v: unknown): v is Digest {
   return isRecord(v) && typeof v.sha256 === 'string' && /^[0-9a-f]{64}$/.test(v.sha256) && Number.isSafeInteger(v.size) && (v.size as number) >= 0;
 }
 
-function isTarEntry(v: unknown): v is TarEntry {
-  if (!isRecord(v) || !isEntryPath(v.path) || !Number.isSafeInteger(v.mode) || !Number.isSafeInteger(v.size)) return false;
-  if (v.type === 'symlink') return typeof v.linkname === 'string';
-  return v.type === 'file' || v.type === 'directory';
-}
-
-/**
- * Whether `v` is a path as scanBundle writes it: applyPatchFromFolder joins it onto the install
- * folder, so a forged header must not name anything outside it (no `..`, absolute or drive paths,
- * backslashes, NUL, empty or `.` segments).
- */
-function isEntryPath(v: unknown): v is string {
-  if (typeof v !== 'string' || /^[A-Za-z]:/.test(v) || v.includes('\\') || v.includes('\0')) return false;
-  return v.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
-}
-
 /** Inputs of {@link applyPatch}. */
 export interface ApplyPatchOptions {
   patchPath: string;
@@ -327,7 +314,7 @@ async function readBase(basePath: string | undefined): Promise<Buffer> {
 export async function applyPatchFromFolder(options: ApplyPatchFromFolderOptions): Promise<Digest> {
   const { header, payloadOffset } = await readPatchHeader(options.patchPath);
   const notBase = (cause: unknown): BundleError | undefined =>
-    cause instanceof BundleError && ['CONTENT_MISMATCH', 'BUNDLE_NOT_FOUND', 'BUNDLE_EMPTY', 'UNSUPPORTED_ENTRY'].includes(cause.code)
+    cause instanceof BundleError && ['CONTENT_MISMATCH', 'BUNDLE_NOT_FOUND', 'BUNDLE_EMPTY', 'UNSUPPORTED_ENTRY', 'UNSAFE_ENTRY'].includes(cause.code)
       ? new BundleError('PATCH_BASE_MISMATCH', `${options.installDir} is not the version ${options.patchPath} applies to: ${cause.message}`, { cause })
       : undefined;
   if (header.engine === ZSTD_ENGINE) {
@@ -344,6 +331,12 @@ export async function applyPatchFromFolder(options: ApplyPatchFromFolderOptions)
     let source: FolderSource | undefined;
     try {
       source = new FolderSource(options.installDir, list ?? (await scanBundle(options.installDir)));
+      // A list that makes a tar of another size cannot be the base (an installer's extra file adds at
+      // least a header block): known without reading a file.
+      if (source.size !== header.base.size) {
+        mismatch = new BundleError('PATCH_BASE_MISMATCH', `${options.installDir} ${list === undefined ? 'as scanned' : 'following the entry list'} makes a tar of ${source.size} bytes; ${options.patchPath} applies to one of ${header.base.size}`);
+        continue;
+      }
       // The whole base is hashed before a byte is written: a patch never runs on a base it was not made for.
       const digest = await source.digest();
       if (sameDigest(digest, header.base)) return await decodeRegions(options, header, payloadOffset, source, digest);

@@ -4,6 +4,7 @@ export {
   NAME_PATTERN,
   ARCHIVE_SUFFIX,
   PATCH_SUFFIX,
+  ENTRIES_SUFFIX,
   checkName,
   targetFileName,
   targetPath,
@@ -16,6 +17,7 @@ export {
 export { Hasher, DigestStream, digestFile, digestBuffer, sameDigest, type Digest } from './hash.js';
 export { scanBundle, tarSize, tarChunks, tarToBuffer, digestTarOf, writeTar, writeFileAtomic, type TarEntry, type TarEntryType } from './tar.js';
 export { listTar } from './list.js';
+export { ENTRY_LIST_SCHEMA, serializeEntryList, parseEntryList } from './entries.js';
 export { ONE_FILE_ENTRY } from './one-file.js';
 export { acquireLock, processAlive, processStarted, holderAlive, type LockHolder, type LockLogger, type LockOptions } from './lock.js';
 export { syncFolder, makeFolder, syncMadeFolders, type MadeFolders } from './durable.js';
@@ -54,5 +56,5 @@ export {
   type JsonObject,
   type JsonValue,
 } from './trust.js';
-export { useLinearTargetsCodec } from './tuf-targets.js';
+export { useLinearTargetsCodec, verifiedTargetsOf, type TargetInfoSource } from './tuf-targets.js';
 export { BundleValidator, validateBundleEntries, validateTar, kindOfTarType, type EntryFacts, type EntryKind } from './validate.js';

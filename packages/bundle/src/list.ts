@@ -1,9 +1,9 @@
 import { Parser, type ReadEntry } from 'tar';
-import { BundleError, messageOf } from './error.js';
+import { BundleError, ioError, messageOf } from './error.js';
 import type { TarEntry } from './tar.js';
 
-/** Lists the entries of a tar held in memory, as {@link TarEntry}s. */
-export async function listTar(tar: Buffer): Promise<TarEntry[]> {
+/** Lists the entries of a tar, held in memory or streamed (a tar file read from disk), as {@link TarEntry}s. */
+export async function listTar(tar: Buffer | AsyncIterable<Uint8Array>): Promise<TarEntry[]> {
   const entries: TarEntry[] = [];
   const parser = new Parser({ strict: true });
   let failure: unknown;
@@ -17,10 +17,22 @@ export async function listTar(tar: Buffer): Promise<TarEntry[]> {
     entry.resume();
   });
   parser.on('error', (e: unknown) => (failure ??= e));
-  await new Promise<void>((resolve) => {
-    parser.on('end', resolve);
+  const ended = new Promise<void>((resolve) => parser.on('end', resolve));
+  if (Buffer.isBuffer(tar)) {
     parser.end(tar);
-  });
+  } else {
+    try {
+      for await (const chunk of tar) {
+        if (failure !== undefined) break;
+        parser.write(chunk);
+      }
+    } catch (cause) {
+      // Reading failed, not parsing: say so rather than call the tar invalid.
+      throw ioError('could not read the tar', cause);
+    }
+    parser.end();
+  }
+  await ended;
   if (failure !== undefined) {
     throw failure instanceof BundleError ? failure : new BundleError('UNSUPPORTED_ENTRY', `not a valid tar: ${messageOf(failure)}`, { cause: failure });
   }

@@ -17,7 +17,10 @@ export interface TufupCustom {
   version: string;
   platform: string;
   arch: string;
-  /** The uncompressed tar of `version`: what an archive holds, or what a patch produces. */
+  /**
+   * The uncompressed tar of `version`: what an archive holds, what a patch produces, or what an entry
+   * list rebuilds from an install folder.
+   */
   tar: Digest;
   /** For a patch: the version and tar it applies to. */
   base?: { version: string } & Digest;
@@ -95,7 +98,7 @@ export function parseTargetCustom(custom: unknown, targetPath: string): TargetCu
   if (!isRecord(custom) || !isRecord(custom.tufup)) throw new BundleError('INVALID_METADATA', `${where} has no tufup section`);
   const t = custom.tufup;
   if (t.schema !== CUSTOM_SCHEMA) throw new BundleError('INVALID_METADATA', `${where} uses schema ${String(t.schema)}, this client reads ${CUSTOM_SCHEMA}`);
-  if (t.kind !== 'archive' && t.kind !== 'patch') throw new BundleError('INVALID_METADATA', `${where} has no valid kind`);
+  if (t.kind !== 'archive' && t.kind !== 'patch' && t.kind !== 'entries') throw new BundleError('INVALID_METADATA', `${where} has no valid kind`);
   for (const key of ['name', 'version', 'platform', 'arch'] as const) {
     if (typeof t[key] !== 'string') throw new BundleError('INVALID_METADATA', `${where} has no ${key}`);
   }

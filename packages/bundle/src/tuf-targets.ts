@@ -1,4 +1,4 @@
-import { TargetFile, Targets } from '@tufjs/models';
+import { Metadata, TargetFile, Targets } from '@tufjs/models';
 
 type TargetsJson = Parameters<typeof Targets.fromJSON>[0];
 type JsonValue = TargetsJson[string];
@@ -49,4 +49,32 @@ export function useLinearTargetsCodec(): void {
 /** @tufjs/models' `guard.isObjectRecord`: an object whose values are all non-null objects. */
 function isObjectMap(value: unknown): value is Record<string, TargetsJson> {
   return typeof value === 'object' && value !== null && Object.values(value).every((v) => typeof v === 'object' && v !== null);
+}
+
+/** What {@link verifiedTargetsOf} needs of a refreshed tuf-js `Updater`: its one public way to read a verified target. */
+export interface TargetInfoSource {
+  getTargetInfo(targetPath: string): Promise<TargetFile | undefined>;
+}
+
+/**
+ * The top-level targets of a refreshed tuf-js `Updater`, as tuf-js verified them; undefined when this
+ * tuf-js does not hold them where expected (then resolve each path with `getTargetInfo`, the slow way).
+ *
+ * tuf-js has no API that lists targets, and its `getTargetInfo(path)` verifies the signatures of the
+ * whole targets metadata again on every call (canonical JSON of all of it, then the signatures): one call
+ * per target makes reading all of them quadratic in their number. The metadata tuf-js verified in
+ * `refresh()` is held by the Updater's trusted metadata store (`trustedSet.targets`, private in tuf-js's
+ * typings but a plain field), where tuf-js put it only after checking it against the trusted root's keys
+ * and threshold, the trusted snapshot's version (and hashes and length when listed) and its expiry. This
+ * reads that object and ties it to tuf-js's public answer: `getTargetInfo` (one verification) must return
+ * the very TargetFile instance the object holds for a path, which proves it is the object tuf-js verified
+ * and serves in this session. Used by the client's catalog and by `tufup-repo verify`.
+ */
+export async function verifiedTargetsOf(updater: TargetInfoSource): Promise<Readonly<Record<string, TargetFile>> | undefined> {
+  const held = (updater as { trustedSet?: { targets?: unknown } }).trustedSet?.targets;
+  if (!(held instanceof Metadata) || !(held.signed instanceof Targets)) return undefined;
+  const targets = held.signed.targets;
+  const first = Object.keys(targets)[0];
+  if (first !== undefined && (await updater.getTargetInfo(first)) !== targets[first]) return undefined;
+  return targets;
 }

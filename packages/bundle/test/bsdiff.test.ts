@@ -4,17 +4,22 @@ import { describe, expect, it } from 'vitest';
 import { bsdiff, bspatch, ChunkReader, plainDifferences, type BsdiffStreams } from '../src/bsdiff.js';
 import { BufferSource } from '../src/base-source.js';
 import { DifferenceDecoder, encodeDifference } from '../src/diff-coder.js';
-import { suffixArray } from '../src/suffix-array.js';
+import { findMatch, matchIndex } from '../src/match-index.js';
 import { chunksOf, expectCode } from './helpers.js';
 import { editBinary, realFile, slice } from './patch-fixture.js';
 
-/** The suffix array by sorting every suffix: slow, obviously right. */
-function naiveSuffixArray(data: Uint8Array): number[] {
-  const buf = Buffer.from(data);
-  return [...Array(data.length + 1).keys()].sort((a, b) => Buffer.compare(buf.subarray(a), buf.subarray(b)));
+/** The longest match of `neu[scan..]` (at most `limit` bytes) anywhere in `old`, by trying every offset. */
+function naiveLongestMatch(old: Uint8Array, neu: Uint8Array, scan: number, limit: number): number {
+  let best = 0;
+  for (let p = 0; p < old.length; p++) {
+    let k = 0;
+    while (k < limit && p + k < old.length && old[p + k] === neu[scan + k]) k++;
+    best = Math.max(best, k);
+  }
+  return best;
 }
 
-/** The Fibonacci word over {a, b}: repetitive at every scale, so SA-IS recurses as deep as it can. */
+/** The Fibonacci word over {a, b}: repetitive at every scale, so its 8-byte strings have long hash chains. */
 function fibonacciWord(length: number): Buffer {
   let [a, b] = ['a', 'ab'];
   while (b.length < length) [a, b] = [b, b + a];
@@ -35,21 +40,48 @@ async function roundTrip(old: Buffer, neu: Buffer): Promise<BsdiffStreams> {
   return streams;
 }
 
-describe('suffix array (SA-IS)', () => {
-  it('sorts every suffix, the empty one first, on texts made to stress induced sorting', () => {
+describe('match index (hash chains of 8-byte strings)', () => {
+  it('finds the longest match of 8 bytes or more wherever it is, given every candidate', () => {
     const texts = [
-      Buffer.alloc(0),
-      Buffer.from('a'),
-      Buffer.from('banana'),
-      Buffer.from('mississippi'),
-      Buffer.alloc(300, 0),
-      Buffer.from('abababababababababab'),
-      Buffer.from([255, 0, 255, 0, 1, 255]),
-      ...Array.from({ length: 200 }, (_, i) => Buffer.from(Array.from({ length: i % 70 }, (_, j) => ((j * 7 + i) % (1 + (i % 4))) * 60))),
+      Buffer.from('banana bandana banana split'),
+      Buffer.from('abababababababababababababab'),
       randomBytes(2_000),
-      fibonacciWord(6_000),
+      fibonacciWord(3_000),
     ];
-    for (const text of texts) expect(Array.from(suffixArray(text))).toEqual(naiveSuffixArray(text));
+    const found = new Int32Array(1);
+    for (const old of texts) {
+      const index = matchIndex(old);
+      // New text: pieces of the old one, reordered and with a few bytes changed, and some noise.
+      const neu = Buffer.concat([old.subarray(old.length >> 1), randomBytes(20), old.subarray(0, old.length >> 1)]);
+      for (let i = 0; i < neu.length; i += 40) neu[(i * 7) % neu.length] = 0;
+      for (let scan = 0; scan < neu.length; scan += 5) {
+        const limit = Math.min(64, neu.length - scan);
+        const length = findMatch(index, old, neu, scan, limit, -1, Infinity, found);
+        const expected = naiveLongestMatch(old, neu, scan, limit);
+        if (expected >= 8) expect(length).toBe(expected);
+        if (length > 0) expect(old.subarray(found[0], (found[0] ?? 0) + length).equals(neu.subarray(scan, scan + length))).toBe(true);
+      }
+    }
+  });
+
+  it('finds a run of one byte from the start of the old run, however long the old and new runs are', () => {
+    const old = Buffer.concat([randomBytes(500), Buffer.alloc(200_000, 0x90), randomBytes(500)]);
+    const index = matchIndex(old);
+    const found = new Int32Array(1);
+    for (const run of [8, 100, 5_000, 150_000]) {
+      const neu = Buffer.concat([Buffer.alloc(run, 0x90), randomBytes(50)]);
+      expect(findMatch(index, old, neu, 0, neu.length, -1, 64, found)).toBeGreaterThanOrEqual(run);
+    }
+  });
+
+  it('prefers the position it is given when it matches as long as any other, and indexes nothing in texts under 8 bytes', () => {
+    const old = Buffer.from('0123456789abcdef'.repeat(8));
+    const neu = Buffer.from('0123456789abcdef'.repeat(2));
+    const found = new Int32Array(1);
+    expect(findMatch(matchIndex(old), old, neu, 0, 32, 48, Infinity, found)).toBe(32);
+    expect(found[0]).toBe(48);
+    const tiny = Buffer.from('abcdefg');
+    expect(findMatch(matchIndex(tiny), tiny, tiny, 0, 7, -1, Infinity, found)).toBe(0);
   });
 });
 

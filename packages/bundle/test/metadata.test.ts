@@ -25,6 +25,11 @@ describe('target custom metadata', () => {
     expect(parseTargetCustom(viaJson(patch), 'linux-x64/MyApp-1.3.0.patch')).toEqual(patch);
   });
 
+  it('accepts what a publisher writes for an entry list: the tar it rebuilds, no base', () => {
+    const entries = { tufup: { schema: CUSTOM_SCHEMA, kind: 'entries', name: 'MyApp', version: '1.3.0', platform: 'linux', arch: 'x64', tar: tarDigest, required: false } };
+    expect(parseTargetCustom(viaJson(entries), 'linux-x64/MyApp-1.3.0.entries')).toEqual(entries);
+  });
+
   it('reads a missing `required` as false and drops unknown fields of the tufup section', () => {
     const parsed = parseTargetCustom({ tufup: { ...archive.tufup, required: undefined, extra: 1 } }, 'x');
     expect(parsed.tufup.required).toBe(false);

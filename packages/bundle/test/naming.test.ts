@@ -52,9 +52,20 @@ describe('app names', () => {
 });
 
 describe('target file names and paths', () => {
-  it('formats archive and patch names', () => {
+  it('formats archive, patch and entry list names', () => {
     expect(targetFileName('MyApp', '1.2.3', 'archive')).toBe('MyApp-1.2.3.tar.gz');
     expect(targetFileName('MyApp', '1.3.0-beta.1', 'patch')).toBe('MyApp-1.3.0-beta.1.patch');
+    expect(targetFileName('MyApp', '1.3.0-beta.1', 'entries')).toBe('MyApp-1.3.0-beta.1.entries');
+  });
+
+  it('names entry lists so that clients before them skip the target: it is neither <name>-<version>.tar.gz nor .patch', () => {
+    // The pattern those clients parse target names with (naming.ts before the entries target): a target
+    // whose name it refuses is skipped with a debug line, and nothing else about the catalog changes.
+    const before = /^([A-Za-z0-9_-]+?)-(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)\.(tar\.gz|patch)$/;
+    for (const version of ['1.2.3', '1.3.0-beta.1', '2.0.0-tar.gz', '2.0.0-rc.patch']) {
+      expect(before.test(targetFileName('MyApp', version, 'entries'))).toBe(false);
+      expect(before.test(targetFileName('MyApp', version, 'archive'))).toBe(true);
+    }
   });
 
   it('refuses to format a name for an invalid app name or version', () => {
@@ -68,6 +79,10 @@ describe('target file names and paths', () => {
     // A name that itself contains dashes and digits, the hard case for splitting name from version.
     { name: 'my-app-2-x64', version: '2.0.0', kind: 'patch', platform: 'win32', arch: 'x64' },
     { name: 'app-1', version: '1.0.0-rc.1', kind: 'archive', platform: 'linux', arch: 'arm64' },
+    { name: 'MyApp', version: '1.2.3', kind: 'entries', platform: 'win32', arch: 'x64' },
+    // A prerelease whose last part looks like another suffix.
+    { name: 'app', version: '1.0.0-rc.entries', kind: 'patch', platform: 'linux', arch: 'x64' },
+    { name: 'app', version: '1.0.0-rc.patch', kind: 'entries', platform: 'linux', arch: 'x64' },
   ];
 
   it.each(ids)('round-trips the target path of $name $version ($kind)', (id) => {
@@ -82,7 +97,7 @@ describe('target file names and paths', () => {
     expect(parseTargetFileName('tool-3d-1.3.0-beta.1.patch')).toEqual({ name: 'tool-3d', version: '1.3.0-beta.1', kind: 'patch' });
   });
 
-  it.each(['MyApp-1.2.3.zip', 'MyApp.tar.gz', 'MyApp-1.2.tar.gz', '-1.2.3.tar.gz', 'My App-1.2.3.patch', 'MyApp-1.2.3.tar.gz.sig'])(
+  it.each(['MyApp-1.2.3.zip', 'MyApp.tar.gz', 'MyApp-1.2.tar.gz', '-1.2.3.tar.gz', 'My App-1.2.3.patch', 'MyApp-1.2.3.tar.gz.sig', 'MyApp-1.2.3.entries.json', 'MyApp-1.2.3.entries.gz'])(
     'refuses the file name "%s" with INVALID_FILENAME',
     (file) => {
       expectThrowsCode(() => parseTargetFileName(file), 'INVALID_FILENAME');

@@ -109,6 +109,8 @@ describe('applying a patch straight to an install folder', () => {
     expect((await readFile(join(work, 'new.tar'))).equals(v2Tar)).toBe(true);
   });
 
+  // Without a list, applyPatchFromFolder is also what clients before the entries target run on a patch
+  // that has none: PATCH_BASE_MISMATCH, on which they download the full archive.
   it('without an entry list, refuses an install an installer added files to with PATCH_BASE_MISMATCH, and applies once given the version’s list', async () => {
     const { work, install, entries, patchPath, v2Tar } = await installedApp('auto', false);
     await writeFile(join(install, 'Uninstall MyApp.exe'), 'uninstaller');

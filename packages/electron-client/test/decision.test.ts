@@ -25,7 +25,7 @@ function catalog(releases: readonly Release[]): Catalog {
     const tufup: TufupCustom = { schema: CUSTOM_SCHEMA, kind: 'archive', name: 'app', version, platform: 'linux', arch: 'x64', tar: { sha256: '0'.repeat(64), size: 1 }, required: false, ...extra };
     archives.set(version, { path: `linux-x64/app-${version}.tar.gz`, length: 1, custom: { tufup }, info: undefined as unknown as TargetFile });
   }
-  return { archives, patches: new Map() };
+  return { archives, patches: new Map(), entries: new Map() };
 }
 
 /** An install id whose bucket for `version` is below (`in`) or above (`out`) `percent`. */

@@ -8,6 +8,7 @@ import { readInstallOutcome, type InstallOutcome } from '../src/install/outcome.
 import type { UpdaterEventMap } from '../src/ipc/channels.js';
 import type { UpdaterOptions } from '../src/main/config.js';
 import { TufupUpdater } from '../src/main/updater.js';
+import { unyankRelease, yankRelease } from '@tufup/repo-tools';
 import { readTree, waitFor } from '@tufup/testkit';
 import { APP, TestRepo } from '@tufup/testkit/repo';
 import { StandinElectron } from './standin/electron.js';
@@ -334,7 +335,7 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     expect(electron.notifications[0]?.title).toContain('1.1.0');
   });
 
-  // Last: it publishes 1.2.0.
+  // Late: it publishes 1.2.0.
   it('rolls back a version that does not start, never offers it again, and offers the next one', async () => {
     const app = await installApp('1.0.0');
     const running = appProcess();
@@ -360,5 +361,76 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     const later = launch('1.0.0', app, process.pid, { autoDownload: false });
     expect((await later.updater.checkForUpdates())?.version).toBe('1.2.0');
     await rm(join(cacheDir, 'staged'), { recursive: true, force: true });
+  });
+
+  // Last: it publishes 1.3.0 and yanks it.
+  it('installs nothing, and says so, when the downloaded update was yanked and removed by a check since', async () => {
+    const app = await installApp('1.0.0');
+    const running = appProcess();
+    const cacheDir = app.cacheDir;
+    await fixture.publish('1.3.0');
+    const first = launch('1.0.0', app, running.pid!, { autoDownload: false });
+    expect((await first.updater.checkForUpdates())?.version).toBe('1.3.0');
+    const staged = await first.updater.downloadUpdate();
+    // A second window's process of the same app holds it too (its download found it staged).
+    const second = launch('1.0.0', app, appProcess().pid!, { autoDownload: false });
+    await second.updater.checkForUpdates();
+    expect((await second.updater.downloadUpdate()).stagedDir).toBe(staged.stagedDir);
+    const errors: UpdateError[] = [];
+    first.updater.on('error', (e) => errors.push(e));
+    const secondErrors: UpdateError[] = [];
+    second.updater.on('error', (e) => secondErrors.push(e));
+
+    // The publisher pulls it; another instance of the app, on the same cache, checks and removes the staged copy.
+    await yankRelease({ repoDir: fixture.repoDir, keysDir: fixture.keysDir, version: '1.3.0', reason: 'loses settings' });
+    const other = launch('1.0.0', app, process.pid, { autoDownload: false });
+    expect((await other.updater.checkForUpdates())?.version).not.toBe('1.3.0');
+    await expect(stat(staged.stagedDir)).rejects.toMatchObject({ code: 'ENOENT' });
+
+    // This instance has not checked since: quitAndInstall finds the folder gone, quits nothing, starts no installer.
+    const refused = (() => {
+      try {
+        first.updater.quitAndInstall({ relaunch: false });
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    })();
+    expect(refused).toBeInstanceOf(UpdateError);
+    expect([(refused as UpdateError).code, (refused as UpdateError).message]).toEqual([
+      'NO_UPDATE',
+      'the downloaded update 1.3.0 is no longer staged (found yanked by a check since, or removed); nothing was installed',
+    ]);
+    expect(errors.map((e) => e.code)).toEqual(['NO_UPDATE']);
+    expect(first.electron.quitCount).toBe(0);
+    // Nor does the other process at its normal quit (install at quit): it reports it instead.
+    second.electron.quit();
+    expect(secondErrors.map((e) => [e.code, e.message])).toEqual([['NO_UPDATE', (refused as UpdateError).message]]);
+    await expect(stat(installerPidPath(cacheDir))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await readInstallOutcome(cacheDir)).toBeUndefined();
+    expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.0.0')));
+  });
+
+  it('drops a downloaded update that its own check since found yanked, and installs nothing at quit', async () => {
+    const app = await installApp('1.0.0');
+    const running = appProcess();
+    const cacheDir = app.cacheDir;
+    await unyankRelease({ repoDir: fixture.repoDir, keysDir: fixture.keysDir, version: '1.3.0' });
+    const { updater, electron } = launch('1.0.0', app, running.pid!, { autoDownload: false });
+    expect((await updater.checkForUpdates())?.version).toBe('1.3.0');
+    await updater.downloadUpdate();
+    expect(updater.getStatus()).toMatchObject({ state: 'downloaded', update: { version: '1.3.0' } });
+
+    await yankRelease({ repoDir: fixture.repoDir, keysDir: fixture.keysDir, version: '1.3.0', reason: 'loses settings' });
+    // The check removes the staged copy; the updater no longer holds it: the newest good release is offered instead.
+    const info = await updater.checkForUpdates();
+    // 1.2.0 when the test before published it.
+    expect(['1.1.0', '1.2.0']).toContain(info?.version);
+    expect(updater.getStatus()).toMatchObject({ state: 'available', update: { version: info?.version } });
+    expect(() => updater.quitAndInstall({ relaunch: false })).toThrow('there is no downloaded update to install');
+    electron.quit();
+    expect(electron.quitCount).toBe(1);
+    await expect(stat(installerPidPath(cacheDir))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.0.0')));
   });
 });

@@ -7,6 +7,7 @@ import {
   createArchive,
   createPatchFile,
   CUSTOM_SCHEMA,
+  digestBuffer,
   FULL_ROLLOUT,
   gunzipFile,
   isSystemError,
@@ -15,6 +16,7 @@ import {
   parseVersion,
   platformKey,
   sameDigest,
+  serializeEntryList,
   targetPath,
   type Digest,
   type PatchOptions,
@@ -40,13 +42,18 @@ export interface TargetEntry {
   custom: TargetCustom;
 }
 
-/** One version of one platform/arch: its archive and, unless it was the first, its patch. */
+/**
+ * One version of one platform/arch: its archive, unless it was the first its patch, and (when published
+ * by this version of repo-tools or later) its entry list.
+ */
 export interface ReleaseEntry {
   version: string;
   platform: string;
   arch: string;
   archive?: TargetEntry;
   patch?: TargetEntry;
+  /** The archive's entry list, for clients whose install folder holds files the archive did not. */
+  entries?: TargetEntry;
 }
 
 /** The file path of a target under consistent snapshots: the hash prefixes the base name. */
@@ -101,6 +108,14 @@ export interface AddOptions extends RepoOptions {
   patchLevel?: number;
   /** Staged rollout: the whole percentage (0-100) of installs offered this version. @default 100 */
   rollout?: number;
+  /**
+   * Also write the base version's entry list into the patch header (a few KB), as repo-tools did before
+   * the entries target: clients that predate that target then still patch installs an installer added
+   * files to (NSIS's uninstaller), where they would otherwise download the full archive. Current clients
+   * fetch the base version's entries target instead, and only for such installs.
+   * @default false
+   */
+  entriesInPatch?: boolean;
 }
 
 /** A file {@link addBundle} made. */
@@ -122,6 +137,8 @@ export interface AddResult {
   /** Digest of the uncompressed tar of the bundle. */
   tar: Digest;
   archive: AddedFile;
+  /** The archive's entry list (`<name>-<version>.entries`). */
+  entries: AddedFile;
   /** The patch from the previous version of this platform/arch; absent for the first version. */
   patch?: AddedFile & {
     /** The version the patch applies to. */
@@ -139,9 +156,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Publishes a version of a bundle folder for one platform/arch: its archive, the patch from the
- * latest earlier version of the same platform/arch, both as signed targets; then re-signs targets,
- * snapshot and timestamp. Refuses malformed, duplicate and not-newer versions.
+ * Publishes a version of a bundle folder for one platform/arch: its archive, its entry list, and the
+ * patch from the latest earlier version of the same platform/arch, as signed targets; then re-signs
+ * targets, snapshot and timestamp. Refuses malformed, duplicate and not-newer versions.
  */
 export async function addBundle(options: AddOptions): Promise<AddResult> {
   const { bundleDir, platform = process.platform, arch = process.arch, ...rest } = options;
@@ -223,10 +240,10 @@ export async function addRelease(options: AddReleaseOptions): Promise<AddResult[
         if (options.custom !== undefined) custom.user = options.custom;
         return custom;
       };
-      const stage = (kind: TargetKind, scratch: string, digest: Digest, custom: TargetCustom): AddedFile => {
+      /** Names a target in the new targets metadata; the caller stages its file at the `file` returned. */
+      const stage = (kind: TargetKind, digest: Digest, custom: TargetCustom): AddedFile => {
         const path = targetPath({ name, version, kind, platform, arch });
         const file = targetFile(path, digest.sha256);
-        tx.putFile(file, scratch);
         entries[path] = new TargetFile({
           path,
           length: digest.size,
@@ -235,7 +252,13 @@ export async function addRelease(options: AddReleaseOptions): Promise<AddResult[
         }).toJSON();
         return { path, file, size: digest.size, sha256: digest.sha256 };
       };
-      const archive = stage('archive', archiveScratch, info.archive, tufup('archive'));
+      const archive = stage('archive', info.archive, tufup('archive'));
+      tx.putFile(archive.file, archiveScratch);
+      // The entry list says nothing about the release (no notes, rollout or the publisher's fields): the
+      // targets metadata every client downloads stays as small as it can.
+      const listBytes = serializeEntryList(info.tar, info.entries);
+      const list = stage('entries', digestBuffer(listBytes), { tufup: { schema: CUSTOM_SCHEMA, kind: 'entries', name, version, platform, arch, tar: info.tar, required: options.required === true } });
+      await tx.put(list.file, listBytes);
       let patch: AddResult['patch'];
       if (base?.archive !== undefined) {
         const baseTar = tx.scratch('base.tar');
@@ -249,7 +272,7 @@ export async function addRelease(options: AddReleaseOptions): Promise<AddResult[
           throw new RepoError('METADATA_CORRUPT', `${base.archive.file} does not hold the tar its metadata records`);
         }
         const patchScratch = tx.scratch('patch');
-        const patchOptions: PatchOptions = options.patchLevel === undefined ? {} : { level: options.patchLevel };
+        const patchOptions: PatchOptions = { baseEntries: options.entriesInPatch === true, ...(options.patchLevel === undefined ? {} : { level: options.patchLevel }) };
         const onProgress = diffProgress(options.logger, key);
         if (onProgress !== undefined) patchOptions.onProgress = onProgress;
         const patchDigest = await createPatchFile(baseTar, tarPath, patchScratch, patchOptions).catch((e: unknown) => {
@@ -257,14 +280,15 @@ export async function addRelease(options: AddReleaseOptions): Promise<AddResult[
         });
         const custom = tufup('patch');
         custom.tufup.base = { version: base.version, ...baseDigest };
-        const added = stage('patch', patchScratch, patchDigest, custom);
+        const added = stage('patch', patchDigest, custom);
+        tx.putFile(added.file, patchScratch);
         patch = { ...added, base: base.version, saving: archive.size - added.size };
         // The scratch tars of one platform are not needed for the next; a release of five platforms must
         // not hold ten tars in scratch space at once.
         await rm(baseTar, { force: true });
       }
       await rm(tarPath, { force: true });
-      staged.push({ name, version, platform, arch, tar: info.tar, archive, rollout, ...(patch === undefined ? {} : { patch }) });
+      staged.push({ name, version, platform, arch, tar: info.tar, archive, entries: list, rollout, ...(patch === undefined ? {} : { patch }) });
     }
     const targets = Targets.fromJSON({ ...targetsJson, targets: entries });
     const metadata = await stageMetadata(tx, state, { targets, ...(options.now === undefined ? {} : { now: options.now }) }, signers);
@@ -336,8 +360,9 @@ export interface RemoveResult {
 }
 
 /**
- * Drops a version's archive and patch from the targets. The next version's patch stays: clients in the
- * field still run the removed version and can use it.
+ * Drops a version's archive, patch and entry list from the targets. The next version's patch stays:
+ * clients in the field still run the removed version and can use it (from a folder that scans clean, or a
+ * cached tar: without the entry list, an install an installer added files to takes the full archive).
  */
 export async function removeVersion(options: RemoveOptions): Promise<RemoveResult> {
   const { version, only } = versionAndPlatform(options, 'the version to remove');
@@ -396,13 +421,13 @@ export async function pruneVersions(options: PruneOptions): Promise<RemoveResult
 async function dropReleases(options: RepoOptions, state: RepoState, drop: readonly ReleaseEntry[], why: string): Promise<RemoveResult> {
   const signers = await signersFor(options, state, ['targets', 'snapshot', 'timestamp'], why);
   const json = state.targets.signed.toJSON();
-  const dropped = new Set(drop.flatMap((r) => [r.archive?.path, r.patch?.path]));
+  const dropped = new Set(drop.flatMap((r) => [r.archive?.path, r.patch?.path, r.entries?.path]));
   const entries = Object.fromEntries(Object.entries(json.targets as JSONObject).filter(([path]) => !dropped.has(path)));
   const removed: RemoveResult['removed'] = [];
   return withTransaction(options, async (tx) => {
     for (const release of drop) {
       const files: string[] = [];
-      for (const entry of [release.archive, release.patch]) {
+      for (const entry of [release.archive, release.patch, release.entries]) {
         if (entry === undefined) continue;
         tx.delete(entry.file);
         files.push(entry.file);

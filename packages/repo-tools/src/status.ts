@@ -34,6 +34,8 @@ export interface VersionStatus {
   offeredTo: number;
   archive?: { path: string; size: number };
   patch?: { path: string; size: number; base: string };
+  /** The archive's entry list, which clients fetch only when their install folder holds other files. */
+  entries?: { path: string; size: number };
 }
 
 /** What {@link repositoryStatus} reports. */
@@ -97,6 +99,10 @@ export async function repositoryStatus(options: RepoOptions): Promise<StatusResu
       if (r.patch !== undefined) {
         v.patch = { path: r.patch.path, size: r.patch.size, base: r.patch.custom.tufup.base?.version ?? '' };
         totalSize += r.patch.size;
+      }
+      if (r.entries !== undefined) {
+        v.entries = { path: r.entries.path, size: r.entries.size };
+        totalSize += r.entries.size;
       }
       return v;
     }),

@@ -98,8 +98,9 @@ describe('tufup-repo, from init to prune, as clients in the field see it', () =>
     expect(mac.patch).toBeUndefined();
     expect((await linux.check()).versions).toEqual(['1.0.0', '1.1.0', '1.2.0']);
     const files = await listFiles(join(repo, 'targets'));
-    expect(files.filter((f) => f.startsWith('darwin-arm64/'))).toHaveLength(1);
-    expect(files.every((f) => /^[a-z0-9]+-[a-z0-9]+\/[0-9a-f]{64}\.demo-[^/]+\.(tar\.gz|patch)$/.test(f))).toBe(true);
+    // The first version of a platform: its archive and its entry list, no patch.
+    expect(files.filter((f) => f.startsWith('darwin-arm64/')).map((f) => f.replace(/[0-9a-f]{64}\./, '')).sort()).toEqual(['darwin-arm64/demo-1.1.0.entries', 'darwin-arm64/demo-1.1.0.tar.gz']);
+    expect(files.every((f) => /^[a-z0-9]+-[a-z0-9]+\/[0-9a-f]{64}\.demo-[^/]+\.(tar\.gz|patch|entries)$/.test(f))).toBe(true);
   });
 
   it('keys rotate targets: a new root lists the new key and clients verify targets signed with it', async () => {
@@ -151,6 +152,8 @@ describe('tufup-repo, from init to prune, as clients in the field see it', () =>
     const result = await cliJson('prune', '--keep', '2');
     const removed = result.removed as { version: string; files: string[] }[];
     expect(removed.map((r) => r.version)).toEqual(['1.0.0']);
+    // Its archive and its entry list (the first version had no patch).
+    expect(removed[0]?.files.map((f) => f.replace(/^.*[0-9a-f]{64}\./, '')).sort()).toEqual(['demo-1.0.0.entries', 'demo-1.0.0.tar.gz']);
     for (const file of removed.flatMap((r) => r.files)) await expect(stat(join(repo, file))).rejects.toThrow();
     const seen = await linux.check();
     expect(seen).toMatchObject({ version: '1.2.0', versions: ['1.1.0', '1.2.0'] });
@@ -172,7 +175,8 @@ describe('tufup-repo, from init to prune, as clients in the field see it', () =>
     expect(status.platforms).toMatchObject([{ platform: 'linux', arch: 'x64', versions: [{ version: '1.1.0' }, { version: '1.2.0' }] }]);
     const verified = await cliJson('verify');
     // 1.1.0 keeps its patch from the pruned 1.0.0 (clients still on 1.0.0 use it); only 1.2.0's base is here to apply.
-    expect(verified).toMatchObject({ rootVersion: 5, targets: 4, patchesApplied: 1, warnings: [] });
+    // Each version's entry list is checked against its archive.
+    expect(verified).toMatchObject({ rootVersion: 5, targets: 6, patchesApplied: 1, entryListsChecked: 2, warnings: [] });
   });
 
   it('never prints or publishes private key material', async () => {

@@ -61,8 +61,12 @@ describe('tufup-repo publish', () => {
       const second = await publishRepository({ repoDir, to: site });
       const uploaded = second.uploaded.map((u) => `${u.phase} ${u.key.replace(/[0-9a-f]{64}\./, '<sha256>.')}`);
       // Targets go up several at a time, in any order; then the metadata, one by one, in order.
-      expect([...uploaded.slice(0, 2)].sort()).toEqual(['targets targets/linux-x64/<sha256>.my-app-1.1.0.patch', 'targets targets/linux-x64/<sha256>.my-app-1.1.0.tar.gz']);
-      expect(uploaded.slice(2)).toEqual([
+      expect([...uploaded.slice(0, 3)].sort()).toEqual([
+        'targets targets/linux-x64/<sha256>.my-app-1.1.0.entries',
+        'targets targets/linux-x64/<sha256>.my-app-1.1.0.patch',
+        'targets targets/linux-x64/<sha256>.my-app-1.1.0.tar.gz',
+      ]);
+      expect(uploaded.slice(3)).toEqual([
         'metadata metadata/3.targets.json',
         'metadata metadata/3.snapshot.json',
         'timestamp metadata/timestamp.json',

@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Targets } from '@tufjs/models';
+import { Metadata, Targets, type Root } from '@tufjs/models';
 import { targetPath, parseTargetCustom } from '@tufup/bundle';
 import { signersFor } from '../src/repository.js';
 import { stageMetadata, withTransaction } from '../src/store.js';
@@ -348,6 +348,37 @@ describe('the library API', () => {
     const error = await rejectionOf(stale, RepoError);
     expect([error.code, error.message]).toEqual(['REPO_BUSY', expect.stringContaining('changed while this command was working on it')]);
     expect(await treeHash(repoDir)).toBe(before);
+  });
+
+  it('verify checks the signatures of the targets metadata a fixed number of times, not once per target', async () => {
+    await initRepository({ repoDir, keysDir, appName: 'demo' });
+    // Each verification of targets by its delegator canonicalizes the whole map: once per target was quadratic.
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called with `call` on the instance
+    const original = Metadata.prototype.verifyDelegate;
+    let checks = 0;
+    Metadata.prototype.verifyDelegate = function (this: Metadata<Root>, role, delegated) {
+      if (role === 'targets') checks++;
+      original.call(this, role, delegated);
+    };
+    try {
+      const checksAt = async (): Promise<[number, number]> => {
+        checks = 0;
+        const result = await verifyRepository({ repoDir });
+        return [result.targets, checks];
+      };
+      await addBundle({ repoDir, keysDir, bundleDir: await bundle('a', '1.0.0'), version: '1.0.0', platform: 'linux', arch: 'x64' });
+      const [one, checksOne] = await checksAt();
+      for (const [i, version] of ['1.1.0', '1.2.0', '1.3.0'].entries()) {
+        await addBundle({ repoDir, keysDir, bundleDir: await bundle(`v${i}`, version, `v${version}`), version, platform: 'linux', arch: 'x64' });
+      }
+      const [many, checksMany] = await checksAt();
+      // Three more archives and patches (and entry lists): several times as many targets, the same checks.
+      expect(many).toBeGreaterThanOrEqual(one + 6);
+      expect(checksMany).toBe(checksOne);
+      expect(checksOne).toBeLessThanOrEqual(3);
+    } finally {
+      Metadata.prototype.verifyDelegate = original;
+    }
   });
 
   it('verify refuses a repository that the trusted root does not sign', async () => {

@@ -177,7 +177,7 @@ describe('the external signer command (a key held by another process)', () => {
 
       // tuf-js, trusting the first root, follows the chain to the ECDSA root and verifies ECDSA-signed targets.
       const verified = await verifyRepository({ repoDir });
-      expect(verified).toMatchObject({ rootVersion: 6, targets: 1 });
+      expect(verified).toMatchObject({ rootVersion: 6, targets: 2 });
       const roles = (await log()).filter((l) => l.op === 'sign').map((l) => l.role);
       expect(new Set(roles)).toEqual(new Set(['root', 'targets']));
     });

@@ -20,25 +20,31 @@ describe('tufup-repo status and the size of the targets metadata', () => {
   it('says nothing about a small repository and reports the size', async () => {
     await cli('add', await writeBundle(join(tmp, 'b0'), 0), '--version', '1.0.0', '--platform', 'linux', '--arch', 'x64');
     const text = await cli('status');
-    expect(text).toMatch(/targets metadata [\d.]+ KiB \(1 targets\)/);
+    // The archive and its entry list.
+    expect(text).toMatch(/targets metadata [\d.]+ KiB \(2 targets\)/);
+    expect(text).toMatch(/1\.0\.0 +archive [\d.]+ KiB, entry list [\d.]+ KiB/);
     expect(text).not.toContain('prune');
   });
 
   it('warns past 1 MiB, naming the size and the prune command, and stops once pruned', async () => {
-    // Long release notes travel in the metadata of both the archive and the patch of a version.
+    // Long release notes travel in the metadata of both the archive and the patch of a version (not in
+    // its entry list's, which says nothing about the release).
     const notes = join(tmp, 'notes.md');
     await writeFile(notes, `${'All the changes of a busy year. '.repeat(20_000)}\n`);
     await cli('add', await writeBundle(join(tmp, 'b1'), 1), '--version', '1.1.0', '--platform', 'linux', '--arch', 'x64', '--notes', notes);
     await cli('add', await writeBundle(join(tmp, 'b2'), 2), '--version', '1.2.0', '--platform', 'linux', '--arch', 'x64');
     const large = JSON.parse(await cli('status', '--json')) as { warnings: string[]; targetsMetadata: { size: number; targets: number } };
     expect(large.targetsMetadata.size).toBeGreaterThan(1024 * 1024);
-    expect(large.targetsMetadata.targets).toBe(5);
-    expect(large.warnings).toContainEqual(expect.stringMatching(/targets metadata is 1\.\d MiB \(5 targets\).*tufup-repo prune --keep N/));
+    // Three archives, three entry lists, two patches: the warning counts every target.
+    expect(large.targetsMetadata.targets).toBe(8);
+    expect(large.warnings).toContainEqual(expect.stringMatching(/targets metadata is 1\.\d MiB \(8 targets\).*tufup-repo prune --keep N/));
     expect(await cli('status')).toMatch(/^warning: the targets metadata is 1\.\d MiB/m);
 
     await cli('prune', '--keep', '1');
     const pruned = JSON.parse(await cli('status', '--json')) as { warnings: string[]; targetsMetadata: { size: number; targets: number } };
     expect(pruned.targetsMetadata.size).toBeLessThan(64 * 1024);
+    // 1.2.0's archive, entry list and patch (from the pruned 1.1.0, for installs still running it).
+    expect(pruned.targetsMetadata.targets).toBe(3);
     expect(pruned.warnings.filter((w) => w.includes('prune'))).toEqual([]);
   });
 });

@@ -29,6 +29,8 @@ export interface PublishOptions extends BundleShape {
   releaseNotes?: string;
   /** @default 'linux' */
   platform?: string;
+  /** Also write the base's entry list into the patch, as repo-tools did before the entries target. */
+  entriesInPatch?: boolean;
 }
 
 /**
@@ -95,6 +97,7 @@ export class TestRepo {
       platform: options.platform ?? PLATFORM,
       arch: ARCH,
       required: options.required === true,
+      entriesInPatch: options.entriesInPatch === true,
       ...(options.releaseNotes === undefined ? {} : { releaseNotes: options.releaseNotes }),
       ...(this.setup.now ? { now: this.setup.now } : {}),
     });

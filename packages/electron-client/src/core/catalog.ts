@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Metadata, MetadataKind, Targets, type TargetFile } from '@tufjs/models';
+import { Metadata, MetadataKind, type TargetFile } from '@tufjs/models';
 import type { Updater } from 'tuf-js';
-import { channelOf, compareVersions, isPrerelease, messageOf, parseTargetCustom, parseTargetPath, sameDigest, type Digest, type TargetCustom } from '@tufup/bundle';
+import { channelOf, compareVersions, isPrerelease, messageOf, parseTargetCustom, parseTargetPath, sameDigest, verifiedTargetsOf, type Digest, type TargetCustom, type TargetKind } from '@tufup/bundle';
 import type { ResolvedOptions } from './config.js';
 import { UpdateError } from './error.js';
 
@@ -19,6 +19,11 @@ export interface Catalog {
   archives: Map<string, Target>;
   /** Keyed by the version the patch produces. */
   patches: Map<string, Target>;
+  /**
+   * Each version's entry list (absent for versions published before it): fetched only to rebuild the
+   * running version's tar from an install folder that holds files its archive did not.
+   */
+  entries: Map<string, Target>;
 }
 
 /** One file to download. */
@@ -53,7 +58,8 @@ type Lookup = (path: string) => Promise<TargetFile | undefined>;
  * verified object, never from a file on disk.
  */
 export async function readCatalog(updater: TargetSource, options: ResolvedOptions): Promise<Catalog> {
-  const catalog: Catalog = { archives: new Map(), patches: new Map() };
+  const catalog: Catalog = { archives: new Map(), patches: new Map(), entries: new Map() };
+  const byKind: Record<TargetKind, Map<string, Target>> = { archive: catalog.archives, patch: catalog.patches, entries: catalog.entries };
   const { paths, lookup } = await verifiedTargets(updater, options);
   const prefix = `${options.platformKey}/`;
   // Names of other apps on this platform: a repository with only those means the app name is wrong.
@@ -85,7 +91,7 @@ export async function readCatalog(updater: TargetSource, options: ResolvedOption
       options.logger.warn(`tufup: ignoring target ${path}: its custom metadata describes another file`);
       continue;
     }
-    (id.kind === 'archive' ? catalog.archives : catalog.patches).set(id.version, { path, length: info.length, custom, info });
+    byKind[id.kind].set(id.version, { path, length: info.length, custom, info });
   }
   if (catalog.archives.size === 0 && catalog.patches.size === 0 && others.size > 0) {
     // Silence here would mean never finding an update: say which names the repository has.
@@ -99,30 +105,15 @@ export async function readCatalog(updater: TargetSource, options: ResolvedOption
 }
 
 /**
- * The paths of the verified top-level targets metadata and a lookup into it.
- *
- * tuf-js has no API that lists targets, and its `getTargetInfo(path)` verifies the signatures of the
- * whole targets metadata again on every call (canonical JSON of all of it, then the signatures): one call
- * per target made a check quadratic in the number of targets (77 s at 1,000). The metadata tuf-js
- * verified in `refresh()` is held by the Updater's trusted metadata store (`trustedSet.targets`, private
- * in tuf-js's typings but a plain field), where tuf-js put it only after checking it against the trusted
- * root's keys and threshold, the trusted snapshot's version (and hashes and length when listed) and its
- * expiry. We read that object, and tie it to tuf-js's public answer: `getTargetInfo` (one verification)
- * must return the very TargetFile instance the object holds for a path, which proves it is the object
- * tuf-js verified and serves in this session. If a tuf-js release moves that field, the tie fails and
- * the catalog takes the public, slow way: the paths from the saved `targets.json`, each resolved by
+ * The paths of the verified top-level targets metadata and a lookup into it: the object tuf-js verified
+ * in `refresh()`, read once (`verifiedTargetsOf`; one `getTargetInfo` per target would verify the whole
+ * targets metadata again each time: 77 s at 1,000 targets). If a tuf-js release moves that object, the
+ * catalog takes the public, slow way: the paths from the saved `targets.json`, each resolved by
  * `getTargetInfo`.
  */
 async function verifiedTargets(updater: TargetSource, options: ResolvedOptions): Promise<{ paths: string[]; lookup: Lookup }> {
-  const held = (updater as { trustedSet?: { targets?: unknown } }).trustedSet?.targets;
-  if (held instanceof Metadata && held.signed instanceof Targets) {
-    const targets = held.signed.targets;
-    const paths = Object.keys(targets);
-    const first = paths[0];
-    if (first === undefined || (await updater.getTargetInfo(first)) === targets[first]) {
-      return { paths, lookup: (path) => Promise.resolve(targets[path]) };
-    }
-  }
+  const targets = await verifiedTargetsOf(updater);
+  if (targets !== undefined) return { paths: Object.keys(targets), lookup: (path) => Promise.resolve(targets[path]) };
   options.logger.warn('tufup: this tuf-js does not hold its verified targets where tufup expects; listing targets the slow way');
   let paths: string[];
   try {

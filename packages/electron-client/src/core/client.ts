@@ -15,6 +15,7 @@ import {
   gunzipFile,
   isSystemError,
   messageOf,
+  parseEntryList,
   processAlive,
   readPatchHeader,
   sameDigest,
@@ -23,6 +24,7 @@ import {
   useLinearTargetsCodec,
   type ApplyPatchOptions,
   type Digest,
+  type TarEntry,
   type TargetCustom,
 } from '@tufup/bundle';
 import { allowedVersion, isRequired, patchChain, planDownload, readCatalog, type Catalog, type DownloadPlan, type Target } from './catalog.js';
@@ -310,7 +312,7 @@ export class UpdateClient {
       };
       const what = `applying the patch to ${version}`;
       if (i === 0) {
-        await this.applyToRunningVersion(base, apply, what, signal);
+        await this.applyToRunningVersion(session, base, apply, what, signal);
       } else {
         // The previous tar was checked against its signed digest when it was written; applyPatch checks it
         // against the patch's base (signed with the patch file) again after reading it back.
@@ -326,12 +328,14 @@ export class UpdateClient {
 
   /**
    * Applies the first patch to the tar of the running version: a cached tar or archive of it when one
-   * matches the signed digest, else rebuilt from the install folder by @tufup/bundle following the patch's
-   * file list (not the folder listing, which may hold files the installer or the OS added) and checked
-   * against the patch's base digest, which must be the signed one. An install folder that no longer
-   * matches is PATCH (the caller falls back to the full archive).
+   * matches the signed digest; else rebuilt from the install folder by @tufup/bundle, first as scanned
+   * (as `tufup-repo add` scanned the bundle), and when that does not make the signed tar (an installer
+   * added files, such as NSIS's uninstaller), following the running version's signed entry list,
+   * downloaded then and kept. The list only says which files to read in which order: the rebuilt tar
+   * must still hash to the patch's base digest, which must be the signed one. An install folder that
+   * matches neither is PATCH (the caller falls back to the full archive).
    */
-  private async applyToRunningVersion(signed: Digest & { version: string }, apply: PatchStep, what: string, signal: AbortSignal | undefined): Promise<void> {
+  private async applyToRunningVersion(session: Session, signed: Digest & { version: string }, apply: PatchStep, what: string, signal: AbortSignal | undefined): Promise<void> {
     const o = this.options;
     const cached = await this.cachedBase(signed);
     if (cached !== undefined) {
@@ -340,15 +344,44 @@ export class UpdateClient {
     }
     const { header } = await this.guard('reading the patch header', signal, () => readPatchHeader(apply.patchPath));
     if (!sameDigest(header.base, signed)) throw new UpdateError('PATCH', `the first patch applies to another tar than the signed ${signed.version}`);
+    const fromFolder = (baseEntries?: TarEntry[]): Promise<unknown> =>
+      this.withBaseFolder((installDir) => applyPatchFromFolder({ ...apply, installDir, ...(baseEntries === undefined ? {} : { baseEntries }) }));
+    // The folder does not make the running version's tar (not a fault of the patch or of the disk).
+    const notTheBase = (error: unknown): boolean =>
+      signal?.aborted !== true && ((error instanceof BundleError && error.code === 'PATCH_BASE_MISMATCH') || inFolder(error, o.installDir));
+    const mismatch = (error: unknown, how: string): UpdateError =>
+      new UpdateError('PATCH', `the install folder ${o.installDir} ${how} does not match version ${signed.version}: ${messageOf(error)}`, { cause: error });
     try {
-      await this.withBaseFolder((installDir) => applyPatchFromFolder({ ...apply, installDir }));
+      // Also follows the list in the header of a patch made before entry list targets.
+      await fromFolder();
+      o.logger.debug(`tufup: patch base rebuilt from ${o.installDir}`);
+      return;
     } catch (error) {
-      if (signal?.aborted !== true && ((error instanceof BundleError && error.code === 'PATCH_BASE_MISMATCH') || inFolder(error, o.installDir))) {
-        throw new UpdateError('PATCH', `the install folder ${o.installDir} no longer matches version ${signed.version}: ${messageOf(error)}`, { cause: error });
-      }
-      throw toUpdateError(error, what, signal);
+      if (!notTheBase(error)) throw toUpdateError(error, what, signal);
+      const list = session.catalog.entries.get(signed.version);
+      if (list === undefined || !sameDigest(list.custom.tufup.tar, signed)) throw mismatch(error, 'as scanned (and the repository has no entry list of it)');
+      o.logger.info(`tufup: ${mismatch(error, 'as scanned').message}; following its signed entry list ${list.path} instead`);
     }
-    o.logger.debug(`tufup: patch base rebuilt from ${o.installDir}`);
+    const entries = await this.entryList(session, signed.version, signal);
+    await fromFolder(entries).catch((error: unknown) => {
+      throw notTheBase(error) ? mismatch(error, 'following its signed entry list') : toUpdateError(error, what, signal);
+    });
+    o.logger.debug(`tufup: patch base rebuilt from ${o.installDir} following the signed entry list of ${signed.version}`);
+  }
+
+  /**
+   * The signed entry list of `version`, downloaded through tuf-js like every target (length and hashes
+   * checked against signed metadata) into the download folder, where it stays while that version runs,
+   * so the next download from it reuses it (verified again); then checked to describe the version's
+   * signed tar. A list that fails is VERIFICATION or PATCH: the caller falls back to the full archive.
+   */
+  private async entryList(session: Session, version: string, signal: AbortSignal | undefined): Promise<TarEntry[]> {
+    const target = session.catalog.entries.get(version);
+    if (target === undefined) throw new UpdateError('INTERNAL', `no entry list of ${version} in the catalog`);
+    // Not counted in the update's progress: the plan could not know the folder needs it, and it is small.
+    const [file] = await this.download(session, [target], undefined, signal);
+    if (file === undefined) throw new UpdateError('INTERNAL', `the entry list of ${version} was not downloaded`);
+    return this.guard(`reading the entry list ${target.path}`, signal, async () => parseEntryList(await readFile(file), target.custom.tufup.tar, target.path));
   }
 
   /**
@@ -450,16 +483,20 @@ export class UpdateClient {
   }
 
   /**
-   * Keeps only the new version's tar or archive as the next patch base; older bases, patches and partials
-   * go, except the temporary files of a process that still runs (`.verified-<pid>`, `.partial-<pid>-...`).
+   * Keeps only the new version's tar or archive as the next patch base (and the running version's entry
+   * list); older bases, patches and partials go, except the temporary files of a process that still runs
+   * (`.verified-<pid>`, `.partial-<pid>-...`).
    */
   private async prune(keep: string, version: string): Promise<void> {
     const o = this.options;
     const dir = o.downloadDir;
+    // The running version's entry list, if its install folder needed it: the next download from this
+    // version (a newer release before this one is installed) needs it again.
+    const runningList = targetFileName(o.appName, o.currentVersion, 'entries');
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       const path = join(dir, name);
       const writer = /\.(?:verified|partial)-(\d+)(?:-[0-9a-f]+)?$/.exec(name)?.[1];
-      if (path !== keep && !(writer !== undefined && Number(writer) !== process.pid && processAlive(Number(writer)))) {
+      if (path !== keep && name !== runningList && !(writer !== undefined && Number(writer) !== process.pid && processAlive(Number(writer)))) {
         await rm(path, { recursive: true, force: true });
       }
     }

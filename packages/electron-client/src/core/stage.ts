@@ -126,6 +126,15 @@ export async function findStagedVersion(cacheDir: string, currentVersion: string
   return staged !== undefined && (await verifiedOrRemoved(staged, options.logger ?? silentLogger)) ? staged : undefined;
 }
 
+/**
+ * The staged record of exactly `version`, as {@link findStagedUpdate} would consider it (cleaning up
+ * alike), without hashing its folder: for a caller that holds a staged update it verified when it was
+ * staged and asks whether it still counts (a check may since have removed it as yanked).
+ */
+export async function stagedRecordOf(cacheDir: string, currentVersion: string, version: string, options: FindStagedOptions = {}): Promise<StagedUpdate | undefined> {
+  return (await sweepStaged(cacheDir, currentVersion, options)).find((s) => s.version === version);
+}
+
 /** Whether a staged folder still verifies; one that does not is removed. */
 async function verifiedOrRemoved(staged: StagedUpdate, logger: Logger): Promise<boolean> {
   if (await stagedFolderMatches(staged.stagedDir, staged.tar)) return true;

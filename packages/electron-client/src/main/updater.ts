@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { WORKER } from '#worker-source';
 import { toUpdateError, UpdateError } from '../core/error.js';
 import type { Logger, StagedUpdate, UpdateInfo } from '../core/index.js';
 import { runtimeProblem, zstdDictionaryWorks } from '../core/runtime.js';
-import { findStagedUpdate } from '../core/stage.js';
+import { findStagedUpdate, stagedPaths, stagedRecordOf } from '../core/stage.js';
 import { startInstaller } from '../install/installer.js';
 import { materialize } from '../install/materialize.js';
 import { addFailedVersion, blocksLaunchInstall, clearInstallOutcome, installerRunning, readFailedVersions, writeHealthMarker, type InstallOutcome } from '../install/outcome.js';
@@ -182,12 +183,16 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
 
   /**
    * Quits the app and installs the downloaded update; with `relaunch` (the default) the new version is
-   * started and health-checked. Throws NO_UPDATE when nothing is downloaded.
+   * started and health-checked. Throws NO_UPDATE, and neither quits nor installs, when nothing is
+   * downloaded, or when the downloaded update is no longer staged (a check since, of this app or of
+   * another instance on the same cache, found it yanked and removed it).
    */
   quitAndInstall(options: InstallOptions = {}): void {
     if (!this.isUpdaterActive()) throw this.report(this.unsupportedError());
     const staged = this.staged;
     if (staged === undefined) throw this.report(new UpdateError('NO_UPDATE', 'there is no downloaded update to install'));
+    const gone = this.withdrawn(staged);
+    if (gone !== undefined) throw this.report(gone);
     try {
       this.install(staged, options.relaunch ?? true);
     } catch (error) {
@@ -368,6 +373,7 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
     try {
       const failed = await this.prepare();
       info = await this.connection.check(await this.workerOptions(failed));
+      await this.revalidateStaged(failed);
     } catch (error) {
       throw this.report(error);
     }
@@ -409,6 +415,37 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
     return staged;
   }
 
+  /**
+   * After a check: whether the staged update held still counts. The check removes a staged copy of a
+   * version the publisher has since yanked (and a downgrade off a yanked version no longer counts once
+   * that is unyanked): then it is dropped, so that nothing installs a removed folder, and what is staged
+   * now, if anything (another instance may have staged a newer one), is taken instead, verified.
+   */
+  private async revalidateStaged(failed: string[]): Promise<void> {
+    const held = this.staged;
+    if (held === undefined) return;
+    const options = { excludeVersions: failed, ...(this.logger ? { logger: this.logger } : {}) };
+    const cacheDir = await this.cacheFolder();
+    const still = await stagedRecordOf(cacheDir, this.currentVersion, held.version, options);
+    if (still?.stagedAt === held.stagedAt && existsSync(held.stagedDir)) return;
+    this.staged = await findStagedUpdate(cacheDir, this.currentVersion, options);
+    this.logger?.warn(
+      `tufup: ${held.version}, downloaded earlier, is no longer staged (the check found it yanked, or it was removed); it will not be installed` +
+        (this.staged === undefined ? '' : `; ${this.staged.version}, staged since, will be`),
+    );
+  }
+
+  /**
+   * The NO_UPDATE error when the staged update held is gone from the cache (its record or its folder),
+   * e.g. removed as yanked by another instance's check since: checked synchronously, as the app quits,
+   * right before the installer would be handed the folder. Undefined when it is still there.
+   */
+  private withdrawn(staged: StagedUpdate): UpdateError | undefined {
+    if (existsSync(stagedPaths(dirname(staged.stagedDir), staged.version).record) && existsSync(staged.stagedDir)) return undefined;
+    this.staged = undefined;
+    return new UpdateError('NO_UPDATE', `the downloaded update ${staged.version} is no longer staged (found yanked by a check since, or removed); nothing was installed`);
+  }
+
   private install(staged: StagedUpdate, relaunch: boolean): void {
     if (this.installing) return;
     const o = this.options;
@@ -430,6 +467,11 @@ export class TufupUpdater extends EventEmitter<UpdaterEventMap> {
   private installOnQuit(): void {
     const staged = this.staged;
     if (this.installing || !this.autoInstallOnAppQuit || staged === undefined) return;
+    const gone = this.withdrawn(staged);
+    if (gone !== undefined) {
+      this.report(gone);
+      return;
+    }
     try {
       this.install(staged, false);
     } catch (error) {

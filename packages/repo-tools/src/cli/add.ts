@@ -9,11 +9,13 @@ import { source } from './source.js';
 
 export const add: Command = {
   summary: 'publish a version of a bundle folder (archive + patch)',
-  usage: `tufup-repo add BUNDLE_DIR|APPIMAGE --version X [--platform P] [--arch A] [--required] [--notes FILE] [--custom JSON] [--rollout PERCENT]
-  Packs BUNDLE_DIR (or an AppImage file, as a one-file bundle) as <name>-X.tar.gz, makes the patch from the latest earlier version of the same
-  platform/arch, adds both as signed targets and re-signs targets, snapshot and timestamp.
+  usage: `tufup-repo add BUNDLE_DIR|APPIMAGE --version X [--platform P] [--arch A] [--required] [--notes FILE] [--custom JSON] [--rollout PERCENT] [--entries-in-patch]
+  Packs BUNDLE_DIR (or an AppImage file, as a one-file bundle) as <name>-X.tar.gz with its entry list <name>-X.entries, makes the patch
+  from the latest earlier version of the same platform/arch, adds them as signed targets and re-signs targets, snapshot and timestamp.
   --platform and --arch default to this machine's (${process.platform}, ${process.arch}).
-  --rollout offers the version to that share (0-100) of installs; widen it later with "tufup-repo rollout".`,
+  --rollout offers the version to that share (0-100) of installs; widen it later with "tufup-repo rollout".
+  --entries-in-patch also writes the base version's entry list into the patch (a few KB), for clients older than the entries target
+  whose install folder an installer added files to (they download the full archive otherwise).`,
   options: {
     version: { type: 'string' },
     platform: { type: 'string' },
@@ -22,6 +24,7 @@ export const add: Command = {
     notes: { type: 'string' },
     custom: { type: 'string' },
     rollout: { type: 'string' },
+    'entries-in-patch': { type: 'boolean', default: false },
   },
   async run(args) {
     const given = resolve(positional(args, 0, 'BUNDLE_DIR'));
@@ -37,6 +40,7 @@ export const add: Command = {
       ...(await source(args)),
       version,
       required: args.values.required === true,
+      entriesInPatch: args.values['entries-in-patch'] === true,
       ...(platform === undefined ? {} : { platform }),
       ...(arch === undefined ? {} : { arch }),
       ...(releaseNotes === undefined ? {} : { releaseNotes }),
@@ -46,7 +50,11 @@ export const add: Command = {
     // An AppImage is a one-file bundle: published from a folder that holds it as its one entry.
     const bundle = await bundleFolderOf(given);
     const r = await addBundle({ ...options, bundleDir: bundle.dir }).finally(() => bundle.dispose());
-    const lines = [`added ${r.name} ${r.version} for ${r.platform}-${r.arch}`, `  archive ${r.archive.file}  ${kb(r.archive.size)} (tar ${kb(r.tar.size)})`];
+    const lines = [
+      `added ${r.name} ${r.version} for ${r.platform}-${r.arch}`,
+      `  archive ${r.archive.file}  ${kb(r.archive.size)} (tar ${kb(r.tar.size)})`,
+      `  entries ${r.entries.file}  ${kb(r.entries.size)}`,
+    ];
     if (r.patch !== undefined) {
       const pct = r.archive.size === 0 ? 0 : Math.round((r.patch.saving / r.archive.size) * 100);
       lines.push(`  patch   ${r.patch.file}  ${kb(r.patch.size)} from ${r.patch.base}, saves ${kb(r.patch.saving)} (${pct}%) over the archive`);

@@ -24,6 +24,7 @@ export const status: Command = {
       for (const v of p.versions) {
         const parts = [v.archive === undefined ? 'no archive' : `archive ${kb(v.archive.size)}`];
         if (v.patch !== undefined) parts.push(`patch from ${v.patch.base} ${kb(v.patch.size)}`);
+        if (v.entries !== undefined) parts.push(`entry list ${kb(v.entries.size)}`);
         if (v.rollout < FULL_ROLLOUT) parts.push(`rollout ${v.rollout}%`);
         // A required version is taken by every install: its rollout is recorded but clients ignore it.
         if (v.required) parts.push(v.rollout < FULL_ROLLOUT ? 'required (rollout ignored: every install takes it)' : 'required');

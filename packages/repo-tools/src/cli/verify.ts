@@ -8,7 +8,9 @@ export const verify: Command = {
   summary: 'check the repository as a client would',
   usage: `tufup-repo verify [--trusted-root FILE] [--no-apply-patches]
   Checks the repository as a client would (tuf-js): from the trusted root (default metadata/1.root.json)
-  along the root chain to every target's hash, then each archive's tar and each patch's result.`,
+  along the root chain to every target's hash, then each archive's tar, each patch's result and each
+  entry list against its archive.
+  --trusted-root takes a root.json or the trust file an app ships (tufup.json, from "tufup-repo trust").`,
   options: { 'trusted-root': { type: 'string' }, 'no-apply-patches': { type: 'boolean', default: false } },
   async run(args) {
     const trustedRoot = str(args, 'trusted-root');
@@ -18,7 +20,7 @@ export const verify: Command = {
       ...(trustedRoot === undefined ? {} : { trustedRoot: resolve(trustedRoot) }),
     });
     const lines = [
-      `verified: root v${r.rootVersion}, targets v${r.targetsVersion}, ${r.targets} target(s) (${kb(r.bytes)}), ${r.patchesApplied} patch(es) applied`,
+      `verified: root v${r.rootVersion}, targets v${r.targetsVersion}, ${r.targets} target(s) (${kb(r.bytes)}), ${r.patchesApplied} patch(es) applied, ${r.entryListsChecked} entry list(s) checked`,
       ...r.warnings.map((w) => `warning: ${w}`),
     ];
     return { result: r, text: lines.join('\n') };
