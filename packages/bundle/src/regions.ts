@@ -152,8 +152,18 @@ function zstdParams(dictionary: number, length: number, level: number, maxTableL
     [constants.ZSTD_c_chainLog]: tableLog,
     [constants.ZSTD_c_enableLongDistanceMatching]: 1,
     [constants.ZSTD_c_contentSizeFlag]: 1,
+    ...(level >= BINARY_TREE_LEVEL ? { [constants.ZSTD_c_searchLog]: SEARCH_LOG } : {}),
   };
 }
+
+/**
+ * From this level zstd searches binary trees, SEARCH_LOG levels deep here instead of level 19's default.
+ * On the typescript 5.8 -> 5.9 frame (23 MB against a 22 MB dictionary) that took the diff from 15.6 to
+ * 10.3 s of CPU for 3.7% more bytes (174,200 -> 180,589); depth 5 gave 13.1 s / 175,918 B, depth 3
+ * 9.6 s / 192,697 B, and level 16 instead 10.9 s / 190,100 B (see docs/bench-delta-results.md).
+ */
+const BINARY_TREE_LEVEL = 16;
+const SEARCH_LOG = 4;
 
 const brotliParams = (size: number): Record<number, number> => ({
   [constants.BROTLI_PARAM_QUALITY]: 11,
