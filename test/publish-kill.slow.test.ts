@@ -45,6 +45,8 @@ function publishAndKill(args: string[], env: NodeJS.ProcessEnv, moment: Moment):
     let lastUploaded = '(none)';
     let killed = false;
     let buffered = '';
+    /** What it printed, for the error when it fails on its own. */
+    let printed = '';
     const kill = (): void => {
       if (child.exitCode === null && child.signalCode === null) {
         killed = child.kill('SIGKILL');
@@ -54,6 +56,7 @@ function publishAndKill(args: string[], env: NodeJS.ProcessEnv, moment: Moment):
     else if (moment.afterLine === 0) setTimeout(kill, moment.delayMs);
     child.stderr.on('data', (chunk: Buffer) => {
       buffered += chunk.toString('utf8');
+      printed += chunk.toString('utf8');
       let newline: number;
       while ((newline = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, newline);
@@ -66,7 +69,7 @@ function publishAndKill(args: string[], env: NodeJS.ProcessEnv, moment: Moment):
     });
     child.on('error', reject);
     child.on('exit', (code, signal) => {
-      if (signal === null && code !== 0) reject(new Error(`tufup-repo publish exited with ${String(code)} before it was killed`));
+      if (signal === null && code !== 0) reject(new Error(`tufup-repo publish exited with ${String(code)} before it was killed:\n${printed.slice(-2000)}`));
       else resolvePromise({ killed: killed && signal === 'SIGKILL', lastUploaded });
     });
   });
