@@ -24,11 +24,7 @@ const DAMAGE: Record<string, (bytes: Buffer, other: Buffer) => Buffer> = {
 describe('the metadata cache', () => {
   let fixture: TestRepo;
 
-  beforeAll(async () => {
-    fixture = await TestRepo.create();
-    await fixture.publish('1.0.0');
-    await fixture.publish('1.1.0');
-  });
+  beforeAll(async () => (fixture = await TestRepo.published(['1.0.0', '1.1.0'])));
   afterAll(() => fixture.cleanup());
 
   /** A client on 1.0.0 that has checked once, so every role is cached. */

@@ -21,11 +21,7 @@ function countTargetsVerifications(): { readonly count: number } {
 describe('the catalog of a check', () => {
   let fixture: TestRepo;
 
-  beforeAll(async () => {
-    fixture = await TestRepo.create();
-    await fixture.publish('1.0.0');
-    await fixture.publish('1.1.0');
-  });
+  beforeAll(async () => (fixture = await TestRepo.published(['1.0.0', '1.1.0'])));
   afterAll(() => fixture.cleanup());
   afterEach(() => vi.restoreAllMocks());
 

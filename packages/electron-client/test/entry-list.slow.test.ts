@@ -31,12 +31,7 @@ const entriesOf = (version: string): string => `${APP}-${version}.entries`;
 describe('the patch base of an install folder that holds more than the archive', () => {
   let fixture: TestRepo;
 
-  beforeAll(async () => {
-    fixture = await TestRepo.create();
-    await fixture.publish('1.0.0');
-    await fixture.publish('1.1.0');
-    await fixture.publish('1.2.0');
-  });
+  beforeAll(async () => (fixture = await TestRepo.published(['1.0.0', '1.1.0', '1.2.0'])));
   afterAll(() => fixture.cleanup());
   afterEach(() => fixture.server.behave());
 

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LoopbackServer, noise, rejectionOf } from '@tufup/testkit';
-import { silentLogger, UpdateError } from '../src/core/index.js';
-import { ResumableFetcher, type FetcherOptions } from '../src/core/fetcher.js';
+import { UpdateError } from '../src/core/index.js';
+import type { FetcherOptions, ResumableFetcher } from '../src/core/fetcher.js';
+import { tokenFetcher } from './helpers/fetcher.js';
 
 // Redirects, followed hop by hop by the fetcher: the custom headers (an access token) reach only the
 // repository's origin, an https download is never continued over http, and a redirect that leads
@@ -15,7 +16,6 @@ import { ResumableFetcher, type FetcherOptions } from '../src/core/fetcher.js';
 
 const FILE = noise('redirects', 96 * 1024);
 const META = Buffer.from('{"signed":{}}');
-const TOKEN = { 'x-api-key': 'secret-token' };
 
 /** Whether openssl is here to make a test certificate (.ci/run installs it; without it the https cases skip). */
 const OPENSSL = ((): boolean => {
@@ -39,7 +39,6 @@ let root: string;
 let repo: LoopbackServer;
 let cdn: LoopbackServer;
 let tls: LoopbackServer | undefined;
-let counter = 0;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'tufup-redirects-'));
@@ -68,20 +67,7 @@ afterEach(() => {
 });
 
 /** A fetcher for a repository at `base` (its origin is where the token goes). */
-function fetcher(base: string, options: Partial<FetcherOptions> = {}): ResumableFetcher {
-  return new ResumableFetcher({
-    fetch: globalThis.fetch.bind(globalThis),
-    headers: TOKEN,
-    metadataUrl: `${base}/metadata/`,
-    targetsUrl: `${base}/targets/`,
-    stallTimeoutMs: 2_000,
-    minBytesPerSecond: 1024,
-    retries: 1,
-    partialDir: join(root, `partials-${++counter}`),
-    logger: silentLogger,
-    ...options,
-  });
-}
+const fetcher = (base: string, options: Partial<FetcherOptions> = {}): ResumableFetcher => tokenFetcher(root, base, options);
 
 const tokenSeen = (server: LoopbackServer): (string | string[] | undefined)[] => server.requests.map((r) => r.headers['x-api-key']);
 

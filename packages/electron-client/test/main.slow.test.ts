@@ -1,66 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpdateError } from '../src/core/index.js';
-import { healthMarkerPath, installerPidPath } from '../src/install/installer.js';
-import { readInstallOutcome, type InstallOutcome } from '../src/install/outcome.js';
+import { installerPidPath } from '../src/install/installer.js';
+import { readInstallOutcome } from '../src/install/outcome.js';
 import type { UpdaterEventMap } from '../src/ipc/channels.js';
-import type { UpdaterOptions } from '../src/main/config.js';
 import { TufupUpdater } from '../src/main/updater.js';
 import { unyankRelease, yankRelease } from '@tufup/repo-tools';
 import { readTree, waitFor } from '@tufup/testkit';
 import { APP, TestRepo } from '@tufup/testkit/repo';
+import { useStandinApps, type InstalledApp, type Launched } from './helpers/standin-apps.js';
 import { StandinElectron } from './standin/electron.js';
-
-/** One installed app: its install folder, user data, and the resources folder the pretend Electron reports. */
-interface InstalledApp {
-  installDir: string;
-  userData: string;
-  resources: string;
-  /** Where the updater's defaults put the cache: `<home>/.cache/<userData folder name>/tufup`. */
-  cacheDir: string;
-}
 
 describe('the main-process updater, with a stand-in Electron, a real worker and the real installer', () => {
   let fixture: TestRepo;
-  let counter = 0;
-  const updaters: TufupUpdater[] = [];
-  const stand: StandinElectron[] = [];
-  const processes: ChildProcess[] = [];
-
-  /** A running "app" process: the installer waits for it, as it would for Electron's main process. */
-  const appProcess = (): ChildProcess => {
-    const child = spawn('sleep', ['300'], { stdio: 'ignore' });
-    processes.push(child);
-    return child;
-  };
-
-  /** One installed app: its install folder, user data, and the pretend Electron around it. */
-  const installApp = async (version: string): Promise<InstalledApp> => {
-    const installDir = await fixture.install(version);
-    const resources = join(fixture.tmp, `resources-${++counter}`);
-    await mkdir(resources, { recursive: true });
-    // Where the default options look for the trust file: the one `tufup-repo init` wrote.
-    await copyFile(join(fixture.repoDir, 'tufup.json'), join(resources, 'tufup.json'));
-    const name = `userData-${counter}`;
-    return { installDir, userData: join(fixture.tmp, name), resources, cacheDir: join(fixture.tmp, 'home', '.cache', name, 'tufup') };
-  };
-
-  /** Starts the app: a stand-in Electron and the updater as `createUpdater` makes it, with default options. */
-  const launch = (
-    version: string,
-    app: InstalledApp,
-    pid: number,
-    options: Partial<UpdaterOptions> = {},
-  ): { updater: TufupUpdater; electron: StandinElectron } => {
-    const electron = new StandinElectron({ name: APP, version, userData: app.userData, resourcesPath: app.resources, execPath: join(app.installDir, APP), pid });
-    // No workerPath: the updater writes the worker it carries into its cache and starts it from there.
-    const updater = new TufupUpdater({ url: fixture.server.url, stallTimeoutMs: 5_000, ...options }, electron);
-    updaters.push(updater);
-    stand.push(electron);
-    return { updater, electron };
-  };
+  const { appProcess, installApp, launch, track, outcome, healthyRelaunch, freshPath } = useStandinApps(() => fixture);
 
   const record = (updater: TufupUpdater): (keyof UpdaterEventMap)[] => {
     const events: (keyof UpdaterEventMap)[] = [];
@@ -69,15 +24,6 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     }
     return events;
   };
-
-  const outcome = (cacheDir: string): Promise<InstallOutcome> =>
-    waitFor(async () => {
-      const result = await readInstallOutcome(cacheDir);
-      return result !== undefined && result.status !== 'started' ? result : undefined;
-    }, 'the installer result');
-
-  /** What a relaunched new version does when it starts well: `markHealthy()` writes this marker. */
-  const healthyRelaunch = (cacheDir: string, version: string): string[] => ['/bin/sh', '-c', 'touch "$1"', 'sh', healthMarkerPath(cacheDir, version)];
 
   /** An app on 1.0.0 that downloaded 1.1.0 and quit to install it without relaunch; the installer waits for `running` to exit. */
   const quitToInstall = async (): Promise<{ app: InstalledApp; running: ChildProcess; cacheDir: string }> => {
@@ -97,7 +43,7 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
    */
   const nextLaunchInstalls = async (
     app: InstalledApp,
-    meanwhile: (launched: { updater: TufupUpdater; electron: StandinElectron }) => void,
+    meanwhile: (launched: Launched) => void,
   ): Promise<void> => {
     const running = appProcess();
     const cacheDir = app.cacheDir;
@@ -114,11 +60,6 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     fixture = await TestRepo.create();
     await fixture.publish('1.0.0');
     await fixture.publish('1.1.0', { releaseNotes: 'Faster.' });
-  });
-  afterEach(() => {
-    for (const updater of updaters.splice(0)) updater.dispose();
-    for (const electron of stand.splice(0)) electron.killWorkers();
-    for (const child of processes.splice(0)) child.kill('SIGKILL');
   });
   afterAll(() => fixture.cleanup());
 
@@ -157,7 +98,7 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
   it('installs at the normal quit when autoInstallOnAppQuit is on, without relaunching', async () => {
     const app = await installApp('1.0.0');
     const running = appProcess();
-    const marker = join(fixture.tmp, `relaunched-${counter}`);
+    const marker = freshPath('relaunched');
     const { updater, electron } = launch('1.0.0', app, running.pid!, { relaunchCommand: ['/bin/sh', '-c', 'touch "$1"', 'sh', marker] });
     await updater.checkForUpdates();
     await updater.downloadUpdate();
@@ -294,8 +235,7 @@ describe('the main-process updater, with a stand-in Electron, a real worker and 
     // The app's own name (productName) plays no part: the trust file names the app.
     const named = new StandinElectron({ name: 'Other App', version: '1.0.0', userData: app.userData, resourcesPath: app.resources, execPath: join(app.installDir, APP) });
     const updater = new TufupUpdater({ url: fixture.server.url, autoDownload: false }, named);
-    updaters.push(updater);
-    stand.push(named);
+    track(updater, named);
     expect((await updater.checkForUpdates())?.version).toBe('1.1.0');
     expect(updater.appName).toBe(APP);
 

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LoopbackServer, noise, rejectionOf } from '@tufup/testkit';
-import { netRequestFetch, silentLogger, UpdateError } from '../src/core/index.js';
-import { ResumableFetcher } from '../src/core/fetcher.js';
+import { netRequestFetch, UpdateError } from '../src/core/index.js';
+import type { ResumableFetcher } from '../src/core/fetcher.js';
+import { tokenFetcher } from './helpers/fetcher.js';
 import { StandinNet } from './standin/net.js';
 
 // The fetch the worker builds on Electron's net.request (through a thin stand-in of it on Node's http
@@ -15,7 +16,6 @@ let root: string;
 let repo: LoopbackServer;
 let cdn: LoopbackServer;
 let net: StandinNet;
-let counter = 0;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'tufup-net-fetch-'));
@@ -35,19 +35,10 @@ afterEach(() => {
   }
 });
 
+/** A fetcher whose fetch is netRequestFetch over a fresh stand-in `net` (kept in `net`, to see its requests). */
 function fetcher(base = repo.url): ResumableFetcher {
   net = new StandinNet();
-  return new ResumableFetcher({
-    fetch: netRequestFetch(net),
-    headers: { 'x-api-key': 'secret-token' },
-    metadataUrl: `${base}/metadata/`,
-    targetsUrl: `${base}/targets/`,
-    stallTimeoutMs: 2_000,
-    minBytesPerSecond: 1024,
-    retries: 1,
-    partialDir: join(root, `partials-${++counter}`),
-    logger: silentLogger,
-  });
+  return tokenFetcher(root, base, { fetch: netRequestFetch(net) });
 }
 
 describe('netRequestFetch, under the fetcher', () => {

@@ -1,70 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFile, cp, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { healthMarkerPath, installFiles, installResultPath } from '../src/install/installer.js';
-import { readFailedVersions, readInstallOutcome, type InstallOutcome } from '../src/install/outcome.js';
+import { readFailedVersions } from '../src/install/outcome.js';
 import { leftoverPaths } from '../src/install/recovery.js';
-import type { UpdaterOptions } from '../src/main/config.js';
-import { TufupUpdater } from '../src/main/updater.js';
 import { readTree, waitFor } from '@tufup/testkit';
-import { APP, TestRepo } from '@tufup/testkit/repo';
-import { StandinElectron } from './standin/electron.js';
+import { TestRepo } from '@tufup/testkit/repo';
+import { useStandinApps, type InstalledApp } from './helpers/standin-apps.js';
 
 // The launch after an interrupted installer run (a log-off, a crash or a power cut at any step) finishes
 // what the run was doing: the health check of a new version that runs, the clean-up beside the install
 // folder, the staged update the run had taken, a rollback cut short. The states are the ones the real
 // installer leaves (test/crash-recovery.slow.test.ts kills it at every step and at random moments).
 
-interface InstalledApp {
-  installDir: string;
-  userData: string;
-  resources: string;
-  cacheDir: string;
-}
-
 describe('the launch after an interrupted install', () => {
   let fixture: TestRepo;
-  let counter = 0;
-  const updaters: TufupUpdater[] = [];
-  const stand: StandinElectron[] = [];
-  const processes: ChildProcess[] = [];
-
-  /** A running "app" process: what the installer waits for, or the version whose health it checks. */
-  const appProcess = (): ChildProcess => {
-    const child = spawn('sleep', ['300'], { stdio: 'ignore' });
-    processes.push(child);
-    return child;
-  };
-
-  const installApp = async (version: string): Promise<InstalledApp> => {
-    const installDir = await fixture.install(version);
-    const resources = join(fixture.tmp, `resources-${++counter}`);
-    await mkdir(resources, { recursive: true });
-    // The trust file `tufup-repo init` wrote, where the updater looks for it.
-    await copyFile(join(fixture.repoDir, 'tufup.json'), join(resources, 'tufup.json'));
-    const name = `userData-${counter}`;
-    // The default cache folder: <home>/.cache/<userData folder name>/tufup (the stand-in's home is beside userData).
-    return { installDir, userData: join(fixture.tmp, name), resources, cacheDir: join(fixture.tmp, 'home', '.cache', name, 'tufup') };
-  };
-
-  const launch = (version: string, app: InstalledApp, pid: number, options: Partial<UpdaterOptions> = {}): { updater: TufupUpdater; electron: StandinElectron } => {
-    const electron = new StandinElectron({ name: APP, version, userData: app.userData, resourcesPath: app.resources, execPath: join(app.installDir, APP), pid });
-    // No workerPath: the updater writes the worker it carries into its cache and starts it from there.
-    const updater = new TufupUpdater({ url: fixture.server.url, stallTimeoutMs: 5_000, logger: null, ...options }, electron);
-    updaters.push(updater);
-    stand.push(electron);
-    return { updater, electron };
-  };
-
-  const outcome = (cacheDir: string): Promise<InstallOutcome> =>
-    waitFor(async () => {
-      const result = await readInstallOutcome(cacheDir);
-      return result !== undefined && result.status !== 'started' ? result : undefined;
-    }, 'the installer result');
-
-  /** What the relaunched app does when it starts well: `markHealthy()` writes this marker. */
-  const healthyRelaunch = (cacheDir: string, version: string): string[] => ['/bin/sh', '-c', 'touch "$1"', 'sh', healthMarkerPath(cacheDir, version)];
+  const { appProcess, installApp, launch, outcome, healthyRelaunch, freshPath } = useStandinApps(() => fixture, { logger: null });
 
   /** Writes the installer's result file as a run left it. */
   const journal = async (app: InstalledApp, line: string): Promise<void> => {
@@ -84,6 +35,19 @@ describe('the launch after an interrupted install', () => {
     await updater.checkForUpdates();
     await updater.downloadUpdate();
     return app;
+  };
+
+  /**
+   * Launches 1.0.0 with 1.1.0 staged: the launch starts the installer and quits, and the relaunched 1.1.0
+   * passes its health check, so the run ends installed.
+   */
+  const launchInstallsHealthChecked = async (app: InstalledApp): Promise<void> => {
+    const running = appProcess();
+    const { updater, electron } = launch('1.0.0', app, running.pid!, { relaunchCommand: healthyRelaunch(app.cacheDir, '1.1.0'), healthCheckTimeoutMs: 20_000 });
+    expect(await updater.applyPendingUpdate()).toBe(true);
+    expect(electron.quitCount).toBe(1);
+    running.kill();
+    expect(await outcome(app.cacheDir)).toEqual({ status: 'installed', version: '1.1.0' });
   };
 
   /**
@@ -112,16 +76,7 @@ describe('the launch after an interrupted install', () => {
     return app;
   };
 
-  beforeAll(async () => {
-    fixture = await TestRepo.create();
-    await fixture.publish('1.0.0');
-    await fixture.publish('1.1.0');
-  });
-  afterEach(() => {
-    for (const updater of updaters.splice(0)) updater.dispose();
-    for (const electron of stand.splice(0)) electron.killWorkers();
-    for (const child of processes.splice(0)) child.kill('SIGKILL');
-  });
+  beforeAll(async () => (fixture = await TestRepo.published(['1.0.0', '1.1.0'])));
   afterAll(() => fixture.cleanup());
 
   it('the new version, killed during its health check, gets it at its next launch: markHealthy() removes the previous version', async () => {
@@ -150,7 +105,7 @@ describe('the launch after an interrupted install', () => {
   it('the new version that exits again without confirming is rolled back, the previous one relaunched, and the version never offered again', async () => {
     const app = await killedDuringHealthCheck();
     const running = appProcess();
-    const relaunched = join(fixture.tmp, `relaunched-${++counter}`);
+    const relaunched = freshPath('relaunched');
     const { updater } = launch('1.1.0', app, running.pid!, { healthCheckTimeoutMs: 20_000, relaunchCommand: ['/bin/sh', '-c', 'touch "$1"', 'sh', relaunched] });
     expect(await updater.applyPendingUpdate()).toBe(false);
     // The new version crashes before it works.
@@ -175,13 +130,7 @@ describe('the launch after an interrupted install', () => {
     await journal(app, 'started 1.1.0');
     const before = downloads();
 
-    const running = appProcess();
-    const { updater, electron } = launch('1.0.0', app, running.pid!, { relaunchCommand: healthyRelaunch(app.cacheDir, '1.1.0'), healthCheckTimeoutMs: 20_000 });
-    expect(await updater.applyPendingUpdate()).toBe(true);
-    expect(electron.quitCount).toBe(1);
-    running.kill();
-
-    expect(await outcome(app.cacheDir)).toEqual({ status: 'installed', version: '1.1.0' });
+    await launchInstallsHealthChecked(app);
     expect(await readTree(app.installDir)).toEqual(await readTree(fixture.bundleDir('1.1.0')));
     expect(await beside(app)).toEqual([]);
     expect(downloads() - before).toBe(0);
@@ -207,12 +156,7 @@ describe('the launch after an interrupted install', () => {
   it('a failure that does not last (the staged copy was missing) does not keep a good update, staged again, from its health-checked install at launch', async () => {
     const app = await stagedApp();
     await journal(app, 'failed 1.1.0 staged-missing');
-    const running = appProcess();
-    const { updater, electron } = launch('1.0.0', app, running.pid!, { relaunchCommand: healthyRelaunch(app.cacheDir, '1.1.0'), healthCheckTimeoutMs: 20_000 });
-    expect(await updater.applyPendingUpdate()).toBe(true);
-    expect(electron.quitCount).toBe(1);
-    running.kill();
-    expect(await outcome(app.cacheDir)).toEqual({ status: 'installed', version: '1.1.0' });
+    await launchInstallsHealthChecked(app);
   });
 
   it('a failure that would repeat (the install folder is not writable) waits for the quit instead of looping at every launch', async () => {

@@ -67,6 +67,13 @@ export class TestRepo {
     return repo;
   }
 
+  /** A repository made by {@link create} with `versions` published in turn (bundles of the default shape). */
+  static async published(versions: readonly string[], setup: RepoSetup = {}): Promise<TestRepo> {
+    const repo = await TestRepo.create(setup);
+    for (const version of versions) await repo.publish(version);
+    return repo;
+  }
+
   get metadataUrl(): string {
     return `${this.server.url}/metadata/`;
   }
