@@ -4,7 +4,7 @@ import { access, chmod, chown, constants, copyFile, mkdir, mkdtemp, readFile, re
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { installFiles, installFolder, installerCommand, shippedScript, startInstaller, type InstallRequest } from '../src/install/installer.js';
+import { installFiles, installFolder, installerCommand, shippedScript, startInstaller as launchInstaller, type InstallRequest } from '../src/install/installer.js';
 import { readInstallOutcome, type InstallOutcome } from '../src/install/outcome.js';
 import { waitFor } from '@tufup/testkit';
 import { launches, runStandin, standinCommand, stopLaunched, writeStandinApp, type AppBehaviour } from './standin/app.js';
@@ -15,6 +15,8 @@ let cacheDir: string;
 let stagedDir: string;
 let outDir: string;
 const running: ChildProcess[] = [];
+/** Installers a test started (detached: each leads its own process group). */
+const installers: number[] = [];
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
@@ -34,6 +36,29 @@ function alive(pid: number): boolean {
     return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
+  }
+}
+
+/** The product's startInstaller, remembered so that a test ends only once its installers did. */
+function startInstaller(request: InstallRequest): ChildProcess {
+  const child = launchInstaller(request);
+  if (child.pid !== undefined) installers.push(child.pid);
+  return child;
+}
+
+/**
+ * Lets each installer finish (after writing its result it still tidies the cache folder), then ends what
+ * is left of its process group: removing the test's folder under a running installer raced with it
+ * (ENOTEMPTY on a loaded machine).
+ */
+async function endInstallers(): Promise<void> {
+  for (const pid of installers.splice(0)) {
+    await waitFor(() => Promise.resolve(alive(pid) ? undefined : true), `installer ${pid} to exit`, 5_000).catch(() => undefined);
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // The group is gone.
+    }
   }
 }
 
@@ -107,6 +132,7 @@ beforeEach(async () => {
 afterEach(async () => {
   for (const child of running.splice(0)) child.kill('SIGKILL');
   await stopLaunched(outDir);
+  await endInstallers();
   await chmod(join(root, 'apps'), 0o755).catch(() => undefined);
   await rm(root, { recursive: true, force: true });
 });
