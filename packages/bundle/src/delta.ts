@@ -8,7 +8,7 @@ import { BundleError, errnoOf, ioError, messageOf } from './error.js';
 import { isTarEntry } from './entries.js';
 import { digestBuffer, DigestStream, sameDigest, type Digest } from './hash.js';
 import { listTar } from './list.js';
-import { applyRegions, createRegions, isRegionList, payloadBytes, REGIONS_ENGINE, type RegionOp } from './regions.js';
+import { applyRegions, createRegions, isRegionList, payloadBytes, REGIONS_ENGINE, zstdWindowParams, type RegionOp } from './regions.js';
 import { scanBundle, tarToBuffer, writeFileAtomic, type TarEntry } from './tar.js';
 
 const zstdCompressAsync = promisify(zstdCompress);
@@ -99,21 +99,11 @@ export const DEFAULT_MAX_TABLE_LOG = 27;
 
 /** zstd parameters for a patch from `baseSize` to `targetSize`: the window must cover both. */
 export function zstdPatchParams(baseSize: number, targetSize: number, level: number, maxTableLog = DEFAULT_MAX_TABLE_LOG): Record<number, number> {
-  const windowLog = Math.max(10, Math.ceil(Math.log2(baseSize + targetSize + 1)));
-  if (windowLog > MAX_WINDOW_LOG) {
+  const window = zstdWindowParams(baseSize, targetSize, level, maxTableLog);
+  if ((window[constants.ZSTD_c_windowLog] ?? 0) > MAX_WINDOW_LOG) {
     throw new BundleError('TOO_LARGE', `a patch needs old + new tar under 2 GiB; these are ${baseSize + targetSize} bytes`);
   }
-  // Tables as large as the window find the long matches against the dictionary: on typescript 5.8 -> 5.9
-  // (22 MB tars) 2^26 tables gave 173 KB where zstd's level-19 defaults gave 230 KB (see docs/delta.md).
-  const tableLog = Math.max(10, Math.min(maxTableLog, windowLog));
-  return {
-    [constants.ZSTD_c_compressionLevel]: level,
-    [constants.ZSTD_c_windowLog]: windowLog,
-    [constants.ZSTD_c_hashLog]: tableLog,
-    [constants.ZSTD_c_chainLog]: tableLog,
-    [constants.ZSTD_c_enableLongDistanceMatching]: 1,
-    [constants.ZSTD_c_checksumFlag]: 1,
-  };
+  return { ...window, [constants.ZSTD_c_checksumFlag]: 1 };
 }
 
 /** Makes the bytes of a patch from tar `base` to tar `target`. Both tars are held in memory. */
