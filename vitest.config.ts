@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 // Fast tests are unit-sized; slow tests spawn processes, serve repositories or move large files; heavy
-// tests take minutes of CPU on their own (patches between real 10-30 MB binaries). All three run in CI
-// (`npm test`); `npm run test:fast`, `test:slow` and `test:heavy` run one project each.
+// tests take the better part of a minute or more each (patches between real 10-30 MB binaries, the seeded
+// kill suites). `npm test` runs fast and slow (about five minutes on 2 cores); CI also runs
+// `npm run test:heavy`; `test:all` runs the three, `test:fast`, `test:slow`, `test:heavy` one each.
 const slow = ['**/*.slow.test.ts'];
 const heavy = ['**/*.heavy.test.ts'];
 

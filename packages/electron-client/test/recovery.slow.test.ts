@@ -11,7 +11,7 @@ import { useStandinApps, type InstalledApp } from './helpers/standin-apps.js';
 // The launch after an interrupted installer run (a log-off, a crash or a power cut at any step) finishes
 // what the run was doing: the health check of a new version that runs, the clean-up beside the install
 // folder, the staged update the run had taken, a rollback cut short. The states are the ones the real
-// installer leaves (test/crash-recovery.slow.test.ts kills it at every step and at random moments).
+// installer leaves (test/crash-recovery.heavy.test.ts kills it at every step and at random moments).
 
 describe('the launch after an interrupted install', () => {
   let fixture: TestRepo;
