@@ -1,14 +1,8 @@
 // Install layouts of the platforms this machine cannot run, built as their packagers build them, so that
 // the real publisher, client core and installer can update them here on Linux.
-import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { linkFrameworkVersions, put } from '@tufup/testkit';
 import { createHash } from 'node:crypto';
-import { dirname, join } from 'node:path';
-
-async function put(path: string, content: string | Buffer, mode = 0o644): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, content);
-  await chmod(path, mode);
-}
+import { join } from 'node:path';
 
 const plist = (name: string, id: string, version: string): string =>
   `<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0"><dict><key>CFBundleExecutable</key><string>${name}</string><key>CFBundleIdentifier</key><string>${id}</string><key>CFBundleShortVersionString</key><string>${version}</string></dict></plist>\n`;
@@ -57,10 +51,7 @@ export async function macApp(parent: string, version: string): Promise<string> {
   await put(join(framework, 'Versions', 'A', 'Resources', 'Info.plist'), plist('Electron Framework', 'com.github.Electron.framework', '45.4.1'));
   await put(join(framework, 'Versions', 'A', 'Libraries', 'libffmpeg.dylib'), binary('libffmpeg', '45.4.1', 8 * 1024), 0o755);
   await put(join(framework, 'Versions', 'A', '_CodeSignature', 'CodeResources'), codeResources({ 'Resources/Info.plist': version }));
-  await symlink('A', join(framework, 'Versions', 'Current'));
-  await symlink('Versions/Current/Electron Framework', join(framework, 'Electron Framework'));
-  await symlink('Versions/Current/Resources', join(framework, 'Resources'));
-  await symlink('Versions/Current/Libraries', join(framework, 'Libraries'));
+  await linkFrameworkVersions(framework, 'Electron Framework');
   for (const helper of MAC_HELPERS) {
     const helperContents = join(contents, 'Frameworks', `${helper}.app`, 'Contents');
     await put(join(helperContents, 'Info.plist'), plist(helper, 'com.example.myapp.helper', version));

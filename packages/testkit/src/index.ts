@@ -11,4 +11,5 @@ export { craftTar, type CraftEntry, type CraftType } from './crafted-tar.js';
 export { mountSmallDisk, useSmallDisk, type SmallDisk } from './small-disk.js';
 export { openFdsOnceSettled } from './fds.js';
 export { waitFor } from './wait.js';
+export { put, linkFrameworkVersions } from './layout.js';
 export { seededRandom, seedFrom } from './random.js';

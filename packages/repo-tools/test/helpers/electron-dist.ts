@@ -1,4 +1,5 @@
-import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { linkFrameworkVersions, put } from '@tufup/testkit';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -13,12 +14,6 @@ export const ELECTRON_VERSION = '45.4.1';
 
 /** The helper apps Electron ships inside its Frameworks folder. */
 const MAC_HELPERS = ['Electron Helper', 'Electron Helper (GPU)', 'Electron Helper (Plugin)', 'Electron Helper (Renderer)'];
-
-async function put(path: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
-  await mkdir(join(path, '..'), { recursive: true });
-  await writeFile(path, content);
-  await chmod(path, mode);
-}
 
 function plist(name: string, id: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>
@@ -109,10 +104,7 @@ export async function macElectron(dir: string): Promise<string> {
   await put(join(framework, 'Versions', 'A', 'Electron Framework'), Buffer.alloc(8192, 5), 0o755);
   await put(join(framework, 'Versions', 'A', 'Resources', 'Info.plist'), plist('Electron Framework', 'com.github.Electron.framework'));
   await put(join(framework, 'Versions', 'A', 'Libraries', 'libffmpeg.dylib'), Buffer.alloc(4096, 6));
-  await symlink('A', join(framework, 'Versions', 'Current'));
-  await symlink('Versions/Current/Electron Framework', join(framework, 'Electron Framework'));
-  await symlink('Versions/Current/Resources', join(framework, 'Resources'));
-  await symlink('Versions/Current/Libraries', join(framework, 'Libraries'));
+  await linkFrameworkVersions(framework, 'Electron Framework');
   for (const helper of MAC_HELPERS) {
     const helperContents = join(contents, 'Frameworks', `${helper}.app`, 'Contents');
     await put(join(helperContents, 'Info.plist'), plist(helper, 'com.github.Electron.helper'));
